@@ -1,0 +1,44 @@
+# pgscale: benchmark PostgreSQL and plan its capacity. `make help` lists the targets.
+
+GO      ?= go
+BIN     := bin/pgscale
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/pgscale/pgscale/runner.Version=$(VERSION)
+BENCH_DIR ?= results/runs/bench-$(shell date -u +%Y%m%dT%H%M%SZ)
+# Target for make bench: auto picks docker when an engine answers and the image is there, else local.
+TARGET  ?= auto
+
+.PHONY: help build bench test lint perf image clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+build: ## Build bin/pgscale
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pgscale
+
+bench: build ## Run every scenario's --quick preset on the default target and print a combined summary
+	@mkdir -p $(BENCH_DIR)
+	@status=0; for s in $$($(BIN) list | awk '{print $$1}'); do \
+		echo "== $$s"; \
+		$(BIN) run $$s --quick --target $(TARGET) --out $(BENCH_DIR)/$$s > $(BENCH_DIR)/$$s.txt || status=1; \
+		cat $(BENCH_DIR)/$$s.txt; \
+	done; \
+	echo; echo "== combined summary ($(BENCH_DIR))"; cat $(BENCH_DIR)/*.txt; exit $$status
+
+test: ## Unit and integration tests against a real PostgreSQL
+	$(GO) test -count=1 -timeout 18m ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+perf: build ## Hot-path benchmarks and the calibration against pgbench
+	$(GO) test -run '^$$' -bench . -benchmem ./loadgen/ ./report/
+	$(BIN) calibrate --target $(TARGET)
+
+image: ## Build the PostgreSQL and PgBouncer images from Debian packages (no registry needed)
+	bash docker/build-images.sh
+
+clean: ## Remove bin/ and whatever killed runs left behind
+	rm -rf bin
+	-$(BIN) clean 2>/dev/null || $(GO) run ./cmd/pgscale clean

@@ -1,0 +1,261 @@
+// Package calibrate measures pgscale's load generator against pgbench on one server: select-only
+// against `pgbench -S -M prepared`, and connect-per-operation against `pgbench -S -C`, interleaved
+// A B A B so that drift on a shared machine falls on both sides alike.
+package calibrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/loadgen"
+	"github.com/pgscale/pgscale/scenarios/selectonly"
+)
+
+// Options of a calibration.
+type Options struct {
+	Clients  int
+	Duration time.Duration
+	Pairs    int
+	Scale    int
+	Modes    []string // prepared, connect
+	// PgbenchPath, when empty, is found on PATH or next to the server binaries.
+	PgbenchPath string
+	Out         io.Writer
+	Log         io.Writer
+}
+
+// Modes that can be calibrated.
+const (
+	ModePrepared = "prepared"
+	ModeConnect  = "connect"
+)
+
+// Validate reports every problem at once.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Clients <= 0 {
+		errs = append(errs, harness.Usagef("--clients %d: must be at least 1", o.Clients))
+	}
+	if o.Duration < time.Second {
+		errs = append(errs, harness.Usagef("--duration %s: must be at least 1s", o.Duration))
+	}
+	if o.Pairs < 1 {
+		errs = append(errs, harness.Usagef("--pairs %d: must be at least 1 (3 or more to see the spread)", o.Pairs))
+	}
+	if o.Scale < 1 {
+		errs = append(errs, harness.Usagef("--scale %d: must be at least 1", o.Scale))
+	}
+	for _, m := range o.Modes {
+		if m != ModePrepared && m != ModeConnect {
+			errs = append(errs, harness.Usagef("--mode %q: valid modes are prepared, connect", m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Sample is one side of one pair.
+type Sample struct {
+	TPS          float64 `json:"tps"`
+	Transactions int64   `json:"transactions"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
+}
+
+// CPUPer1k is the client CPU time per 1,000 transactions.
+func (s Sample) CPUPer1k() float64 {
+	if s.Transactions == 0 {
+		return 0
+	}
+	return s.CPUSeconds / float64(s.Transactions) * 1000
+}
+
+// Pair is pgscale and pgbench measured back to back.
+type Pair struct {
+	Mode    string `json:"mode"`
+	Pgscale Sample `json:"pgscale"`
+	Pgbench Sample `json:"pgbench"`
+}
+
+// Ratio is pgscale's throughput over pgbench's.
+func (p Pair) Ratio() float64 {
+	if p.Pgbench.TPS == 0 {
+		return 0
+	}
+	return p.Pgscale.TPS / p.Pgbench.TPS
+}
+
+// Report is a calibration's outcome.
+type Report struct {
+	Pairs []Pair `json:"pairs"`
+}
+
+// MedianRatio is the median of the pairs' ratios for mode.
+func (r Report) MedianRatio(mode string) float64 {
+	var ratios []float64
+	for _, p := range r.Pairs {
+		if p.Mode == mode {
+			ratios = append(ratios, p.Ratio())
+		}
+	}
+	if len(ratios) == 0 {
+		return 0
+	}
+	sort.Float64s(ratios)
+	if n := len(ratios); n%2 == 1 {
+		return ratios[n/2]
+	}
+	n := len(ratios)
+	return (ratios[n/2-1] + ratios[n/2]) / 2
+}
+
+// Run calibrates against target, whose schema must be writable (it loads pgbench tables).
+func Run(ctx context.Context, target harness.Target, o Options) (Report, error) {
+	if err := o.Validate(); err != nil {
+		return Report{}, err
+	}
+	pgbench, err := findPgbench(o.PgbenchPath)
+	if err != nil {
+		return Report{}, err
+	}
+	cc, err := pgx.ParseConfig(target.DSN())
+	if err != nil {
+		return Report{}, fmt.Errorf("calibrate: %w", err)
+	}
+	setupConn, err := loadgen.Connect(ctx, cc, 10*time.Second)
+	if err != nil {
+		return Report{}, fmt.Errorf("calibrate: %w", err)
+	}
+	err = selectonly.CreateTables(ctx, setupConn, o.Scale, func(f string, a ...any) { logf(o.Log, f, a...) })
+	setupConn.Close(context.Background())
+	if err != nil {
+		return Report{}, err
+	}
+	var rep Report
+	fmt.Fprintf(o.Out, "%-5s %-9s %12s %12s %7s %18s %18s\n", "pair", "mode", "pgscale tps", "pgbench tps", "ratio",
+		"pgscale cpu-s/1k", "pgbench cpu-s/1k")
+	for i := 1; i <= o.Pairs; i++ {
+		for _, mode := range o.Modes {
+			ours, err := runPgscale(ctx, cc, o, mode)
+			if err != nil {
+				return rep, err
+			}
+			theirs, err := runPgbench(ctx, pgbench, target.DSN(), o, mode)
+			if err != nil {
+				return rep, err
+			}
+			p := Pair{Mode: mode, Pgscale: ours, Pgbench: theirs}
+			rep.Pairs = append(rep.Pairs, p)
+			fmt.Fprintf(o.Out, "%-5d %-9s %12.0f %12.0f %7.2f %18.4f %18.4f\n", i, mode, ours.TPS, theirs.TPS,
+				p.Ratio(), ours.CPUPer1k(), theirs.CPUPer1k())
+		}
+	}
+	for _, mode := range o.Modes {
+		fmt.Fprintf(o.Out, "median ratio %-9s %.2f (pgscale / pgbench; goal >= 1.00)\n", mode, rep.MedianRatio(mode))
+	}
+	return rep, nil
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
+func runPgscale(ctx context.Context, cc *pgx.ConnConfig, o Options, mode string) (Sample, error) {
+	cfg := loadgen.Config{Workers: o.Clients, Duration: o.Duration, ConnConfig: cc, ConnMode: loadgen.ConnPool}
+	execMode := pgx.QueryExecModeCacheStatement
+	if mode == ModeConnect {
+		// pgbench -C uses the simple protocol unless told otherwise.
+		cfg.ConnMode = loadgen.ConnPerOp
+		execMode = pgx.QueryExecModeSimpleProtocol
+	}
+	before := selfCPU()
+	out, err := loadgen.Run(ctx, cfg, selectonly.Lookup(int32(o.Scale*100000), execMode))
+	cpu := selfCPU() - before
+	if err != nil {
+		return Sample{}, fmt.Errorf("calibrate pgscale %s: %w", mode, err)
+	}
+	if errs := sum(out.Errors); errs > 0 {
+		return Sample{}, fmt.Errorf("calibrate pgscale %s: %d errors: %v", mode, errs, out.ErrorSamples)
+	}
+	return Sample{TPS: float64(out.Ops) / out.Measured.Seconds(), Transactions: out.Ops, CPUSeconds: cpu}, nil
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+var (
+	tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(`)
+	txLine  = regexp.MustCompile(`number of transactions actually processed: (\d+)`)
+)
+
+func runPgbench(ctx context.Context, pgbench, dsn string, o Options, mode string) (Sample, error) {
+	threads := min(o.Clients, runtime.NumCPU())
+	args := []string{"-n", "-S", "-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads),
+		"-T", strconv.Itoa(int(o.Duration.Seconds()))}
+	if mode == ModeConnect {
+		args = append(args, "-C")
+	} else {
+		args = append(args, "-M", "prepared")
+	}
+	args = append(args, dsn)
+	cmd := exec.CommandContext(ctx, pgbench, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return Sample{}, fmt.Errorf("calibrate pgbench %s: %w: %s", mode, err, harness.RedactDSN(string(out)))
+	}
+	m := tpsLine.FindSubmatch(out)
+	t := txLine.FindSubmatch(out)
+	if m == nil || t == nil {
+		return Sample{}, fmt.Errorf("calibrate pgbench %s: no tps in its output: %s", mode, out)
+	}
+	tps, _ := strconv.ParseFloat(string(m[1]), 64)
+	tx, _ := strconv.ParseInt(string(t[1]), 10, 64)
+	var cpu float64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		cpu = tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+	}
+	return Sample{TPS: tps, Transactions: tx, CPUSeconds: cpu}, nil
+}
+
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+}
+
+func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
+
+func findPgbench(path string) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	if p, err := exec.LookPath("pgbench"); err == nil {
+		return p, nil
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		p := string(regexp.MustCompile(`\s+$`).ReplaceAll(out, nil)) + "/pgbench"
+		if _, err := exec.LookPath(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("calibrate: pgbench not found; install it (apt-get install postgresql-client, brew install postgresql) or put it on PATH")
+}

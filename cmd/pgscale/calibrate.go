@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgscale/pgscale/calibrate"
+	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/report"
+)
+
+func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Command {
+	var (
+		target, dsn, image, shape, out string
+		modes                          []string
+	)
+	opts := calibrate.Options{Out: stdout, Log: stderr}
+	cmd := &cobra.Command{
+		Use:   "calibrate",
+		Short: "Compare pgscale's load generator with pgbench on the same server",
+		Long: "calibrate runs select-only against `pgbench -S -M prepared`, and connect-per-operation against\n" +
+			"`pgbench -S -C`, interleaved A B A B on one server with the same client count, and prints both\n" +
+			"throughputs, their ratio, and the client CPU seconds each side spent per 1,000 transactions.",
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Modes = modes
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			if target == harness.KindDSN {
+				if _, err := harness.ParseDSN(dsn); err != nil {
+					return err
+				}
+			}
+			return runCalibrate(cmd.Context(), tracker, harness.Spec{Kind: target, DSN: dsn, Image: image, Shape: shape,
+				RunID:    time.Now().UTC().Format("20060102T150405Z") + "-calibrate",
+				Settings: map[string]string{"max_connections": fmt.Sprint(max(100, opts.Clients+20))}}, opts, out, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&target, "target", "auto", "where PostgreSQL runs: auto, docker, local or dsn")
+	fl.StringVar(&dsn, "dsn", "", "existing server for --target dsn")
+	fl.StringVar(&image, "image", "", "container image for --target docker")
+	fl.StringVar(&shape, "shape", "", "CPU and memory limits for --target docker")
+	fl.IntVar(&opts.Clients, "clients", 8, "concurrent clients on both sides (pgbench -c)")
+	fl.DurationVar(&opts.Duration, "duration", 10*time.Second, "length of each side of a pair")
+	fl.IntVar(&opts.Pairs, "pairs", 3, "A B pairs per mode")
+	fl.IntVar(&opts.Scale, "scale", 10, "pgbench scale of the tables")
+	fl.StringSliceVar(&modes, "mode", []string{calibrate.ModePrepared, calibrate.ModeConnect}, "modes: prepared, connect")
+	fl.StringVar(&opts.PgbenchPath, "pgbench", "", "path of pgbench (default: found on PATH)")
+	fl.StringVar(&out, "out", "", "also write calibrate.json into this directory")
+	return cmd
+}
+
+func runCalibrate(ctx context.Context, tracker *harness.Tracker, spec harness.Spec, opts calibrate.Options, out string, stderr io.Writer) error {
+	provider, note, err := harness.Choose(ctx, spec.Kind)
+	if err != nil {
+		return err
+	}
+	if note != "" {
+		fmt.Fprintln(stderr, note)
+	}
+	t, err := provider.Start(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("start %s target: %w", provider.Kind(), err)
+	}
+	tracker.Add(t)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = t.Close(cctx)
+		tracker.Remove(t)
+	}()
+	info, err := t.Info(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Out, "calibrate: %s target, PostgreSQL %s, %d clients, %d pairs of %s per mode (%s)\n",
+		provider.Kind(), info.Version, opts.Clients, opts.Pairs, opts.Duration, strings.Join(opts.Modes, ", "))
+	rep, err := calibrate.Run(ctx, t, opts)
+	if err != nil {
+		return err
+	}
+	if out != "" {
+		return report.WriteFile(out+"/calibrate.json", rep)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/loadgen"
+	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/runner"
+)
+
+// runFlags are `pgscale run`'s flags before they become runner.Options.
+type runFlags struct {
+	target, dsn, image, shape, out string
+	duration, warmup               time.Duration
+	workers                        int
+	rate                           float64
+	sets, pgSettings               []string
+	quick, json, allowIntrusive    bool
+	repeat                         int
+	seed                           uint64
+}
+
+func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO [flags]",
+		Short: "Run a scenario and write its result",
+		Example: `  pgscale run select-only --target local --duration 10s --workers 8
+  pgscale run select-only --quick
+  pgscale run select-only --set variants=prepared --set workers=1,8,32 --repeat 3
+  pgscale run select-only --target dsn --dsn 'postgres://app@db.example.com:5432/app'`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := f.options(args[0], cmd.Flags().Changed)
+			if err != nil {
+				return err
+			}
+			opts.Log = stderr
+			opts.Tracker = tracker
+			if !f.json || isTerminal(stderr) {
+				opts.Progress = loadgen.NewProgress(stderr, isTerminal(stderr))
+			}
+			return runScenario(cmd, opts, f.json, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.target, "target", "auto", "where PostgreSQL runs: auto, docker, local or dsn")
+	fl.StringVar(&f.dsn, "dsn", "", "existing server for --target dsn (URL or key=value)")
+	fl.StringVar(&f.image, "image", "", "container image for --target docker")
+	fl.StringVar(&f.shape, "shape", "", "CPU and memory limits for --target docker, e.g. 1cpu-1gb")
+	fl.DurationVar(&f.duration, "duration", 0, "measured run length per point (default: the scenario's)")
+	fl.DurationVar(&f.warmup, "warmup", 0, "warm-up before each point, measured but excluded (default: the scenario's)")
+	fl.IntVar(&f.workers, "workers", 0, "concurrent workers, same as --set workers=N (default: the scenario's)")
+	fl.Float64Var(&f.rate, "rate", 0, "open loop: operations per second over all workers (0: closed loop)")
+	fl.StringArrayVar(&f.sets, "set", nil, "scenario parameter name=value, repeatable; a list is a,b,c")
+	fl.StringArrayVar(&f.pgSettings, "pg-setting", nil, "server setting name=value, repeatable")
+	fl.StringVar(&f.out, "out", "", "output directory (default results/runs/<utc-time>-<scenario>)")
+	fl.BoolVar(&f.quick, "quick", false, "the scenario's short preset (what make bench runs)")
+	fl.IntVar(&f.repeat, "repeat", 1, "run every point N times")
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
+	fl.BoolVar(&f.allowIntrusive, "allow-intrusive", false, "allow scenarios that exhaust connections or take ACCESS EXCLUSIVE locks on a dsn target")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the workers' random streams")
+	return cmd
+}
+
+// options checks the flags (changed tells which the user gave) and turns them into runner options.
+func (f runFlags) options(scenario string, changed func(string) bool) (runner.Options, error) {
+	sets, err := parsePairs("--set", f.sets)
+	if err != nil {
+		return runner.Options{}, err
+	}
+	pgSettings, err := parsePairs("--pg-setting", f.pgSettings)
+	if err != nil {
+		return runner.Options{}, err
+	}
+	if changed("duration") && f.duration <= 0 {
+		return runner.Options{}, harness.Usagef("--duration %s: must be more than 0 (e.g. 10s, 1m)", f.duration)
+	}
+	if changed("workers") && f.workers <= 0 {
+		return runner.Options{}, harness.Usagef("--workers %d: must be at least 1", f.workers)
+	}
+	if f.rate < 0 {
+		return runner.Options{}, harness.Usagef("--rate %g: must be 0 (closed loop) or a positive rate per second", f.rate)
+	}
+	warmup := time.Duration(-1)
+	if changed("warmup") {
+		if f.warmup < 0 {
+			return runner.Options{}, harness.Usagef("--warmup %s: must be 0 or more", f.warmup)
+		}
+		warmup = f.warmup
+	}
+	return runner.Options{
+		Scenario: scenario, Sets: sets, PGSettings: pgSettings,
+		Target: f.target, DSN: f.dsn, Image: f.image, Shape: f.shape,
+		Duration: f.duration, Warmup: warmup, Workers: f.workers, Rate: f.rate,
+		Quick: f.quick, Repeat: f.repeat, Out: f.out, AllowIntrusive: f.allowIntrusive, Seed: f.seed,
+	}, nil
+}
+
+func parsePairs(flag string, pairs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range pairs {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, harness.Usagef("%s %q: want name=value", flag, kv)
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out, nil
+}
+
+func runScenario(cmd *cobra.Command, opts runner.Options, asJSON bool, stdout, stderr io.Writer) error {
+	prep, err := runner.Prepare(opts, time.Now())
+	if err != nil {
+		return err
+	}
+	res, err := prep.Run(cmd.Context())
+	if res != nil {
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if jerr := enc.Encode(res); jerr != nil {
+				return jerr
+			}
+		} else {
+			fmt.Fprint(stdout, report.Text(res))
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", prep.OutDir())
+	}
+	return err
+}

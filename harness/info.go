@@ -1,0 +1,93 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// noisySettings are non-default settings every server has for reasons of its own (paths, ports,
+// locale); a result leaves them out so the settings that shape performance stand out.
+var noisySettings = map[string]bool{
+	"application_name": true, "client_encoding": true, "config_file": true, "data_directory": true,
+	"DateStyle": true, "default_text_search_config": true, "hba_file": true, "ident_file": true,
+	"lc_messages": true, "lc_monetary": true, "lc_numeric": true, "lc_time": true,
+	"listen_addresses": true, "log_timezone": true, "port": true, "TimeZone": true,
+	"transaction_deferrable": true, "transaction_isolation": true, "transaction_read_only": true,
+	"unix_socket_directories": true, "search_path": true, "external_pid_file": true,
+	"log_filename": true, "log_directory": true, "cluster_name": true, "ssl_cert_file": true,
+	"ssl_key_file": true, "lc_collate": true, "lc_ctype": true,
+}
+
+// ReadServerInfo connects to dsn and reads the server version, max_connections and the settings
+// that differ from their defaults.
+func ReadServerInfo(ctx context.Context, dsn string) (ServerInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return ServerInfo{}, fmt.Errorf("server info: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var info ServerInfo
+	var num, maxConns string
+	err = conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num'),
+		current_setting('max_connections')`).Scan(&info.Version, &num, &maxConns)
+	if err != nil {
+		return ServerInfo{}, fmt.Errorf("server info: %w", err)
+	}
+	info.VersionNum, _ = strconv.Atoi(num)
+	info.MaxConnections, _ = strconv.Atoi(maxConns)
+	if m := regexp.MustCompile(`^\d+(\.\d+)?`).FindString(info.Version); m != "" {
+		info.Version = m // "15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
+	}
+	rows, err := conn.Query(ctx, `SELECT name, setting || coalesce(unit, '') FROM pg_settings
+		WHERE source NOT IN ('default', 'override', 'client', 'session') ORDER BY name`)
+	if err != nil {
+		return ServerInfo{}, fmt.Errorf("server settings: %w", err)
+	}
+	info.Settings = map[string]string{}
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return ServerInfo{}, fmt.Errorf("server settings: %w", err)
+		}
+		if !noisySettings[name] {
+			info.Settings[name] = value
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return ServerInfo{}, fmt.Errorf("server settings: %w", err)
+	}
+	// fsync and synchronous_commit decide what a write benchmark means: always record them.
+	for _, name := range []string{"fsync", "synchronous_commit", "shared_buffers", "max_connections"} {
+		var v string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v); err == nil {
+			info.Settings[name] = v
+		}
+	}
+	return info, nil
+}
+
+var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// RedactDSN hides the password of a DSN in URL or key=value form, for errors and logs.
+func RedactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.Host != "" || err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}

@@ -1,0 +1,7 @@
+package harness
+
+// The target kinds, in the order auto tries them (dsn is never chosen by auto).
+func init() {
+	RegisterProvider(&LocalProvider{})
+	RegisterProvider(DSNProvider{})
+}

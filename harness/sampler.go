@@ -1,0 +1,204 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/report"
+)
+
+// samplerQuery reads, in one round trip, the connection states, lock waits, database counters and
+// WAL position. pg_stat_wal exists from PostgreSQL 14; before it the WAL position stands in.
+const samplerQuery = `
+WITH a AS (
+  SELECT state, wait_event_type FROM pg_stat_activity
+  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+), d AS (
+  SELECT sum(xact_commit)::bigint AS commits, sum(xact_rollback)::bigint AS rollbacks,
+         sum(blks_read)::bigint AS blks_read, sum(blks_hit)::bigint AS blks_hit
+  FROM pg_stat_database
+)
+SELECT
+  (SELECT count(*) FROM a)::int,
+  (SELECT count(*) FROM a WHERE state = 'active')::int,
+  (SELECT count(*) FROM a WHERE state = 'idle')::int,
+  (SELECT count(*) FROM a WHERE state LIKE 'idle in transaction%%')::int,
+  (SELECT count(*) FROM a WHERE wait_event_type = 'Lock')::int,
+  (SELECT count(*) FROM pg_locks WHERE NOT granted)::int,
+  current_setting('max_connections')::int,
+  d.commits, d.rollbacks, d.blks_read, d.blks_hit,
+  %s
+FROM d`
+
+const walFromStat = `(SELECT wal_bytes FROM pg_stat_wal)::bigint`
+const walFromLSN = `CASE WHEN pg_is_in_recovery() THEN 0 ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint END`
+
+// TimedSample is one sampler reading; counters are per-second deltas from the previous reading.
+type TimedSample struct {
+	At time.Time
+	report.ServerSample
+}
+
+// Sampler reads the server once a second over its own connection, opened before the load so that
+// it keeps working when the load exhausts max_connections.
+type Sampler struct {
+	conn     *pgx.Conn
+	query    string
+	interval time.Duration
+
+	mu      sync.Mutex
+	samples []TimedSample
+	last    TimedSample
+	prev    *report.ServerSample // cumulative counters of the previous reading
+	lastErr error
+	extra   []SampleSource
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// SampleSource adds figures of its own to each sample (a pooler's SHOW POOLS, for example).
+type SampleSource interface {
+	Sample(ctx context.Context, s *report.ServerSample) error
+}
+
+// NewSampler connects to adminDSN. Call Start, then Stop.
+func NewSampler(ctx context.Context, adminDSN string, extra ...SampleSource) (*Sampler, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(cctx, adminDSN)
+	if err != nil {
+		return nil, fmt.Errorf("sampler: %s", RedactDSN(err.Error()))
+	}
+	wal := walFromLSN
+	var versionNum int
+	if err := conn.QueryRow(cctx, "SELECT current_setting('server_version_num')::int").Scan(&versionNum); err == nil && versionNum >= 140000 {
+		wal = walFromStat
+	}
+	s := &Sampler{conn: conn, query: fmt.Sprintf(samplerQuery, wal), interval: time.Second, extra: extra}
+	return s, nil
+}
+
+// Start samples in the background until Stop.
+func (s *Sampler) Start(ctx context.Context) {
+	s.stop = make(chan struct{})
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(s.interval)
+		defer t.Stop()
+		s.sampleOnce(ctx)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.sampleOnce(ctx)
+			}
+		}
+	}()
+}
+
+// Stop ends sampling and closes the connection. It is safe to call more than once.
+func (s *Sampler) Stop() {
+	if s.stop != nil {
+		select {
+		case <-s.stop:
+		default:
+			close(s.stop)
+		}
+		<-s.done
+	}
+	if !s.conn.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.conn.Close(ctx)
+	}
+}
+
+func (s *Sampler) sampleOnce(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
+	defer cancel()
+	var cur report.ServerSample
+	err := s.conn.QueryRow(ctx, s.query).Scan(&cur.Connections, &cur.Active, &cur.Idle, &cur.IdleInTransaction,
+		&cur.WaitingOnLock, &cur.LocksWaiting, &cur.MaxConnections,
+		&cur.Commits, &cur.Rollbacks, &cur.BlocksRead, &cur.BlocksHit, &cur.WALBytes)
+	if err == nil {
+		for _, src := range s.extra {
+			if e := src.Sample(ctx, &cur); e != nil {
+				err = e
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.lastErr = err
+		return
+	}
+	sample := TimedSample{At: time.Now(), ServerSample: cur}
+	if s.prev != nil {
+		sample.Commits -= s.prev.Commits
+		sample.Rollbacks -= s.prev.Rollbacks
+		sample.BlocksRead -= s.prev.BlocksRead
+		sample.BlocksHit -= s.prev.BlocksHit
+		sample.WALBytes -= s.prev.WALBytes
+		s.samples = append(s.samples, sample)
+	}
+	s.prev = &cur
+	s.last = sample
+}
+
+// Latest is the most recent reading (zero before the first).
+func (s *Sampler) Latest() TimedSample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// Err is the last sampling error, if any.
+func (s *Sampler) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
+}
+
+// JoinTimeline puts the readings into timeline, whose second t covers
+// (start+(t-1)s, start+t s]; each second gets the last reading taken within it.
+func (s *Sampler) JoinTimeline(start time.Time, timeline []report.Second) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, smp := range s.samples {
+		offset := smp.At.Sub(start)
+		if offset <= 0 {
+			continue
+		}
+		t := int((offset + time.Second - 1) / time.Second)
+		for i := range timeline {
+			if timeline[i].T == t {
+				v := smp.ServerSample
+				timeline[i].Server = &v
+			}
+		}
+	}
+}
+
+// Peak returns the highest connection count and lock-wait count seen since start.
+func (s *Sampler) Peak(since time.Time) (connections, waiting int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, smp := range s.samples {
+		if smp.At.Before(since) {
+			continue
+		}
+		connections = max(connections, smp.Connections)
+		waiting = max(waiting, smp.WaitingOnLock)
+	}
+	return connections, waiting
+}

@@ -1,0 +1,124 @@
+// Package harness starts and watches the PostgreSQL server a run measures: providers for the
+// docker, local and dsn targets behind one Target interface, server settings, and the sampler
+// that reads pg_stat_activity, pg_locks, pg_stat_database and pg_stat_wal once a second.
+//
+// The harness never knows which scenario runs: it is given a Spec and hands back a Target.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Target kinds.
+const (
+	KindAuto   = "auto"
+	KindDocker = "docker"
+	KindLocal  = "local"
+	KindDSN    = "dsn"
+)
+
+// Spec is what a run asks of its server.
+type Spec struct {
+	Kind string
+	// RunID names the run; targets use it in labels, directory and schema names.
+	RunID string
+	// Settings are server settings (postgresql.conf names) to start the server with. A dsn target
+	// cannot change them: it reads and records them.
+	Settings map[string]string
+	// DSN is the existing server of a dsn target (URL or key=value form).
+	DSN string
+	// Image, Shape and Pooler are for the docker target.
+	Image  string
+	Shape  string
+	Pooler *PoolerSpec
+}
+
+// PoolerSpec asks for a connection pooler in front of the server.
+type PoolerSpec struct {
+	Kind string // pgbouncer
+	Mode string // transaction | session
+	Size int
+}
+
+// Target is a running server that a run loads. Close is idempotent and always leaves nothing
+// running that the target started.
+type Target interface {
+	Kind() string
+	// DSN is where the load goes (it may be a pooler).
+	DSN() string
+	// AdminDSN connects directly to the server, for setup and sampling.
+	AdminDSN() string
+	// Schema is the schema a scenario works in; its objects go there and nowhere else.
+	Schema() string
+	// Info reads the server's version and non-default settings.
+	Info(ctx context.Context) (ServerInfo, error)
+	// Detail describes the target for the result's environment (image, shape, path to the server).
+	Detail() map[string]string
+	// CanChangeSettings tells whether a new Start with other Settings gives a server that has them.
+	CanChangeSettings() bool
+	Close(ctx context.Context) error
+}
+
+// ServerInfo is what a target reports of its server.
+type ServerInfo struct {
+	Version        string            // e.g. "15.18"
+	VersionNum     int               // server_version_num, e.g. 150018
+	Settings       map[string]string // settings whose source is not the default
+	MaxConnections int
+}
+
+// Provider starts targets of one kind.
+type Provider interface {
+	Kind() string
+	// Available says whether this provider can start a target here, and if not, why.
+	Available(ctx context.Context) error
+	Start(ctx context.Context, spec Spec) (Target, error)
+}
+
+// UsageError is bad input from the user: the CLI exits 2 and starts nothing.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usagef formats a UsageError.
+func Usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
+
+// IsUsage reports whether err is (or wraps) a UsageError.
+func IsUsage(err error) bool {
+	var u *UsageError
+	return errors.As(err, &u)
+}
+
+// SortedKeys returns the keys of m in order; settings are always written in that order.
+func SortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// SettingArgs turns settings into postgres command-line flags: -c name=value, in sorted order.
+func SettingArgs(settings map[string]string) []string {
+	var args []string
+	for _, k := range SortedKeys(settings) {
+		args = append(args, "-c", k+"="+settings[k])
+	}
+	return args
+}
+
+// ValidateSettingName rejects a setting name that is not a plain identifier (it would be passed
+// on a command line).
+func ValidateSettingName(name string) error {
+	if name == "" || strings.IndexFunc(name, func(r rune) bool {
+		return !(r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) >= 0 {
+		return Usagef("--pg-setting %q: a setting name has only letters, digits, '_' and '.'", name)
+	}
+	return nil
+}

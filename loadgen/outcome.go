@@ -1,0 +1,68 @@
+package loadgen
+
+import (
+	"github.com/pgscale/pgscale/report"
+)
+
+// Series turns what a run measured into a result series (without variant and point, which the
+// scenario knows). Scenario-specific histograms become <name>_p50_ms, _p99_ms … metrics.
+func (o *Outcome) Series() (report.Series, error) {
+	s := report.Series{
+		StartedAt: o.StartedAt,
+		DurationS: o.Measured.Seconds(),
+		WarmupS:   o.Warmup.Seconds(),
+		Workers:   o.Workers,
+		RatePerS:  o.Rate,
+		Ops:       o.Ops,
+		LatencyMs: report.PercentilesOf(o.Latency),
+		Errors:    o.Errors,
+		Timeline:  o.Timeline,
+		Metrics:   map[string]float64{},
+	}
+	if len(o.ErrorSamples) > 0 {
+		s.ErrorSamples = o.ErrorSamples
+	}
+	if o.Measured > 0 {
+		s.ThroughputPerS = float64(o.Ops) / o.Measured.Seconds()
+	}
+	if o.Rate > 0 {
+		svc := report.PercentilesOf(o.Service)
+		s.ServiceMs = &svc
+	}
+	if o.Connect.TotalCount() > 0 {
+		c := report.PercentilesOf(o.Connect)
+		s.ConnectMs = &c
+	}
+	if o.Abandoned > 0 {
+		s.Metrics["abandoned_ops"] = float64(o.Abandoned)
+	}
+	var err error
+	if s.Histograms.Latency, err = report.EncodeHistogram(o.Latency); err != nil {
+		return s, err
+	}
+	if o.Rate > 0 {
+		if s.Histograms.Service, err = report.EncodeHistogram(o.Service); err != nil {
+			return s, err
+		}
+	}
+	if s.Histograms.Connect, err = report.EncodeHistogram(o.Connect); err != nil {
+		return s, err
+	}
+	for name, h := range o.Extra {
+		p := report.PercentilesOf(h)
+		s.Metrics[name+"_p50_ms"] = p.P50
+		s.Metrics[name+"_p90_ms"] = p.P90
+		s.Metrics[name+"_p99_ms"] = p.P99
+		s.Metrics[name+"_p999_ms"] = p.P999
+		s.Metrics[name+"_max_ms"] = p.Max
+		enc, err := report.EncodeHistogram(h)
+		if err != nil {
+			return s, err
+		}
+		if s.Histograms.Extra == nil {
+			s.Histograms.Extra = map[string]string{}
+		}
+		s.Histograms.Extra[name] = enc
+	}
+	return s, nil
+}

@@ -1,0 +1,203 @@
+// Package report holds pgscale's result model (the contract between run, report, gate and size),
+// its statistics, and the renderers that turn results into text and Markdown.
+//
+// A result is written once by a run and read by everything else; it keeps the mergeable data
+// (encoded HDR histograms and counters) next to the derived percentiles so that repeats and the
+// shards of a distributed run combine exactly.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// SchemaVersion names the result format; it changes only with an incompatible change.
+const SchemaVersion = "pgscale.result/v1"
+
+// Status of a run.
+const (
+	StatusOK          = "ok"
+	StatusInterrupted = "interrupted"
+	StatusFailed      = "failed"
+)
+
+// Result is one run of one scenario: every variant and sweep point, every repeat.
+type Result struct {
+	Schema      string         `json:"schema"`
+	Scenario    string         `json:"scenario"`
+	RunID       string         `json:"run_id"`
+	Status      string         `json:"status"`
+	Reason      string         `json:"reason,omitempty"`
+	StartedAt   time.Time      `json:"started_at"`
+	FinishedAt  time.Time      `json:"finished_at"`
+	Params      map[string]any `json:"params"`
+	Duration    string         `json:"duration"`
+	Warmup      string         `json:"warmup"`
+	Environment Environment    `json:"environment"`
+	Warnings    []string       `json:"warnings,omitempty"`
+	Series      []Series       `json:"series"`
+}
+
+// Environment says where and on what a result was measured.
+type Environment struct {
+	Target        string            `json:"target"` // docker | local | dsn
+	TargetDetail  map[string]string `json:"target_detail,omitempty"`
+	ServerVersion string            `json:"server_version"`
+	Settings      map[string]string `json:"settings"`
+	Host          Host              `json:"host"`
+	Pgscale       Build             `json:"pgscale"`
+}
+
+// Host describes the machine the load generator ran on.
+type Host struct {
+	Hostname string `json:"hostname,omitempty"`
+	OS       string `json:"os"`
+	Arch     string `json:"arch"`
+	CPUModel string `json:"cpu_model,omitempty"`
+	Cores    int    `json:"cores"`
+	MemoryMB int64  `json:"memory_mb,omitempty"`
+	Kernel   string `json:"kernel,omitempty"`
+}
+
+// Build identifies the pgscale binary that produced a result.
+type Build struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit,omitempty"`
+	GoVersion string `json:"go_version"`
+}
+
+// Series is one variant at one sweep point (and one repeat).
+type Series struct {
+	Variant        string             `json:"variant"`
+	Point          map[string]any     `json:"point"`
+	Repeat         int                `json:"repeat"`
+	StartedAt      time.Time          `json:"started_at"`
+	DurationS      float64            `json:"duration_s"`
+	WarmupS        float64            `json:"warmup_s"`
+	Workers        int                `json:"workers"`
+	RatePerS       float64            `json:"rate_per_s,omitempty"`
+	Ops            int64              `json:"ops"`
+	ThroughputPerS float64            `json:"throughput_per_s"`
+	LatencyMs      Percentiles        `json:"latency_ms"`
+	ServiceMs      *Percentiles       `json:"service_ms,omitempty"`
+	ConnectMs      *Percentiles       `json:"connect_ms,omitempty"`
+	Errors         map[string]int64   `json:"errors"`
+	ErrorSamples   map[string]string  `json:"error_samples,omitempty"`
+	Metrics        map[string]float64 `json:"metrics,omitempty"`
+	Timeline       []Second           `json:"timeline"`
+	Histograms     Histograms         `json:"histograms"`
+}
+
+// Percentiles are latency figures in milliseconds. Count is the number of values behind them.
+type Percentiles struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	Max   float64 `json:"max"`
+	Mean  float64 `json:"mean"`
+}
+
+// Histograms carries the HDR histograms behind a series, each as the compressed base64 form of
+// hdrhistogram-go (values in microseconds), so that results merge exactly.
+type Histograms struct {
+	Latency string `json:"latency,omitempty"`
+	Service string `json:"service,omitempty"`
+	Connect string `json:"connect,omitempty"`
+	// Extra holds scenario-specific histograms by name (claim, end_to_end, …).
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Second is one entry of a series' per-second timeline. T counts seconds from the series' start,
+// the first second being 1. Server-side columns come from the sampler.
+type Second struct {
+	T        int                `json:"t"`
+	Warmup   bool               `json:"warmup,omitempty"`
+	Ops      int64              `json:"ops"`
+	Errors   int64              `json:"errors"`
+	ErrorsBy map[string]int64   `json:"errors_by,omitempty"`
+	P50Ms    float64            `json:"p50_ms"`
+	P99Ms    float64            `json:"p99_ms"`
+	Server   *ServerSample      `json:"server,omitempty"`
+	Extra    map[string]float64 `json:"extra,omitempty"`
+}
+
+// ServerSample is what the sampler saw in one second.
+type ServerSample struct {
+	Connections       int   `json:"connections"`
+	Active            int   `json:"active"`
+	Idle              int   `json:"idle"`
+	IdleInTransaction int   `json:"idle_in_transaction"`
+	WaitingOnLock     int   `json:"waiting_on_lock"`
+	LocksWaiting      int   `json:"locks_waiting"`
+	MaxConnections    int   `json:"max_connections"`
+	Commits           int64 `json:"commits"`
+	Rollbacks         int64 `json:"rollbacks"`
+	BlocksRead        int64 `json:"blocks_read"`
+	BlocksHit         int64 `json:"blocks_hit"`
+	WALBytes          int64 `json:"wal_bytes"`
+	// Pooler figures, present when the load goes through a pooler.
+	PoolerClientsWaiting *int `json:"pooler_clients_waiting,omitempty"`
+	PoolerServersActive  *int `json:"pooler_servers_active,omitempty"`
+}
+
+// WriteFile writes v as indented JSON to path atomically: a temporary file in the same directory,
+// synced, then renamed, so that a crash never leaves half a file.
+func WriteFile(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	return WriteAtomic(path, append(data, '\n'))
+}
+
+// WriteAtomic writes data to path through a temporary file and a rename.
+func WriteAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename into %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadFile reads a result file, or the result.json inside a run directory.
+func ReadFile(path string) (*Result, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "result.json")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read result: %w", err)
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("read result %s: %w", path, err)
+	}
+	if r.Schema != SchemaVersion {
+		return nil, fmt.Errorf("read result %s: schema %q, want %q", path, r.Schema, SchemaVersion)
+	}
+	return &r, nil
+}

@@ -1,0 +1,168 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// SeriesLine is a one-line account of a series, printed as each point finishes.
+func SeriesLine(s Series) string {
+	line := fmt.Sprintf("  %-12s %-28s %10.1f ops/s  p50 %7.2f  p99 %8.2f  p99.9 %8.2f  max %8.2f ms  errors %d",
+		s.Variant, PointString(s.Point), s.ThroughputPerS, s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999,
+		s.LatencyMs.Max, TotalErrors(s))
+	if s.ConnectMs != nil {
+		line += fmt.Sprintf("  connect p50 %.2f p99 %.2f ms", s.ConnectMs.P50, s.ConnectMs.P99)
+	}
+	return line
+}
+
+// PointString renders a point as k=v pairs in key order.
+func PointString(point map[string]any) string {
+	keys := make([]string, 0, len(point))
+	for k := range point {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, point[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// TotalErrors sums a series' errors over all classes.
+func TotalErrors(s Series) int64 {
+	var n int64
+	for _, c := range s.Errors {
+		n += c
+	}
+	return n
+}
+
+// ErrorString renders errors as class:count pairs, "0" when there are none.
+func ErrorString(errs map[string]int64) string {
+	classes := make([]string, 0, len(errs))
+	for c, n := range errs {
+		if n > 0 {
+			classes = append(classes, c)
+		}
+	}
+	if len(classes) == 0 {
+		return "0"
+	}
+	sort.Strings(classes)
+	parts := make([]string, len(classes))
+	for i, c := range classes {
+		parts[i] = fmt.Sprintf("%s:%d", c, errs[c])
+	}
+	return strings.Join(parts, " ")
+}
+
+// Text is the summary printed at the end of a run.
+func Text(r *Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s (%s), target %s, PostgreSQL %s, duration %s + warm-up %s\n",
+		r.Scenario, r.Status, r.RunID, r.Environment.Target, r.Environment.ServerVersion, r.Duration, r.Warmup)
+	if r.Reason != "" {
+		fmt.Fprintf(&b, "reason: %s\n", r.Reason)
+	}
+	fmt.Fprintf(&b, "%-12s %-30s %12s %9s %9s %9s %9s %9s  %s\n", "variant", "point", "ops/s",
+		"p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors")
+	for _, s := range r.Series {
+		point := PointString(s.Point)
+		if s.Repeat > 1 {
+			point += fmt.Sprintf(" #%d", s.Repeat)
+		}
+		fmt.Fprintf(&b, "%-12s %-30s %12.1f %9.2f %9.2f %9.2f %9.2f %9.2f  %s\n", s.Variant, point,
+			s.ThroughputPerS, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
+			ErrorString(s.Errors))
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	return b.String()
+}
+
+// Markdown is summary.md: the run's environment and a table of its series, with the
+// scenario-specific metrics in a second table.
+func Markdown(r *Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# pgscale %s — %s\n\n", r.Scenario, r.Status)
+	if r.Reason != "" {
+		fmt.Fprintf(&b, "**Reason:** %s\n\n", r.Reason)
+	}
+	env := r.Environment
+	fmt.Fprintf(&b, "| | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| run | `%s` |\n| target | %s |\n| PostgreSQL | %s |\n", r.RunID, env.Target, env.ServerVersion)
+	fmt.Fprintf(&b, "| duration | %s (+ %s warm-up, excluded) |\n", r.Duration, r.Warmup)
+	fmt.Fprintf(&b, "| host | %s, %d cores, %d MB, %s/%s |\n", env.Host.CPUModel, env.Host.Cores, env.Host.MemoryMB, env.Host.OS, env.Host.Arch)
+	fmt.Fprintf(&b, "| pgscale | %s %s |\n", env.Pgscale.Version, env.Pgscale.Commit)
+	if len(env.Settings) > 0 {
+		keys := make([]string, 0, len(env.Settings))
+		for k := range env.Settings {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s=%s", k, env.Settings[k]))
+		}
+		fmt.Fprintf(&b, "| settings | %s |\n", strings.Join(parts, ", "))
+	}
+	b.WriteString("\n## Series\n\n")
+	b.WriteString("| variant | point | ops | ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, s := range r.Series {
+		point := PointString(s.Point)
+		if s.Repeat > 1 {
+			point += fmt.Sprintf(" #%d", s.Repeat)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Variant, point, s.Ops,
+			s.ThroughputPerS, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
+			ErrorString(s.Errors))
+	}
+	var metricNames []string
+	seen := map[string]bool{}
+	for _, s := range r.Series {
+		for k := range s.Metrics {
+			if !seen[k] {
+				seen[k] = true
+				metricNames = append(metricNames, k)
+			}
+		}
+	}
+	sort.Strings(metricNames)
+	if len(metricNames) > 0 {
+		b.WriteString("\n## Metrics\n\n| variant | point |")
+		for _, m := range metricNames {
+			fmt.Fprintf(&b, " %s |", m)
+		}
+		b.WriteString("\n|---|---|" + strings.Repeat("--:|", len(metricNames)) + "\n")
+		for _, s := range r.Series {
+			fmt.Fprintf(&b, "| %s | %s |", s.Variant, PointString(s.Point))
+			for _, m := range metricNames {
+				if v, ok := s.Metrics[m]; ok {
+					fmt.Fprintf(&b, " %s |", formatMetric(v))
+				} else {
+					b.WriteString(" |")
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(r.Warnings) > 0 {
+		b.WriteString("\n## Warnings\n\n")
+		for _, w := range r.Warnings {
+			fmt.Fprintf(&b, "- %s\n", w)
+		}
+	}
+	return b.String()
+}
+
+func formatMetric(v float64) string {
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d", int64(v))
+	}
+	return fmt.Sprintf("%.3g", v)
+}

@@ -1,0 +1,57 @@
+package runner
+
+import (
+	"bufio"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pgscale/pgscale/report"
+)
+
+// Version is pgscale's version, set at build time with -ldflags "-X .../runner.Version=v0.1.0".
+var Version = "dev"
+
+// BuildInfo identifies this binary.
+func BuildInfo() report.Build {
+	b := report.Build{Version: Version, GoVersion: runtime.Version()}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				b.Commit = s.Value
+			}
+			if s.Key == "vcs.modified" && s.Value == "true" && b.Commit != "" {
+				b.Commit += "-dirty"
+			}
+		}
+	}
+	return b
+}
+
+// HostInfo describes the machine the load generator runs on.
+func HostInfo() report.Host {
+	h := report.Host{OS: runtime.GOOS, Arch: runtime.GOARCH, Cores: runtime.NumCPU()}
+	h.Hostname, _ = os.Hostname()
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		h.Kernel = unix.ByteSliceToString(uts.Release[:])
+	}
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		h.MemoryMB = int64(si.Totalram) * int64(si.Unit) / (1 << 20)
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				h.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return h
+}

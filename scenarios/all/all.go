@@ -1,0 +1,6 @@
+// Package all imports every scenario so that it registers itself; import it for its side effect.
+package all
+
+import (
+	_ "github.com/pgscale/pgscale/scenarios/selectonly"
+)

@@ -1,0 +1,144 @@
+// Package selectonly is the calibration scenario: pgbench's built-in select-only script (-S)
+// against pgbench-compatible tables, so the load generator's own ceiling can be compared with
+// pgbench on the same server.
+package selectonly
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/loadgen"
+	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/scenarios"
+)
+
+// Name of the scenario.
+const Name = "select-only"
+
+// accountsPerScale is pgbench's naccounts: rows of pgbench_accounts per unit of scale.
+const accountsPerScale = 100000
+
+// lookup is pgbench -S's query, word for word.
+const lookup = "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
+
+func init() { scenarios.Register(Name, func() scenarios.Scenario { return &scenario{} }) }
+
+type scenario struct{}
+
+func (*scenario) Doc() scenarios.Doc {
+	return scenarios.Doc{
+		Name:    Name,
+		Summary: "calibration: pgbench -S key lookups, to compare pgscale's ceiling with pgbench",
+		Shows: "How many primary-key lookups per second this client and server reach, in prepared and " +
+			"simple protocol, over a pool or a connection per operation. `pgscale calibrate` runs it " +
+			"interleaved with pgbench on the same server.",
+		Variants: []string{"prepared", "simple"},
+		Params: []scenarios.ParamSpec{
+			scenarios.VariantsParam("prepared", "simple"),
+			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "8", Quick: "8", Min: 1,
+				Help: "concurrent clients (pgbench -c)"},
+			{Name: "scale", Kind: scenarios.KindInt, Default: "10", Quick: "1", Min: 1,
+				Help: "pgbench scale: 100,000 accounts per unit"},
+			{Name: "connect", Kind: scenarios.KindString, List: true, Default: "pool",
+				Choices: []string{"pool", "per-op"},
+				Help:    "pool: connections opened once; per-op: a new connection per lookup (pgbench -C)"},
+		},
+		Duration: 30 * time.Second, Warmup: 5 * time.Second,
+		QuickDuration: 5 * time.Second, QuickWarmup: time.Second,
+	}
+}
+
+func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
+	var plan scenarios.Plan
+	for _, v := range scenarios.Product(
+		scenarios.StringDim("variant", p.Strings("variants")),
+		scenarios.StringDim("connect", p.Strings("connect")),
+		scenarios.IntDim("workers", p.Ints("workers")),
+	) {
+		workers := v["workers"].(int)
+		plan.Points = append(plan.Points, scenarios.Point{
+			Variant: v["variant"].(string),
+			Values:  map[string]any{"workers": workers, "connect": v["connect"]},
+			Workers: workers,
+			Settings: map[string]string{
+				"max_connections": fmt.Sprint(max(100, workers+20)),
+			},
+		})
+	}
+	return plan, nil
+}
+
+// Setup creates pgbench_branches and pgbench_accounts as `pgbench -i` does (same columns, same
+// primary key), filled server-side.
+func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
+	conn, err := env.AdminConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return CreateTables(ctx, conn, env.Params.Int("scale"), env.Logf)
+}
+
+// CreateTables (re)creates pgbench-compatible tables at the given scale in the connection's
+// search path.
+func CreateTables(ctx context.Context, conn *pgx.Conn, scale int, logf func(string, ...any)) error {
+	started := time.Now()
+	stmts := []string{
+		"DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history",
+		"CREATE TABLE pgbench_branches (bid int NOT NULL, bbalance int, filler char(88)) WITH (fillfactor = 100)",
+		"CREATE TABLE pgbench_tellers (tid int NOT NULL, bid int, tbalance int, filler char(84)) WITH (fillfactor = 100)",
+		"CREATE TABLE pgbench_accounts (aid int NOT NULL, bid int, abalance int, filler char(84)) WITH (fillfactor = 100)",
+		"CREATE TABLE pgbench_history (tid int, bid int, aid int, delta int, mtime timestamp, filler char(22))",
+		fmt.Sprintf("INSERT INTO pgbench_branches (bid, bbalance) SELECT b, 0 FROM generate_series(1, %d) b", scale),
+		fmt.Sprintf("INSERT INTO pgbench_tellers (tid, bid, tbalance) SELECT t, (t - 1) / 10 + 1, 0 FROM generate_series(1, %d) t", scale*10),
+		fmt.Sprintf("INSERT INTO pgbench_accounts (aid, bid, abalance, filler) SELECT a, (a - 1) / %d + 1, 0, '' FROM generate_series(1, %d) a",
+			accountsPerScale, scale*accountsPerScale),
+		"ALTER TABLE pgbench_branches ADD PRIMARY KEY (bid)",
+		"ALTER TABLE pgbench_tellers ADD PRIMARY KEY (tid)",
+		"ALTER TABLE pgbench_accounts ADD PRIMARY KEY (aid)",
+		"VACUUM ANALYZE pgbench_branches, pgbench_tellers, pgbench_accounts",
+	}
+	for _, stmt := range stmts {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("select-only setup: %w", err)
+		}
+	}
+	logf("select-only: loaded %d accounts (scale %d) in %s", scale*accountsPerScale, scale,
+		time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+// Run measures one point: random lookups over every account.
+func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (report.Series, error) {
+	accounts := int32(env.Params.Int("scale") * accountsPerScale)
+	mode := loadgen.ConnPool
+	if pt.Values["connect"] == "per-op" {
+		mode = loadgen.ConnPerOp
+	}
+	cfg := env.LoadConfig(pt.Workers, mode)
+	execMode := pgx.QueryExecModeCacheStatement
+	if pt.Variant == "simple" {
+		execMode = pgx.QueryExecModeSimpleProtocol
+	}
+	out, runErr := loadgen.Run(ctx, cfg, Lookup(accounts, execMode))
+	if out == nil {
+		return report.Series{}, runErr
+	}
+	series, err := out.Series()
+	if err != nil {
+		return series, err
+	}
+	return series, runErr
+}
+
+// Lookup returns the select-only operation: one random account's balance.
+func Lookup(accounts int32, mode pgx.QueryExecMode) loadgen.Op {
+	return func(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) error {
+		aid := w.Rand.Int32N(accounts) + 1
+		var balance int32
+		return conn.QueryRow(ctx, lookup, mode, aid).Scan(&balance)
+	}
+}

@@ -1,0 +1,54 @@
+package scenarios
+
+import "strings"
+
+// Dim is one sweep dimension: a name and its values.
+type Dim struct {
+	Name   string
+	Values []any
+}
+
+// Product expands dimensions into every combination, the first dimension varying slowest.
+func Product(dims ...Dim) []map[string]any {
+	out := []map[string]any{{}}
+	for _, d := range dims {
+		var next []map[string]any
+		for _, partial := range out {
+			for _, v := range d.Values {
+				m := make(map[string]any, len(partial)+1)
+				for k, pv := range partial {
+					m[k] = pv
+				}
+				m[d.Name] = v
+				next = append(next, m)
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// IntDim makes a dimension of ints.
+func IntDim(name string, vals []int) Dim {
+	d := Dim{Name: name}
+	for _, v := range vals {
+		d.Values = append(d.Values, v)
+	}
+	return d
+}
+
+// StringDim makes a dimension of strings.
+func StringDim(name string, vals []string) Dim {
+	d := Dim{Name: name}
+	for _, v := range vals {
+		d.Values = append(d.Values, v)
+	}
+	return d
+}
+
+// VariantsParam is the conventional `variants` parameter: a list of kebab-case variant names,
+// every variant by default.
+func VariantsParam(variants ...string) ParamSpec {
+	return ParamSpec{Name: "variants", Kind: KindString, List: true, Default: strings.Join(variants, ","),
+		Choices: variants, Help: "variants to run"}
+}
