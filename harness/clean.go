@@ -50,19 +50,20 @@ func (r *CleanReport) add(other CleanReport) {
 	r.Kept = append(r.Kept, other.Kept...)
 }
 
+// cleanScope says where reapers look.
+type cleanScope struct {
+	tempDir string // where local run directories and templates are (os.TempDir())
+}
+
 // cleanReaper finds and removes one kind of leftover, writing one line per thing removed.
-type cleanReaper func(ctx context.Context, w io.Writer, dryRun bool) (CleanReport, error)
+type cleanReaper func(ctx context.Context, w io.Writer, dryRun bool, scope cleanScope) (CleanReport, error)
 
 // cleanReapers lists the reapers Clean runs, in order. Docker containers and networks left by
 // killed runs get a reaper of their own here.
 func cleanReapers() []cleanReaper {
 	return []cleanReaper{
-		func(ctx context.Context, w io.Writer, dryRun bool) (CleanReport, error) {
-			return reapLocalRuns(ctx, w, dryRun, os.TempDir())
-		},
-		func(ctx context.Context, w io.Writer, dryRun bool) (CleanReport, error) {
-			return reapTemplateBuilds(ctx, w, dryRun, os.TempDir())
-		},
+		reapLocalRuns,
+		reapTemplateBuilds,
 	}
 }
 
@@ -71,13 +72,18 @@ func cleanReapers() []cleanReaper {
 // unfinished template builds. It writes one line per thing removed ("would remove" on a dry run)
 // and leaves everything of a live run alone. It goes on past a failure and returns every error.
 func Clean(ctx context.Context, w io.Writer, dryRun bool) (CleanReport, error) {
+	return cleanIn(ctx, w, dryRun, cleanScope{tempDir: os.TempDir()})
+}
+
+// cleanIn is Clean within scope.
+func cleanIn(ctx context.Context, w io.Writer, dryRun bool, scope cleanScope) (CleanReport, error) {
 	var report CleanReport
 	var errs []error
 	for _, reap := range cleanReapers() {
 		if err := ctx.Err(); err != nil {
-			return report, fmt.Errorf("clean: %w", context.Cause(ctx))
+			return report, errors.Join(append(errs, fmt.Errorf("clean: %w", context.Cause(ctx)))...)
 		}
-		r, err := reap(ctx, w, dryRun)
+		r, err := reap(ctx, w, dryRun, scope)
 		report.add(r)
 		if err != nil {
 			errs = append(errs, err)
@@ -86,9 +92,10 @@ func Clean(ctx context.Context, w io.Writer, dryRun bool) (CleanReport, error) {
 	return report, errors.Join(errs...)
 }
 
-// reapLocalRuns handles the pgscale-local-* directories in parent.
-func reapLocalRuns(ctx context.Context, w io.Writer, dryRun bool, parent string) (CleanReport, error) {
+// reapLocalRuns handles the pgscale-local-* directories in the temporary directory.
+func reapLocalRuns(ctx context.Context, w io.Writer, dryRun bool, scope cleanScope) (CleanReport, error) {
 	var report CleanReport
+	parent := scope.tempDir
 	entries, err := os.ReadDir(parent)
 	if err != nil {
 		return report, fmt.Errorf("clean: %w", err)
@@ -168,9 +175,11 @@ func cleanVerb(dryRun bool, done, plan string) string {
 }
 
 // reapTemplateBuilds removes unfinished template builds (pgscale-template-*.tmp-<pid>-*) of
-// processes that are gone. Finished templates are a cache, not leftovers, and stay.
-func reapTemplateBuilds(ctx context.Context, w io.Writer, dryRun bool, parent string) (CleanReport, error) {
+// processes that are gone, in the temporary directory. Finished templates are a cache, not
+// leftovers, and stay.
+func reapTemplateBuilds(ctx context.Context, w io.Writer, dryRun bool, scope cleanScope) (CleanReport, error) {
 	var report CleanReport
+	parent := scope.tempDir
 	entries, err := os.ReadDir(parent)
 	if err != nil {
 		return report, fmt.Errorf("clean: %w", err)

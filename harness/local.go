@@ -664,11 +664,37 @@ func localTemplateUsable(dir, stamp string, uid int) (usable, exists bool) {
 	return err == nil && string(got) == stamp, true
 }
 
+// localCopyWorkers is how many files localCopyTree copies at once. Creating a file costs far more
+// than copying its bytes (on our 2-core CI VM about 0.7 ms per file, and a PostgreSQL 15 data
+// directory has about 970 files), and creates overlap: 4 workers halved the copy there (700 ms
+// to about 350 ms); 8 and 16 gained nothing more.
+const localCopyWorkers = 4
+
 // localCopyTree copies the directory src to dst (which must not exist), keeping permissions, and
 // gives everything to acct. Regular files are copied with io.Copy, which uses copy_file_range on
 // Linux (and so shares blocks on file systems that can).
 func localCopyTree(src, dst string, acct localAccount) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+	type job struct {
+		src, dst string
+		perm     fs.FileMode
+	}
+	jobs := make(chan job)
+	errs := make([]error, localCopyWorkers)
+	var wg sync.WaitGroup
+	for i := range localCopyWorkers {
+		wg.Go(func() {
+			for j := range jobs {
+				if errs[i] != nil {
+					continue // keep receiving so the walk never blocks
+				}
+				errs[i] = localCopyFile(j.src, j.dst, j.perm)
+				if errs[i] == nil {
+					errs[i] = acct.lchown(j.dst)
+				}
+			}
+		})
+	}
+	walkErr := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -687,7 +713,8 @@ func localCopyTree(src, dst string, acct localAccount) error {
 		case d.Type()&fs.ModeSymlink != 0:
 			err = localCopySymlink(path, target)
 		case d.Type().IsRegular():
-			err = localCopyFile(path, target, info.Mode().Perm())
+			jobs <- job{src: path, dst: target, perm: info.Mode().Perm()}
+			return nil
 		default:
 			err = fmt.Errorf("%s: cannot copy a %v", path, d.Type())
 		}
@@ -696,6 +723,9 @@ func localCopyTree(src, dst string, acct localAccount) error {
 		}
 		return acct.lchown(target)
 	})
+	close(jobs)
+	wg.Wait()
+	return errors.Join(append(errs, walkErr)...)
 }
 
 // localMkdir creates a directory with exactly perm (no umask).

@@ -171,7 +171,7 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runWorker(opCtx, w, conns, op, rec, due)
+			runWorker(opCtx, end, w, conns, op, rec, due)
 		}()
 	}
 
@@ -227,7 +227,11 @@ func pace(ctx context.Context, start time.Time, rate float64, due chan<- time.Ti
 	}
 }
 
-func runWorker(ctx context.Context, w *Worker, conns connSource, op Op, rec *Recorder, due <-chan time.Time) {
+func runWorker(ctx context.Context, end time.Time, w *Worker, conns connSource, op Op, rec *Recorder, due <-chan time.Time) {
+	// A context of the worker's own keeps the cancellation hooks pgx registers per query off the
+	// run context's shared lock.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	for {
 		var intended time.Time
 		if due != nil {
@@ -250,7 +254,9 @@ func runWorker(ctx context.Context, w *Worker, conns connSource, op Op, rec *Rec
 		}
 		err := conns.do(ctx, w, op)
 		done := time.Now()
-		if err != nil && ctx.Err() != nil {
+		// Cut off by the end of the run: a deadline derived from the run's can fire a moment
+		// before the run's own context reports it, so the clock decides too.
+		if err != nil && (ctx.Err() != nil || !done.Before(end)) {
 			rec.RecordAbandoned(w.ID)
 			return
 		}
