@@ -114,4 +114,3 @@ func firstLine(s string) string {
 
 // ErrNoTarget is returned by Choose when no provider can run here.
 var ErrNoTarget = errors.New("no target available")
-
