@@ -50,3 +50,18 @@ func Choose(ctx context.Context, kind string) (p Provider, note string, err erro
 	}
 	return nil, "", Usagef("--target %q: valid targets are auto, %s", kind, strings.Join(kinds, ", "))
 }
+
+// CheckKind rejects a target kind this build does not know, before anything starts.
+func CheckKind(kind string) error {
+	if kind == "" || kind == KindAuto {
+		return nil
+	}
+	var kinds []string
+	for _, p := range providers {
+		if p.Kind() == kind {
+			return nil
+		}
+		kinds = append(kinds, p.Kind())
+	}
+	return Usagef("--target %q: valid targets are auto, %s", kind, strings.Join(kinds, ", "))
+}

@@ -74,7 +74,10 @@ func ReadServerInfo(ctx context.Context, dsn string) (ServerInfo, error) {
 	return info, nil
 }
 
-var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+var (
+	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)([^@\s]*)(@)`)
+)
 
 // RedactDSN hides the password of a DSN in URL or key=value form, for errors and logs.
 func RedactDSN(dsn string) string {
@@ -89,5 +92,7 @@ func RedactDSN(dsn string) string {
 		}
 		return u.String()
 	}
+	// Not a URL that parses (a bad port, say), or key=value pairs: redact both forms by pattern.
+	dsn = urlPassword.ReplaceAllString(dsn, "${1}xxxxx${3}")
 	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -63,7 +64,8 @@ type LocalProvider struct {
 	// NoTemplate makes every start run initdb instead of copying the cached, initdb'd template.
 	NoTemplate bool
 
-	// tempDir replaces os.TempDir() for run and template directories (tests isolate with it).
+	// tempDir replaces os.TempDir() for run directories (tests isolate runs from other Cleans
+	// with it); templates stay in os.TempDir(), a cache shared by every run of the account.
 	tempDir string
 }
 
@@ -110,13 +112,16 @@ func (p *LocalProvider) StartLocal(ctx context.Context, spec Spec) (*LocalTarget
 	}
 	if err := t.start(ctx, p, spec.Settings); err != nil {
 		// Tear down on ctx's terms: canceled means SIGKILL at once, the data is worthless.
-		return nil, errors.Join(err, t.shutdown(ctx))
+		if cerr := t.shutdown(ctx); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		return nil, err
 	}
 	t.timings.Total = time.Since(began)
 	return t, nil
 }
 
-// dir is where run and template directories go.
+// dir is where run directories go.
 func (p *LocalProvider) dir() string {
 	if p.tempDir != "" {
 		return p.tempDir
@@ -240,11 +245,12 @@ func (t *LocalTarget) Detail() map[string]string {
 	}
 }
 
-// Info reads the server's version, max_connections and the settings not at their defaults.
+// Info reads the server's version, max_connections and the settings not at their defaults, the
+// same way for every target (ReadServerInfo).
 func (t *LocalTarget) Info(ctx context.Context) (ServerInfo, error) {
-	info, err := localReadServerInfo(ctx, t.AdminDSN())
+	info, err := ReadServerInfo(ctx, t.AdminDSN())
 	if err != nil {
-		return ServerInfo{}, fmt.Errorf("local target: info: %w", err)
+		return ServerInfo{}, fmt.Errorf("local target: %w", err)
 	}
 	return info, nil
 }
@@ -340,7 +346,7 @@ func (t *LocalTarget) start(ctx context.Context, p *LocalProvider, settings map[
 // templates are off or the template cannot be had.
 func (t *LocalTarget) prepareData(ctx context.Context, p *LocalProvider) error {
 	if !p.NoTemplate {
-		tmpl, err := localTemplate(ctx, t.bin, t.acct, p.dir())
+		tmpl, err := localTemplate(ctx, t.bin, t.acct, os.TempDir())
 		if ctx.Err() != nil {
 			return fmt.Errorf("local target: %w", context.Cause(ctx))
 		}
@@ -418,6 +424,7 @@ func (t *LocalTarget) socketDir() string {
 
 // waitReady connects until the server answers a query, it exits, or the deadline passes.
 func (t *LocalTarget) waitReady(ctx context.Context, deadline time.Time) error {
+	parent := ctx
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	backoff := 5 * time.Millisecond
@@ -433,8 +440,8 @@ func (t *LocalTarget) waitReady(ctx context.Context, deadline time.Time) error {
 		case <-t.exited:
 			return t.exitError()
 		case <-ctx.Done():
-			if time.Now().Before(deadline) { // the caller gave up
-				return fmt.Errorf("local target: waiting for postgres: %w", context.Cause(ctx))
+			if parent.Err() != nil { // the caller gave up
+				return fmt.Errorf("local target: waiting for postgres: %w", context.Cause(parent))
 			}
 			return fmt.Errorf("local target: postgres did not answer by the start timeout: %w; last lines of server.log:\n%s",
 				err, localLastLines(t.readLog(), 8))
@@ -537,49 +544,6 @@ func localPing(ctx context.Context, dsn string) error {
 	return err
 }
 
-// localNoiseSettings are non-default settings that describe where the server listens or keeps its
-// files rather than how it behaves; Info leaves them out.
-var localNoiseSettings = []string{
-	"port", "listen_addresses", "unix_socket_directories", "data_directory",
-	"config_file", "hba_file", "ident_file", "external_pid_file",
-}
-
-// localReadServerInfo reads version, max_connections and the non-default settings (set by the
-// configuration file or the command line; not per-session ones) in their display form ("128MB").
-func localReadServerInfo(ctx context.Context, dsn string) (ServerInfo, error) {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return ServerInfo{}, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var info ServerInfo
-	err = conn.QueryRow(ctx, `SELECT current_setting('server_version'),
-		current_setting('server_version_num')::int, current_setting('max_connections')::int`).
-		Scan(&info.Version, &info.VersionNum, &info.MaxConnections)
-	if err != nil {
-		return ServerInfo{}, fmt.Errorf("read version: %w", err)
-	}
-	if fields := strings.Fields(info.Version); len(fields) > 0 {
-		info.Version = fields[0] // "15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
-	}
-	rows, err := conn.Query(ctx, `SELECT name, current_setting(name) FROM pg_settings
-		WHERE source NOT IN ('default', 'override', 'client', 'session') AND name <> ALL($1)`,
-		localNoiseSettings)
-	if err != nil {
-		return ServerInfo{}, fmt.Errorf("read settings: %w", err)
-	}
-	info.Settings = map[string]string{}
-	var name, value string
-	_, err = pgx.ForEachRow(rows, []any{&name, &value}, func() error {
-		info.Settings[name] = value
-		return nil
-	})
-	if err != nil {
-		return ServerInfo{}, fmt.Errorf("read settings: %w", err)
-	}
-	return info, nil
-}
-
 // localInitdb creates a data directory: superuser postgres, trust authentication on the loopback
 // (the server listens nowhere else), UTF8 with the C locale so results and PostgreSQL's messages
 // do not depend on the machine's locale, and no fsync of the new files (the server fsyncs its
@@ -592,6 +556,8 @@ func localInitdb(ctx context.Context, bin PGBinaries, acct localAccount, dataDir
 	cmd.Dir = filepath.Dir(dataDir)
 	cmd.Env = localEnv()
 	cmd.SysProcAttr = localSysProcAttr(acct)
+	// On cancel, kill initdb's process group: the postgres it runs in bootstrap mode too.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := localStartProcess(cmd); err != nil {
 		return fmt.Errorf("local target: initdb: %w", err)
 	}
@@ -609,35 +575,77 @@ func localInitdb(ctx context.Context, bin PGBinaries, acct localAccount, dataDir
 // Copying it is about twice as fast as initdb. It returns "" without error when a template
 // exists that was built by another installation or is not safely ours: the caller runs initdb.
 //
-// Concurrent builders each build in a directory of their own and rename it into place; the
-// first rename wins and the others discard theirs. A lock file would save the duplicate initdb
-// on a cold start but could be left stale by a killed run.
+// Builders take an flock on pgscale-template-<major>-<uid>.lock (released by the kernel when a
+// builder dies, so it cannot go stale), build in a directory of their own and rename it into
+// place, so a reader never sees half a template.
 func localTemplate(ctx context.Context, bin PGBinaries, acct localAccount, parent string) (string, error) {
 	final := filepath.Join(parent, fmt.Sprintf("%s%d-%d", localTemplatePrefix, bin.Major, acct.uid()))
 	stamp := bin.Dir + "\n"
 	if ok, exists := localTemplateUsable(final, stamp, acct.uid()); exists {
 		return localUsablePath(final, ok), nil
 	}
-	// The PID in the name lets Clean remove builds of runs that were killed.
-	tmp, err := os.MkdirTemp(parent, filepath.Base(final)+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
+	unlock, err := localLock(ctx, final+".lock", localTemplateLockWait)
 	if err != nil {
 		return "", fmt.Errorf("local target: template: %w", err)
 	}
-	defer func() { _ = localRemoveAll(tmp) }() // gone after a successful rename
-	if err := acct.chown(tmp); err != nil {
-		return "", fmt.Errorf("local target: template: %w", err)
+	defer unlock()
+	if ok, exists := localTemplateUsable(final, stamp, acct.uid()); exists { // built while we waited
+		return localUsablePath(final, ok), nil
 	}
-	if err := localInitdb(ctx, bin, acct, filepath.Join(tmp, localDataSubdir)); err != nil {
+	if err := localBuildTemplate(ctx, bin, acct, final, stamp); err != nil {
 		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, localTemplateStamp), []byte(stamp), 0o644); err != nil {
-		return "", fmt.Errorf("local target: template: %w", err)
-	}
-	if err := os.Rename(tmp, final); err != nil && !localExists(final) {
-		return "", fmt.Errorf("local target: template: %w", err)
 	}
 	ok, _ := localTemplateUsable(final, stamp, acct.uid())
 	return localUsablePath(final, ok), nil
+}
+
+// localBuildTemplate runs initdb into a directory of its own and renames it to final.
+func localBuildTemplate(ctx context.Context, bin PGBinaries, acct localAccount, final, stamp string) error {
+	// The PID in the name lets Clean remove builds of runs that were killed.
+	tmp, err := os.MkdirTemp(filepath.Dir(final), filepath.Base(final)+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
+	if err != nil {
+		return fmt.Errorf("local target: template: %w", err)
+	}
+	defer func() { _ = localRemoveAll(tmp) }() // gone after a successful rename
+	if err := acct.chown(tmp); err != nil {
+		return fmt.Errorf("local target: template: %w", err)
+	}
+	if err := localInitdb(ctx, bin, acct, filepath.Join(tmp, localDataSubdir)); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, localTemplateStamp), []byte(stamp), 0o644); err != nil {
+		return fmt.Errorf("local target: template: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil && !localExists(final) {
+		return fmt.Errorf("local target: template: %w", err)
+	}
+	return nil
+}
+
+// localTemplateLockWait bounds waiting for another process's template build (an initdb: about a
+// second, several on a loaded machine). After that, or if the lock cannot be had at all (someone
+// else holds a file of that name), the start runs initdb itself.
+const localTemplateLockWait = time.Minute
+
+// localLock takes an exclusive flock on path, waiting up to wait or until ctx is done, and
+// returns its release.
+func localLock(ctx context.Context, path string, wait time.Duration) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = f.Close() }, nil // closing releases the lock
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) || ctx.Err() != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, errors.Join(err, ctx.Err()))
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 }
 
 // localUsablePath is the template's PGDATA when usable, else "".
@@ -839,14 +847,21 @@ func localEnv() []string {
 // localSysProcAttr makes a child die with pgscale (SIGQUIT: PostgreSQL's immediate shutdown; initdb
 // removes what it made), keeps it out of the terminal's process group, and runs it as acct.
 //
-// Pdeathsig is Linux-only; building the local target for another OS needs this function in a
-// file per OS.
+// Pdeathsig exists on Linux only. It is set by name so that the package still builds elsewhere
+// (macOS), where a server outlives a SIGKILLed pgscale and `pgscale clean` reaps it; a
+// local_linux.go holding this one field would say the same more plainly.
 func localSysProcAttr(acct localAccount) *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{
-		Setpgid:    true,
-		Pdeathsig:  syscall.SIGQUIT,
-		Credential: acct.credential(),
+	attr := &syscall.SysProcAttr{Setpgid: true, Credential: acct.credential()}
+	if f := reflect.ValueOf(attr).Elem().FieldByName("Pdeathsig"); f.IsValid() {
+		f.Set(reflect.ValueOf(syscall.SIGQUIT))
 	}
+	return attr
+}
+
+// localHasPdeathsig tells whether children die with pgscale on this OS.
+func localHasPdeathsig() bool {
+	_, ok := reflect.TypeFor[syscall.SysProcAttr]().FieldByName("Pdeathsig")
+	return ok
 }
 
 // localForker starts child processes from one goroutine locked to its OS thread for the life of

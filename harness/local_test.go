@@ -101,6 +101,9 @@ func TestLocalStartWithSettings(t *testing.T) {
 	t.Parallel()
 	p := localTestProvider(t)
 	tg := startLocalTest(t, p, map[string]string{"max_connections": "37", "work_mem": "8MB"})
+	if got := localTestQuery(t, tg, "SHOW work_mem"); got != "8MB" {
+		t.Errorf("work_mem = %s, want 8MB", got)
+	}
 
 	info, err := tg.Info(context.Background())
 	if err != nil {
@@ -109,7 +112,7 @@ func TestLocalStartWithSettings(t *testing.T) {
 	if info.MaxConnections != 37 {
 		t.Errorf("MaxConnections = %d, want 37", info.MaxConnections)
 	}
-	for name, want := range map[string]string{"max_connections": "37", "work_mem": "8MB"} {
+	for name, want := range map[string]string{"max_connections": "37", "fsync": "on"} {
 		if got := info.Settings[name]; got != want {
 			t.Errorf("Settings[%s] = %q, want %q (all: %v)", name, got, want, info.Settings)
 		}
@@ -122,6 +125,9 @@ func TestLocalStartWithSettings(t *testing.T) {
 	major, _ := strconv.Atoi(tg.Detail()["major"])
 	if info.VersionNum/10000 != major || !strings.HasPrefix(info.Version, strconv.Itoa(major)+".") {
 		t.Errorf("Version %q (%d), want major %d", info.Version, info.VersionNum, major)
+	}
+	if pgid, err := syscall.Getpgid(tg.PID()); err != nil || pgid != tg.PID() {
+		t.Errorf("postmaster's process group = %d, %v; want its own (%d), out of the terminal's", pgid, err, tg.PID())
 	}
 	if got := localTestQuery(t, tg, "SHOW fsync"); got != "on" {
 		t.Errorf("fsync = %s, want on", got)
@@ -193,13 +199,13 @@ func TestLocalRejectsBadSettings(t *testing.T) {
 		{"bad name", map[string]string{"a b": "1"}, `--pg-setting "a b": a setting name has only letters`},
 	}
 	p := localTestProvider(t)
-	p.tempDir = localTestTempDir(t)
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			tg, err := p.Start(ctx, Spec{Kind: KindLocal, RunID: "bad", Settings: tt.settings})
+			runID := fmt.Sprintf("bad-%d-%d", os.Getpid(), i)
+			tg, err := p.Start(ctx, Spec{Kind: KindLocal, RunID: runID, Settings: tt.settings})
 			if err == nil {
 				_ = tg.Close(ctx)
 				t.Fatal("Start succeeded, want an error")
@@ -210,14 +216,11 @@ func TestLocalRejectsBadSettings(t *testing.T) {
 			if !IsUsage(err) {
 				t.Errorf("error %q is not a usage error", err)
 			}
+			if left, _ := filepath.Glob(filepath.Join(os.TempDir(), localDirPrefix+runID+"-*")); len(left) > 0 {
+				t.Errorf("the failed start left %v", left)
+			}
 		})
 	}
-	t.Cleanup(func() { // after the subtests: no run directory may be left
-		runs, _ := filepath.Glob(filepath.Join(p.tempDir, localDirPrefix+"*"))
-		if len(runs) > 0 {
-			t.Errorf("failed starts left %v", runs)
-		}
-	})
 }
 
 func TestLocalRejectsShapeAndPooler(t *testing.T) {
@@ -345,6 +348,9 @@ func TestLocalHelperProcess(t *testing.T) {
 func TestLocalServerDiesWithParent(t *testing.T) {
 	t.Parallel()
 	localTestProvider(t)
+	if !localHasPdeathsig() {
+		t.Skip("no parent-death signal on this OS: a server outlives a killed pgscale until `pgscale clean`")
+	}
 	tempDir := localTestTempDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

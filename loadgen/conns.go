@@ -37,6 +37,8 @@ func newConnSource(ctx context.Context, cfg Config) (connSource, error) {
 		return &poolSource{pool: pool, size: int(pool.Config().MaxConns)}, nil
 	case ConnPerWorker:
 		return &workerSource{cfg: cfg, conns: make([]*pgx.Conn, cfg.Workers)}, nil
+	case ConnNone:
+		return noneSource{}, nil
 	default:
 		return &perOpSource{cfg: cfg}, nil
 	}
@@ -179,4 +181,26 @@ func (s *perOpSource) do(ctx context.Context, w *Worker, op Op) error {
 	defer cancel()
 	_ = c.Close(closeCtx)
 	return opErr
+}
+
+// ConnNone gives every operation a nil connection: the workload opens and closes connections
+// itself (a serverless instance with a lifecycle of its own), and reports the connects it times
+// with Worker.RecordConnect.
+const ConnNone ConnMode = "none"
+
+type noneSource struct{}
+
+func (noneSource) setRecorder(*Recorder)                    {}
+func (noneSource) prepare(context.Context, []*Worker) error { return nil }
+func (noneSource) close()                                   {}
+func (noneSource) do(ctx context.Context, w *Worker, op Op) error {
+	return op(ctx, w, nil)
+}
+
+// RecordConnect records a connection the operation opened itself into the series' connect-time
+// histogram, as the per-op and per-worker modes do for theirs.
+func (w *Worker) RecordConnect(started time.Time, d time.Duration) {
+	if w.rec != nil {
+		w.rec.RecordConnect(w.ID, started, d)
+	}
 }

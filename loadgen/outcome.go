@@ -33,6 +33,17 @@ func (o *Outcome) Series() (report.Series, error) {
 		c := report.PercentilesOf(o.Connect)
 		s.ConnectMs = &c
 	}
+	if o.ClientRSSPeakKB > 0 {
+		s.Metrics["client_rss_peak_mb"] = float64(o.ClientRSSPeakKB) / 1024
+	}
+	// CPU time covers the warm-up too, so it is divided by every operation the timeline saw.
+	var allOps int64
+	for _, sec := range o.Timeline {
+		allOps += sec.Ops
+	}
+	if allOps > 0 && o.ClientCPUSeconds > 0 {
+		s.Metrics["client_cpu_ms_per_1k_ops"] = o.ClientCPUSeconds * 1000 / float64(allOps) * 1000
+	}
 	if o.Abandoned > 0 {
 		s.Metrics["abandoned_ops"] = float64(o.Abandoned)
 	}

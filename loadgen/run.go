@@ -79,9 +79,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("warmup %s: must be 0 or more", c.Warmup))
 	}
 	switch c.ConnMode {
-	case ConnPool, ConnPerWorker, ConnPerOp:
+	case ConnPool, ConnPerWorker, ConnPerOp, ConnNone:
 	default:
-		errs = append(errs, fmt.Errorf("connection mode %q: valid modes are pool, per-worker, per-op", c.ConnMode))
+		errs = append(errs, fmt.Errorf("connection mode %q: valid modes are pool, per-worker, per-op, none", c.ConnMode))
 	}
 	if c.PoolSize < 0 {
 		errs = append(errs, fmt.Errorf("pool size %d: must be 0 (one per worker) or more", c.PoolSize))
@@ -98,6 +98,10 @@ type Worker struct {
 	Rand *rand.Rand
 	// State is free for the workload's own per-worker data.
 	State any
+	// Intended is when the current operation was due: its place in the open-loop schedule, or its
+	// real start in a closed loop. An operation measures its own latency from it, as the recorder
+	// does, to include the wait for a pooled or new connection.
+	Intended time.Time
 	rec   *Recorder
 }
 
@@ -118,6 +122,10 @@ type Outcome struct {
 	Warmup    time.Duration
 	Workers   int
 	Rate      float64
+	// ClientRSSPeakKB is the load generator's peak resident memory during the run, sampled each
+	// second; ClientCPUSeconds its CPU time over the measured window and warm-up.
+	ClientRSSPeakKB  int64
+	ClientCPUSeconds float64
 }
 
 // Run drives op with cfg until the warm-up and duration have passed or ctx is canceled. A canceled
@@ -175,10 +183,12 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 		}()
 	}
 
+	cpuBefore := selfCPUSeconds()
+	var rssPeak int64
 	tickerDone := make(chan struct{})
 	go func() {
 		defer close(tickerDone)
-		tickSeconds(opCtx, cfg, start, measureFrom, rec)
+		tickSeconds(opCtx, cfg, start, measureFrom, rec, func() { rssPeak = max(rssPeak, selfRSSKB()) })
 	}()
 	wg.Wait()
 	stopOps()
@@ -198,6 +208,9 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 		Warmup:    cfg.Warmup,
 		Workers:   cfg.Workers,
 		Rate:      cfg.Rate,
+
+		ClientRSSPeakKB:  rssPeak,
+		ClientCPUSeconds: selfCPUSeconds() - cpuBefore,
 	}
 	return out, ctx.Err()
 }
@@ -252,6 +265,7 @@ func runWorker(ctx context.Context, end time.Time, w *Worker, conns connSource, 
 		if due == nil {
 			intended = started
 		}
+		w.Intended = intended
 		err := conns.do(ctx, w, op)
 		done := time.Now()
 		// Cut off by the end of the run: a deadline derived from the run's can fire a moment
@@ -264,7 +278,7 @@ func runWorker(ctx context.Context, end time.Time, w *Worker, conns connSource, 
 	}
 }
 
-func tickSeconds(ctx context.Context, cfg Config, start, measureFrom time.Time, rec *Recorder) {
+func tickSeconds(ctx context.Context, cfg Config, start, measureFrom time.Time, rec *Recorder, everySecond func()) {
 	total := cfg.Warmup + cfg.Duration
 	for t := 1; ; t++ {
 		next := start.Add(time.Duration(t) * time.Second)
@@ -280,6 +294,7 @@ func tickSeconds(ctx context.Context, cfg Config, start, measureFrom time.Time, 
 			return
 		case <-timer.C:
 		}
+		everySecond()
 		warm := !next.After(measureFrom)
 		sec := rec.Tick(t, warm)
 		notify(cfg, sec.Ops, sec.Errors, sec.P99Ms, warm, time.Duration(t)*time.Second, total)
@@ -292,11 +307,24 @@ func notify(cfg Config, ops, errs int64, p99 float64, warm bool, elapsed, total 
 	}
 }
 
+// statementCacheCapacity bounds pgx's per-connection statement and description caches. pgx
+// preallocates them (512 entries by default, ~53 KB a connection: two thirds of the load
+// generator's heap at 2,000 workers); a scenario prepares a handful of statements.
+const statementCacheCapacity = 16
+
+// connConfig copies cc with the load generator's connection settings.
+func connConfig(cc *pgx.ConnConfig) *pgx.ConnConfig {
+	c := cc.Copy()
+	c.StatementCacheCapacity = statementCacheCapacity
+	c.DescriptionCacheCapacity = statementCacheCapacity
+	return c
+}
+
 // Connect opens one connection with cfg's connect timeout.
 func Connect(ctx context.Context, cc *pgx.ConnConfig, timeout time.Duration) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return pgx.ConnectConfig(ctx, cc.Copy())
+	return pgx.ConnectConfig(ctx, connConfig(cc))
 }
 
 // newPool is shared by ConnPool and callers that want the same pool settings.
@@ -309,7 +337,7 @@ func newPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool config: %w", err)
 	}
-	pc.ConnConfig = cfg.ConnConfig.Copy()
+	pc.ConnConfig = connConfig(cfg.ConnConfig)
 	pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
 	pc.MaxConns = int32(size)
 	pc.MinConns = 0

@@ -108,6 +108,9 @@ func Prepare(opts Options, now time.Time) (*prepared, error) {
 			sets["workers"] = fmt.Sprint(opts.Workers)
 		}
 	}
+	if err := harness.CheckKind(opts.Target); err != nil {
+		errs = append(errs, err)
+	}
 	switch opts.Target {
 	case harness.KindDSN:
 		if _, err := harness.ParseDSN(opts.DSN); err != nil {

@@ -49,7 +49,15 @@ func main() {
 			}
 		}
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	// PGSCALE_MEMPROFILE=file writes a heap profile when the command ends.
+	if path := os.Getenv("PGSCALE_MEMPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	os.Exit(code)
 }
 
 // run executes the CLI and maps errors to exit statuses.

@@ -1,0 +1,42 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRedactDSN(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{
+		"postgres://app:hunter2@db.example.com:5432/app",
+		"postgres://app:hunter2@db.example.com:notaport/app",
+		"postgresql://app@db.example.com/app?password=hunter2&sslmode=require",
+		"host=db.example.com user=app password=hunter2 dbname=app",
+		"host=db.example.com password='hunter 2' dbname=app",
+		"failed to connect to `user=app database=app`: postgres://app:hunter2@x/y",
+	} {
+		got := RedactDSN(dsn)
+		if strings.Contains(got, "hunter") {
+			t.Errorf("RedactDSN(%q) = %q: the password is still there", dsn, got)
+		}
+		if !strings.Contains(got, "app") {
+			t.Errorf("RedactDSN(%q) = %q: redacted too much", dsn, got)
+		}
+	}
+}
+
+func TestRunSchema(t *testing.T) {
+	t.Parallel()
+	if got := RunSchema("20261123T111500Z-select-only"); got != "pgscale_20261123t111500z_select_only" {
+		t.Errorf("RunSchema = %q", got)
+	}
+}
+
+func TestParseDSNRejectsGarbage(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{"", "postgres://u@h:port/db", "host=h port=x"} {
+		if _, err := ParseDSN(dsn); err == nil || !IsUsage(err) {
+			t.Errorf("ParseDSN(%q) = %v, want a usage error", dsn, err)
+		}
+	}
+}
