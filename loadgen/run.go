@@ -102,7 +102,7 @@ type Worker struct {
 	// real start in a closed loop. An operation measures its own latency from it, as the recorder
 	// does, to include the wait for a pooled or new connection.
 	Intended time.Time
-	rec   *Recorder
+	rec      *Recorder
 }
 
 // Observe records a scenario-specific duration (see Recorder.Observe).
