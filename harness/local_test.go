@@ -278,7 +278,7 @@ func TestLocalTemplateUsable(t *testing.T) {
 	}
 }
 
-func TestLocalRejectedSettingMessage(t *testing.T) {
+func TestLocalStartLogParsing(t *testing.T) {
 	t.Parallel()
 	log := "2025-01-01 10:00:00.000 UTC [42] LOG:  starting\n" +
 		"2025-01-01 10:00:00.001 UTC [42] FATAL:  invalid value for parameter \"wal_level\": \"most\"\n" +
@@ -290,6 +290,11 @@ func TestLocalRejectedSettingMessage(t *testing.T) {
 	}
 	if got := localRejectedSetting("FATAL:  could not create shared memory segment\n"); got != "" {
 		t.Errorf("localRejectedSetting of a non-setting failure = %q, want empty", got)
+	}
+	taken := "2025-01-01 10:00:00.000 UTC [42] LOG:  could not bind IPv4 address \"127.0.0.1\": Address already in use\n" +
+		"2025-01-01 10:00:00.000 UTC [42] FATAL:  could not create any TCP/IP sockets\n"
+	if !localPortTaken(taken) || localPortTaken(log) {
+		t.Error("localPortTaken does not tell a taken port from another failure")
 	}
 }
 

@@ -2,5 +2,6 @@
 package all
 
 import (
+	_ "github.com/pgscale/pgscale/scenarios/connectstorm"
 	_ "github.com/pgscale/pgscale/scenarios/selectonly"
 )
