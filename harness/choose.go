@@ -16,6 +16,26 @@ func RegisterProvider(p Provider) { providers = append(providers, p) }
 // Choose picks the provider for kind. For auto it takes the first available one and says in note
 // why it passed over the others; where none is available the error says how to get one.
 func Choose(ctx context.Context, kind string) (p Provider, note string, err error) {
+	return ChooseFor(ctx, Spec{Kind: kind})
+}
+
+// specChecker is a Provider that can tell whether it can start one spec in particular: the
+// docker provider, whether the spec's image is here or can be pulled.
+type specChecker interface {
+	AvailableFor(ctx context.Context, spec Spec) error
+}
+
+// availableFor asks p whether it can start spec.
+func availableFor(ctx context.Context, p Provider, spec Spec) error {
+	if c, ok := p.(specChecker); ok {
+		return c.AvailableFor(ctx, spec)
+	}
+	return p.Available(ctx)
+}
+
+// ChooseFor is Choose for spec.Kind, asking providers about spec itself (its image, its pooler).
+func ChooseFor(ctx context.Context, spec Spec) (p Provider, note string, err error) {
+	kind := spec.Kind
 	switch kind {
 	case "", KindAuto:
 		var skipped []string
@@ -23,7 +43,7 @@ func Choose(ctx context.Context, kind string) (p Provider, note string, err erro
 			if p.Kind() == KindDSN {
 				continue
 			}
-			if err := p.Available(ctx); err != nil {
+			if err := availableFor(ctx, p, spec); err != nil {
 				skipped = append(skipped, fmt.Sprintf("%s: %v", p.Kind(), err))
 				continue
 			}
@@ -38,7 +58,7 @@ func Choose(ctx context.Context, kind string) (p Provider, note string, err erro
 	}
 	for _, p := range providers {
 		if p.Kind() == kind {
-			if err := p.Available(ctx); err != nil {
+			if err := availableFor(ctx, p, spec); err != nil {
 				return nil, "", fmt.Errorf("target %s: %w", kind, err)
 			}
 			return p, "", nil

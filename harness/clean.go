@@ -39,7 +39,7 @@ type CleanReport struct {
 
 // CleanItem is one thing Clean removed (or would remove).
 type CleanItem struct {
-	Kind   string // "local server", "local data directory", "template build"; later "docker container"
+	Kind   string // "local server", "local pgbouncer", "local data directory", "template build", "docker container", "docker network"
 	Name   string // a path, or a process or container ID
 	Reason string // why it counts as left over
 }
@@ -58,12 +58,12 @@ type cleanScope struct {
 // cleanReaper finds and removes one kind of leftover, writing one line per thing removed.
 type cleanReaper func(ctx context.Context, w io.Writer, dryRun bool, scope cleanScope) (CleanReport, error)
 
-// cleanReapers lists the reapers Clean runs, in order. Docker containers and networks left by
-// killed runs get a reaper of their own here.
+// cleanReapers lists the reapers Clean runs, in order.
 func cleanReapers() []cleanReaper {
 	return []cleanReaper{
 		reapLocalRuns,
 		reapTemplateBuilds,
+		reapDockerRuns,
 	}
 }
 
@@ -146,6 +146,15 @@ func localRunOrphaned(dir string) (reason string, orphan bool) {
 // reapLocalRun stops the server running in an orphaned run directory, then removes the directory.
 func reapLocalRun(w io.Writer, dryRun bool, dir, reason string) (CleanReport, error) {
 	var report CleanReport
+	if pid := cleanLivePooler(dir); pid > 0 {
+		if !dryRun {
+			if err := cleanStopProcess(pid); err != nil {
+				return report, fmt.Errorf("clean: stop pgbouncer pid %d of %s: %w", pid, dir, err)
+			}
+		}
+		report.Removed = append(report.Removed, CleanItem{Kind: "local pgbouncer", Name: strconv.Itoa(pid), Reason: reason})
+		fmt.Fprintf(w, "%s local pgbouncer: pid %d of %s (%s)\n", cleanVerb(dryRun, "stopped", "stop"), pid, dir, reason)
+	}
 	dataDir := filepath.Join(dir, localDataSubdir)
 	if pid := cleanLivePostmaster(dataDir); pid > 0 {
 		if !dryRun {
@@ -275,6 +284,32 @@ func cleanLivePostmaster(dataDir string) int {
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
 	if err != nil || pid <= 0 || !cleanProcessAlive(pid, "") || !cleanIsPostmasterOf(pid, dataDir) {
+		return 0
+	}
+	return pid
+}
+
+// cleanLivePooler returns the PID in a run directory's pgbouncer.pid when that process is alive
+// and is a pgbouncer started on that directory's configuration, else 0. (On Linux a pgbouncer dies
+// with pgscale; elsewhere it can outlive a killed run.)
+func cleanLivePooler(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, localPoolerPID))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || !cleanProcessAlive(pid, "") {
+		return 0
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		out, perr := exec.Command("ps", "-ww", "-o", "command=", "-p", strconv.Itoa(pid)).Output()
+		if perr != nil {
+			return 0
+		}
+		cmdline = out
+	}
+	if !strings.Contains(string(cmdline), "pgbouncer") || !strings.Contains(string(cmdline), filepath.Join(dir, localPoolerIni)) {
 		return 0
 	}
 	return pid

@@ -106,11 +106,21 @@ func (p *LocalProvider) StartLocal(ctx context.Context, spec Spec) (*LocalTarget
 	if err != nil {
 		return nil, err
 	}
+	var bouncerPath, bouncerVersion string
+	if spec.Pooler != nil {
+		if bouncerPath, bouncerVersion, err = findPgbouncer(ctx); err != nil {
+			return nil, err
+		}
+	}
 	t := &LocalTarget{bin: bin, acct: acct}
 	if err := t.makeRunDir(p.dir(), spec.RunID); err != nil {
 		return nil, err
 	}
-	if err := t.start(ctx, p, spec.Settings); err != nil {
+	err = t.start(ctx, p, spec.Settings)
+	if err == nil && spec.Pooler != nil {
+		err = t.startPooler(ctx, *spec.Pooler, bouncerPath, bouncerVersion, time.Now().Add(p.startTimeout()))
+	}
+	if err != nil {
 		// Tear down on ctx's terms: canceled means SIGKILL at once, the data is worthless.
 		if cerr := t.shutdown(ctx); cerr != nil {
 			err = errors.Join(err, cerr)
@@ -143,8 +153,8 @@ func localCheckSpec(spec Spec) error {
 	if spec.Shape != "" {
 		errs = append(errs, Usagef("--shape %s: the local target cannot limit CPU or memory; use --target docker", spec.Shape))
 	}
-	if spec.Pooler != nil {
-		errs = append(errs, Usagef("local target: no %s pooler here; use --target docker for a pooler", spec.Pooler.Kind))
+	if err := ValidatePooler(spec.Pooler); err != nil {
+		errs = append(errs, err)
 	}
 	for _, name := range SortedKeys(spec.Settings) {
 		if err := localCheckSetting(name, spec.Settings[name]); err != nil {
@@ -164,6 +174,11 @@ func localCheckSetting(name, value string) error {
 			return Usagef("--pg-setting %s: the local target sets %s itself", name, managed)
 		}
 	}
+	return checkFsyncSetting(name, value)
+}
+
+// checkFsyncSetting refuses fsync off, for every target that starts a server.
+func checkFsyncSetting(name, value string) error {
 	if strings.EqualFold(name, "fsync") {
 		switch strings.ToLower(strings.TrimSpace(value)) {
 		case "on", "true", "yes", "1":
@@ -186,6 +201,7 @@ type LocalTarget struct {
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed once cmd.Wait has returned
 	timings  LocalTimings
+	pooler   *localPooler // PgBouncer in front, when the spec asked for it
 
 	closeOnce sync.Once
 	closeErr  error
@@ -201,13 +217,27 @@ type LocalTimings struct {
 // Kind returns "local".
 func (t *LocalTarget) Kind() string { return KindLocal }
 
-// DSN is the server's URL: superuser postgres, no password (trust on 127.0.0.1), no TLS.
+// DSN is where the load goes: PgBouncer when the spec asked for a pooler, else the server.
+// Superuser postgres, no password (trust on 127.0.0.1), no TLS.
 func (t *LocalTarget) DSN() string {
+	if t.pooler != nil {
+		return t.pooler.dsn()
+	}
+	return t.AdminDSN()
+}
+
+// AdminDSN is the server's own URL, for setup and sampling.
+func (t *LocalTarget) AdminDSN() string {
 	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", localSuperuser, t.port)
 }
 
-// AdminDSN is DSN: a local target has no pooler in front.
-func (t *LocalTarget) AdminDSN() string { return t.DSN() }
+// SampleSources is PgBouncer's SHOW POOLS and SHOW STATS when a pooler is in front.
+func (t *LocalTarget) SampleSources() []SampleSource {
+	if t.pooler == nil || t.pooler.source == nil {
+		return nil
+	}
+	return []SampleSource{t.pooler.source}
+}
 
 // Schema is "public": the whole server belongs to the run.
 func (t *LocalTarget) Schema() string { return "public" }
@@ -232,17 +262,22 @@ func (t *LocalTarget) Timings() LocalTimings { return t.timings }
 
 // Detail describes the target for a result's environment.
 func (t *LocalTarget) Detail() map[string]string {
-	return map[string]string{
-		"bindir":    t.bin.Dir,
-		"version":   t.bin.Version,
-		"major":     strconv.Itoa(t.bin.Major),
-		"data_dir":  t.dataDir,
-		"data_from": t.dataFrom,
-		"port":      strconv.Itoa(t.port),
-		"os_user":   t.acct.displayName(),
-		"locale":    "C",
-		"start_ms":  strconv.FormatInt(t.timings.Total.Milliseconds(), 10),
+	d := map[string]string{
+		"bindir":       t.bin.Dir,
+		"version":      t.bin.Version,
+		"major":        strconv.Itoa(t.bin.Major),
+		"data_dir":     t.dataDir,
+		"data_from":    t.dataFrom,
+		"port":         strconv.Itoa(t.port),
+		"os_user":      t.acct.displayName(),
+		"locale":       "C",
+		"start_ms":     strconv.FormatInt(t.timings.Total.Milliseconds(), 10),
+		"network_path": "loopback",
 	}
+	if t.pooler != nil {
+		poolerDetail(d, &t.pooler.spec, t.pooler.version, fmt.Sprintf("127.0.0.1:%d (local process)", t.pooler.port))
+	}
+	return d
 }
 
 // Info reads the server's version, max_connections and the settings not at their defaults, the
@@ -263,9 +298,13 @@ func (t *LocalTarget) Close(ctx context.Context) error {
 	return t.closeErr
 }
 
-// shutdown stops the server if it runs and removes the run directory.
+// shutdown stops PgBouncer and the server if they run and removes the run directory.
 func (t *LocalTarget) shutdown(ctx context.Context) error {
-	stopErr := t.stopServer(ctx)
+	var stopErr error
+	if t.pooler != nil {
+		stopErr = t.pooler.stop(ctx)
+	}
+	stopErr = errors.Join(stopErr, t.stopServer(ctx))
 	if err := localRemoveAll(t.dir); err != nil {
 		return errors.Join(stopErr, fmt.Errorf("local target: remove %s: %w", t.dir, err))
 	}
@@ -856,6 +895,13 @@ func localSysProcAttr(acct localAccount) *syscall.SysProcAttr {
 		f.Set(reflect.ValueOf(syscall.SIGQUIT))
 	}
 	return attr
+}
+
+// localSetPdeathsig changes the signal a child gets when pgscale dies, where the OS has one.
+func localSetPdeathsig(attr *syscall.SysProcAttr, sig syscall.Signal) {
+	if f := reflect.ValueOf(attr).Elem().FieldByName("Pdeathsig"); f.IsValid() {
+		f.Set(reflect.ValueOf(sig))
+	}
 }
 
 // localHasPdeathsig tells whether children die with pgscale on this OS.

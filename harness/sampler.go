@@ -41,6 +41,9 @@ const walFromLSN = `CASE WHEN pg_is_in_recovery() THEN 0 ELSE pg_wal_lsn_diff(pg
 type TimedSample struct {
 	At time.Time
 	report.ServerSample
+	// Extra holds the figures of ExtraSampleSources (pooler_xacts, ...), for the timeline's
+	// extra columns.
+	Extra map[string]float64
 }
 
 // Sampler reads the server once a second over its own connection, opened before the load so that
@@ -64,6 +67,13 @@ type Sampler struct {
 // SampleSource adds figures of its own to each sample (a pooler's SHOW POOLS, for example).
 type SampleSource interface {
 	Sample(ctx context.Context, s *report.ServerSample) error
+}
+
+// ExtraSampleSource is a SampleSource with figures beyond ServerSample's fields; they go into the
+// timeline's extra columns. The sampler calls SampleExtra instead of Sample.
+type ExtraSampleSource interface {
+	SampleSource
+	SampleExtra(ctx context.Context, s *report.ServerSample, extra map[string]float64) error
 }
 
 // NewSampler connects to adminDSN. Call Start, then Stop.
@@ -129,10 +139,21 @@ func (s *Sampler) sampleOnce(ctx context.Context) {
 	err := s.conn.QueryRow(ctx, s.query).Scan(&cur.Connections, &cur.Active, &cur.Idle, &cur.IdleInTransaction,
 		&cur.WaitingOnLock, &cur.LocksWaiting, &cur.MaxConnections,
 		&cur.Commits, &cur.Rollbacks, &cur.BlocksRead, &cur.BlocksHit, &cur.WALBytes)
+	var extra map[string]float64
+	var srcErr error
 	if err == nil {
 		for _, src := range s.extra {
-			if e := src.Sample(ctx, &cur); e != nil {
-				err = e
+			var e error
+			if xs, ok := src.(ExtraSampleSource); ok {
+				if extra == nil {
+					extra = map[string]float64{}
+				}
+				e = xs.SampleExtra(ctx, &cur, extra)
+			} else {
+				e = src.Sample(ctx, &cur)
+			}
+			if e != nil {
+				srcErr = e // the server's own figures still count
 			}
 		}
 	}
@@ -142,7 +163,10 @@ func (s *Sampler) sampleOnce(ctx context.Context) {
 		s.lastErr = err
 		return
 	}
-	sample := TimedSample{At: time.Now(), ServerSample: cur}
+	if srcErr != nil {
+		s.lastErr = srcErr
+	}
+	sample := TimedSample{At: time.Now(), ServerSample: cur, Extra: extra}
 	if s.prev != nil {
 		sample.Commits -= s.prev.Commits
 		sample.Rollbacks -= s.prev.Rollbacks
@@ -184,6 +208,14 @@ func (s *Sampler) JoinTimeline(start time.Time, timeline []report.Second) {
 			if timeline[i].T == t {
 				v := smp.ServerSample
 				timeline[i].Server = &v
+				for k, x := range smp.Extra {
+					if timeline[i].Extra == nil {
+						timeline[i].Extra = map[string]float64{}
+					}
+					if _, taken := timeline[i].Extra[k]; !taken { // the scenario's own figures win
+						timeline[i].Extra[k] = x
+					}
+				}
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Target kinds.
@@ -31,10 +32,15 @@ type Spec struct {
 	Settings map[string]string
 	// DSN is the existing server of a dsn target (URL or key=value form).
 	DSN string
-	// Image, Shape and Pooler are for the docker target.
-	Image  string
-	Shape  string
+	// Image and Shape are for the docker target: the image to run (default DefaultImage, or
+	// $PGSCALE_IMAGE) and the CPU and memory limits (ParseShape).
+	Image string
+	Shape string
+	// Pooler puts a connection pooler in front of the server (docker and local targets).
 	Pooler *PoolerSpec
+	// Latency, when more than 0, is round-trip time added between the load and the server by an
+	// in-process proxy (StartTarget); half of it goes each way.
+	Latency time.Duration
 }
 
 // PoolerSpec asks for a connection pooler in front of the server.
@@ -61,6 +67,20 @@ type Target interface {
 	// CanChangeSettings tells whether a new Start with other Settings gives a server that has them.
 	CanChangeSettings() bool
 	Close(ctx context.Context) error
+}
+
+// SampleSourcer is a Target with figures of its own for the sampler, such as a pooler's SHOW
+// POOLS. The runner passes them to NewSampler.
+type SampleSourcer interface {
+	SampleSources() []SampleSource
+}
+
+// SampleSourcesOf returns t's extra sample sources, if it has any.
+func SampleSourcesOf(t Target) []SampleSource {
+	if s, ok := t.(SampleSourcer); ok {
+		return s.SampleSources()
+	}
+	return nil
 }
 
 // ServerInfo is what a target reports of its server.

@@ -78,10 +78,25 @@ func Text(r *Result) string {
 			s.ThroughputPerS, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
 			ErrorString(s.Errors))
 	}
+	if fs := resultFindings(r); len(fs) > 0 {
+		b.WriteString("findings:\n")
+		for _, f := range fs {
+			fmt.Fprintf(&b, "  - %s\n", f)
+		}
+	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
 	return b.String()
+}
+
+// resultFindings are the findings of one result against the default SLO.
+func resultFindings(r *Result) []string {
+	runs := Combine([]*Result{r})
+	if len(runs) == 0 {
+		return nil
+	}
+	return Findings(runs[0], DefaultSLO)
 }
 
 // Markdown is summary.md: the run's environment and a table of its series, with the
@@ -91,6 +106,12 @@ func Markdown(r *Result) string {
 	fmt.Fprintf(&b, "# pgscale %s — %s\n\n", r.Scenario, r.Status)
 	if r.Reason != "" {
 		fmt.Fprintf(&b, "**Reason:** %s\n\n", r.Reason)
+	}
+	if fs := resultFindings(r); len(fs) > 0 {
+		for _, f := range fs {
+			fmt.Fprintf(&b, "- %s\n", f)
+		}
+		b.WriteString("\n")
 	}
 	env := r.Environment
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")

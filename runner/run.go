@@ -31,7 +31,8 @@ type Options struct {
 	DSN            string
 	Image          string
 	Shape          string
-	Pooler         *harness.PoolerSpec
+	Pooler         *harness.PoolerSpec // --pooler; overrides the scenario's
+	Latency        time.Duration       // --latency: round trip added between the load and the server
 	Duration       time.Duration // 0: the scenario's default
 	Warmup         time.Duration // <0: the scenario's default
 	Workers        int           // 0: the scenario's default
@@ -41,6 +42,7 @@ type Options struct {
 	Out            string // "" : results/runs/<utc-time>-<scenario>
 	AllowIntrusive bool
 	Seed           uint64
+	NoReport       bool // --no-report: no report.md, report.html or plots (bench.txt is always written)
 
 	// Log receives notes and progress; Progress, when set, draws the live line.
 	Log      io.Writer
@@ -111,6 +113,7 @@ func Prepare(opts Options, now time.Time) (*prepared, error) {
 	if err := harness.CheckKind(opts.Target); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, checkTargetOptions(opts)...)
 	switch opts.Target {
 	case harness.KindDSN:
 		if _, err := harness.ParseDSN(opts.DSN); err != nil {
@@ -132,6 +135,8 @@ func Prepare(opts Options, now time.Time) (*prepared, error) {
 		p.params = params
 		if p.plan, err = sc.Plan(params); err != nil {
 			errs = append(errs, err)
+		} else if err := harness.ValidatePooler(p.pooler()); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
@@ -146,6 +151,47 @@ func Prepare(opts Options, now time.Time) (*prepared, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkTargetOptions checks the options of the docker target and of latency, and that they fit
+// the target asked for.
+func checkTargetOptions(opts Options) []error {
+	var errs []error
+	if opts.Image != "" {
+		if err := harness.ValidateImage(opts.Image); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if opts.Shape != "" {
+		if _, err := harness.ParseShape(opts.Shape); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := harness.ValidateLatency(opts.Latency); err != nil {
+		errs = append(errs, err)
+	}
+	switch opts.Target {
+	case harness.KindLocal, harness.KindDSN:
+		if opts.Image != "" {
+			errs = append(errs, harness.Usagef("--image is for --target docker (got --target %s)", opts.Target))
+		}
+		if opts.Shape != "" {
+			errs = append(errs, harness.Usagef("--shape is for --target docker: the %s target cannot limit CPU or memory", opts.Target))
+		}
+	}
+	if opts.Target == harness.KindDSN && opts.Pooler != nil {
+		errs = append(errs, harness.Usagef("--pooler is for the docker and local targets: pgscale cannot start a pooler in front of a dsn target "+
+			"(give the pooler's own address as --dsn instead)"))
+	}
+	return errs
+}
+
+// pooler is the pooler the run asks for: --pooler, else the scenario's.
+func (p *prepared) pooler() *harness.PoolerSpec {
+	if p.opts.Pooler != nil {
+		return p.opts.Pooler
+	}
+	return p.plan.Pooler
 }
 
 func joinLines(errs []error) string {
@@ -215,6 +261,12 @@ func (p *prepared) Run(ctx context.Context) (*report.Result, error) {
 	if werr := WriteOutputs(p.outDir, res); werr != nil {
 		return res, errors.Join(err, werr)
 	}
+	if !opts.NoReport {
+		// A report that cannot be drawn does not fail a run whose result is safely written.
+		if rerr := report.WriteReport(p.outDir, []*report.Result{res}, report.ReportOptions{}); rerr != nil {
+			p.logf("report: %v", rerr)
+		}
+	}
 	return res, err
 }
 
@@ -250,7 +302,8 @@ func (p *prepared) groups() []group {
 
 func (p *prepared) runGroups(ctx context.Context, res *report.Result) error {
 	opts := p.opts
-	provider, note, err := harness.Choose(ctx, opts.Target)
+	provider, note, err := harness.ChooseFor(ctx, harness.Spec{Kind: opts.Target, Image: opts.Image, Shape: opts.Shape,
+		Pooler: p.pooler(), Latency: opts.Latency})
 	if err != nil {
 		return err
 	}
@@ -282,12 +335,9 @@ func (p *prepared) canChangeSettings(provider harness.Provider) bool {
 func (p *prepared) runGroup(ctx context.Context, provider harness.Provider, g group, res *report.Result) error {
 	opts := p.opts
 	spec := harness.Spec{Kind: provider.Kind(), RunID: p.runID, Settings: g.settings, DSN: opts.DSN,
-		Image: opts.Image, Shape: opts.Shape, Pooler: p.plan.Pooler}
-	if opts.Pooler != nil {
-		spec.Pooler = opts.Pooler
-	}
+		Image: opts.Image, Shape: opts.Shape, Pooler: p.pooler(), Latency: opts.Latency}
 	started := time.Now()
-	target, err := provider.Start(ctx, spec)
+	target, err := harness.StartTarget(ctx, provider, spec)
 	if err != nil {
 		return fmt.Errorf("start %s target: %w", provider.Kind(), err)
 	}
@@ -387,7 +437,7 @@ func connConfig(dsn, schema string) (*pgx.ConnConfig, error) {
 
 func (p *prepared) runPoint(ctx context.Context, target harness.Target, env *scenarios.Env, pt scenarios.Point, repeat int, res *report.Result) error {
 	label := pointLabel(p.doc.Name, pt, repeat, p.opts.Repeat)
-	sampler, err := harness.NewSampler(ctx, target.AdminDSN())
+	sampler, err := harness.NewSampler(ctx, target.AdminDSN(), harness.SampleSourcesOf(target)...)
 	if err != nil {
 		return err
 	}
@@ -448,9 +498,12 @@ func (p *prepared) logf(format string, args ...any) {
 	}
 }
 
-// WriteOutputs writes result.json and summary.md into dir.
+// WriteOutputs writes result.json, summary.md and bench.txt (Go benchmark format) into dir.
 func WriteOutputs(dir string, res *report.Result) error {
 	if err := report.WriteFile(filepath.Join(dir, "result.json"), res); err != nil {
+		return err
+	}
+	if err := report.WriteAtomic(filepath.Join(dir, report.BenchFile), []byte(report.GoBench(res))); err != nil {
 		return err
 	}
 	return report.WriteAtomic(filepath.Join(dir, "summary.md"), []byte(report.Markdown(res)))

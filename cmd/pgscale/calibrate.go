@@ -18,6 +18,8 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 	var (
 		target, dsn, image, shape, out string
 		modes                          []string
+		pooler                         poolerFlags
+		latency                        time.Duration
 	)
 	opts := calibrate.Options{Out: stdout, Log: stderr}
 	cmd := &cobra.Command{
@@ -37,7 +39,25 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 					return err
 				}
 			}
+			poolerSpec, err := pooler.spec(cmd.Flags().Changed)
+			if err != nil {
+				return err
+			}
+			if err := harness.ValidateLatency(latency); err != nil {
+				return err
+			}
+			if shape != "" {
+				if _, err := harness.ParseShape(shape); err != nil {
+					return err
+				}
+			}
+			if image != "" {
+				if err := harness.ValidateImage(image); err != nil {
+					return err
+				}
+			}
 			return runCalibrate(cmd.Context(), tracker, harness.Spec{Kind: target, DSN: dsn, Image: image, Shape: shape,
+				Pooler: poolerSpec, Latency: latency,
 				RunID:    time.Now().UTC().Format("20060102T150405Z") + "-calibrate",
 				Settings: map[string]string{"max_connections": fmt.Sprint(max(100, opts.Clients+20))}}, opts, out, stderr)
 		},
@@ -45,8 +65,10 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 	fl := cmd.Flags()
 	fl.StringVar(&target, "target", "auto", "where PostgreSQL runs: auto, docker, local or dsn")
 	fl.StringVar(&dsn, "dsn", "", "existing server for --target dsn")
-	fl.StringVar(&image, "image", "", "container image for --target docker")
-	fl.StringVar(&shape, "shape", "", "CPU and memory limits for --target docker")
+	fl.StringVar(&image, "image", "", "container image for --target docker (default $PGSCALE_IMAGE, else "+harness.DefaultImage+")")
+	fl.StringVar(&shape, "shape", "", "CPU and memory limits for --target docker, e.g. 1cpu-1gb")
+	pooler.register(fl)
+	fl.DurationVar(&latency, "latency", 0, "round-trip time added between both load generators and the server, e.g. 2ms")
 	fl.IntVar(&opts.Clients, "clients", 8, "concurrent clients on both sides (pgbench -c)")
 	fl.DurationVar(&opts.Duration, "duration", 10*time.Second, "length of each side of a pair")
 	fl.IntVar(&opts.Pairs, "pairs", 3, "A B pairs per mode")
@@ -58,14 +80,15 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 }
 
 func runCalibrate(ctx context.Context, tracker *harness.Tracker, spec harness.Spec, opts calibrate.Options, out string, stderr io.Writer) error {
-	provider, note, err := harness.Choose(ctx, spec.Kind)
+	provider, note, err := harness.ChooseFor(ctx, spec)
 	if err != nil {
 		return err
 	}
 	if note != "" {
 		fmt.Fprintln(stderr, note)
 	}
-	t, err := provider.Start(ctx, spec)
+	spec.Kind = provider.Kind()
+	t, err := harness.StartTarget(ctx, provider, spec)
 	if err != nil {
 		return fmt.Errorf("start %s target: %w", provider.Kind(), err)
 	}
@@ -82,6 +105,9 @@ func runCalibrate(ctx context.Context, tracker *harness.Tracker, spec harness.Sp
 	}
 	fmt.Fprintf(opts.Out, "calibrate: %s target, PostgreSQL %s, %d clients, %d pairs of %s per mode (%s)\n",
 		provider.Kind(), info.Version, opts.Clients, opts.Pairs, opts.Duration, strings.Join(opts.Modes, ", "))
+	if line := targetLine(t.Detail()); line != "" {
+		fmt.Fprintf(opts.Out, "calibrate: %s\n", line)
+	}
 	rep, err := calibrate.Run(ctx, t, opts)
 	if err != nil {
 		return err
@@ -90,4 +116,16 @@ func runCalibrate(ctx context.Context, tracker *harness.Tracker, spec harness.Sp
 		return report.WriteFile(out+"/calibrate.json", rep)
 	}
 	return nil
+}
+
+// targetLine names what shapes the numbers besides the server: image, shape, pooler, latency and
+// the network path, from the target's detail.
+func targetLine(d map[string]string) string {
+	var parts []string
+	for _, k := range []string{"image", "shape", "pooler", "pooler_mode", "pooler_size", "latency", "network_path"} {
+		if v := d[k]; v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
 }

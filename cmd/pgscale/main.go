@@ -135,6 +135,10 @@ func newRootCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 		newDescribeCmd(stdout),
 		newRunCmd(stdout, stderr, tracker),
 		newCalibrateCmd(stdout, stderr, tracker),
+		newColumnsCmd(stdout, stderr),
+		newReportCmd(stdout, stderr),
+		newCompareCmd(stdout),
+		newSizeCmd(stdout),
 		newCleanCmd(stdout),
 		newVersionCmd(stdout),
 	)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/loadgen"
@@ -18,11 +19,14 @@ import (
 // runFlags are `pgscale run`'s flags before they become runner.Options.
 type runFlags struct {
 	target, dsn, image, shape, out string
+	pooler                         poolerFlags
+	latency                        time.Duration
 	duration, warmup               time.Duration
 	workers                        int
 	rate                           float64
 	sets, pgSettings               []string
 	quick, json, allowIntrusive    bool
+	noReport                       bool
 	repeat                         int
 	seed                           uint64
 }
@@ -35,7 +39,9 @@ func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comman
 		Example: `  pgscale run select-only --target local --duration 10s --workers 8
   pgscale run select-only --quick
   pgscale run select-only --set variants=prepared --set workers=1,8,32 --repeat 3
-  pgscale run select-only --target dsn --dsn 'postgres://app@db.example.com:5432/app'`,
+  pgscale run select-only --target dsn --dsn 'postgres://app@db.example.com:5432/app'
+  pgscale run select-only --target docker --image pgscale/postgres:15-bookworm --shape 1cpu-1gb
+  pgscale run select-only --pooler pgbouncer --pooler-mode session --pooler-size 10 --latency 2ms`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := f.options(args[0], cmd.Flags().Changed)
@@ -53,8 +59,10 @@ func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comman
 	fl := cmd.Flags()
 	fl.StringVar(&f.target, "target", "auto", "where PostgreSQL runs: auto, docker, local or dsn")
 	fl.StringVar(&f.dsn, "dsn", "", "existing server for --target dsn (URL or key=value)")
-	fl.StringVar(&f.image, "image", "", "container image for --target docker")
-	fl.StringVar(&f.shape, "shape", "", "CPU and memory limits for --target docker, e.g. 1cpu-1gb")
+	fl.StringVar(&f.image, "image", "", "container image for --target docker (default $PGSCALE_IMAGE, else "+harness.DefaultImage+")")
+	fl.StringVar(&f.shape, "shape", "", "CPU and memory limits for --target docker: <cpus>cpu-<memory> (1cpu-1gb, 2cpu-4gb) or a name from docker/shapes.yaml")
+	f.pooler.register(fl)
+	fl.DurationVar(&f.latency, "latency", 0, "round-trip time added between the load and the server, e.g. 2ms (an in-process proxy)")
 	fl.DurationVar(&f.duration, "duration", 0, "measured run length per point (default: the scenario's)")
 	fl.DurationVar(&f.warmup, "warmup", 0, "warm-up before each point, measured but excluded (default: the scenario's)")
 	fl.IntVar(&f.workers, "workers", 0, "concurrent workers, same as --set workers=N (default: the scenario's)")
@@ -66,6 +74,7 @@ func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comman
 	fl.IntVar(&f.repeat, "repeat", 1, "run every point N times")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
 	fl.BoolVar(&f.allowIntrusive, "allow-intrusive", false, "allow scenarios that exhaust connections or take ACCESS EXCLUSIVE locks on a dsn target")
+	fl.BoolVar(&f.noReport, "no-report", false, "write no report.md, report.html or plots (result.json, summary.md and bench.txt only)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the workers' random streams")
 	return cmd
 }
@@ -89,6 +98,10 @@ func (f runFlags) options(scenario string, changed func(string) bool) (runner.Op
 	if f.rate < 0 {
 		return runner.Options{}, harness.Usagef("--rate %g: must be 0 (closed loop) or a positive rate per second", f.rate)
 	}
+	pooler, err := f.pooler.spec(changed)
+	if err != nil {
+		return runner.Options{}, err
+	}
 	warmup := time.Duration(-1)
 	if changed("warmup") {
 		if f.warmup < 0 {
@@ -98,10 +111,40 @@ func (f runFlags) options(scenario string, changed func(string) bool) (runner.Op
 	}
 	return runner.Options{
 		Scenario: scenario, Sets: sets, PGSettings: pgSettings,
-		Target: f.target, DSN: f.dsn, Image: f.image, Shape: f.shape,
+		Target: f.target, DSN: f.dsn, Image: f.image, Shape: f.shape, Pooler: pooler, Latency: f.latency,
 		Duration: f.duration, Warmup: warmup, Workers: f.workers, Rate: f.rate,
 		Quick: f.quick, Repeat: f.repeat, Out: f.out, AllowIntrusive: f.allowIntrusive, Seed: f.seed,
+		NoReport: f.noReport,
 	}, nil
+}
+
+// poolerFlags are --pooler, --pooler-mode and --pooler-size, shared by run and calibrate.
+type poolerFlags struct {
+	kind, mode string
+	size       int
+}
+
+func (p *poolerFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&p.kind, "pooler", "", "put a connection pooler between the load and the server: pgbouncer (docker and local targets)")
+	fl.StringVar(&p.mode, "pooler-mode", harness.DefaultPoolerMode, "pooling mode of --pooler: transaction or session")
+	fl.IntVar(&p.size, "pooler-size", harness.DefaultPoolerSize, "server connections the pooler may open (default_pool_size)")
+}
+
+// spec is the pooler asked for, nil for none; changed tells which flags the user gave.
+func (p *poolerFlags) spec(changed func(string) bool) (*harness.PoolerSpec, error) {
+	if p.kind == "" {
+		for _, name := range []string{"pooler-mode", "pooler-size"} {
+			if changed(name) {
+				return nil, harness.Usagef("--%s needs --pooler pgbouncer", name)
+			}
+		}
+		return nil, nil
+	}
+	spec := &harness.PoolerSpec{Kind: p.kind, Mode: p.mode, Size: p.size}
+	if err := harness.ValidatePooler(spec); err != nil {
+		return nil, err
+	}
+	return spec, nil
 }
 
 func parsePairs(flag string, pairs []string) (map[string]string, error) {

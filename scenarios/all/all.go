@@ -2,6 +2,10 @@
 package all
 
 import (
+	_ "github.com/pgscale/pgscale/scenarios/columnpadding"
 	_ "github.com/pgscale/pgscale/scenarios/connectstorm"
+	_ "github.com/pgscale/pgscale/scenarios/ddllock"
+	_ "github.com/pgscale/pgscale/scenarios/ingest"
+	_ "github.com/pgscale/pgscale/scenarios/queue"
 	_ "github.com/pgscale/pgscale/scenarios/selectonly"
 )

@@ -1,0 +1,504 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// errorNames names the SQLSTATEs and client classes the scenarios meet, for sentences.
+var errorNames = map[string]string{
+	"53300":          "too_many_connections",
+	"53300_reserved": "too_many_connections",
+	"55P03":          "lock_not_available",
+	"57014":          "query_canceled",
+	"40001":          "serialization_failure",
+	"40P01":          "deadlock_detected",
+	"25P03":          "idle_in_transaction_session_timeout",
+	"57P01":          "admin_shutdown",
+	"08006":          "connection_failure",
+	"53200":          "out_of_memory",
+}
+
+// errorFamily folds a class into the SQLSTATE a reader knows: 53300_reserved is a 53300.
+func errorFamily(class string) string {
+	if code, _, ok := strings.Cut(class, "_reserved"); ok && code == "53300" {
+		return "53300"
+	}
+	return class
+}
+
+func errorFamilyLabel(class string) string {
+	f := errorFamily(class)
+	if n, ok := errorNames[f]; ok {
+		return f + " " + n
+	}
+	return f
+}
+
+// Findings says in sentences what a run found, computed from its figures: error onset, the
+// knee against the SLO (ms of p99; 0 for none), how the variants compare, where throughput
+// stopped growing, and how much repeats varied.
+func Findings(run *Run, slo float64) []string {
+	var out []string
+	for _, r := range run.Results {
+		switch r.Status {
+		case StatusInterrupted, StatusFailed:
+			msg := fmt.Sprintf("The run %s was %s", r.RunID, r.Status)
+			if r.Reason != "" {
+				msg += ": " + r.Reason
+			}
+			out = append(out, msg+"; its figures cover only what was measured before.")
+		}
+	}
+	if len(run.Groups) == 0 {
+		return append(out, "No series were measured.")
+	}
+	x, swept := run.Swept()
+	if swept {
+		lines := run.SweepLines(x, slo)
+		out = append(out, errorOnsetFindings(run, x, lines)...)
+		out = append(out, sloFindings(x, lines, slo)...)
+		out = append(out, saturationFindings(x, lines)...)
+	} else {
+		out = append(out, groupErrorFindings(run)...)
+		if slo > 0 {
+			var over []string
+			for _, g := range run.Groups {
+				if g.Latency.P99 > slo {
+					over = append(over, fmt.Sprintf("%s (%s ms)", run.ShortLabel(g), formatNum(g.Latency.P99)))
+				}
+			}
+			if len(over) > 0 {
+				out = append(out, fmt.Sprintf("p99 was above the %s ms SLO for %s.", formatNum(slo), joinAnd(over)))
+			}
+		}
+	}
+	out = append(out, variantFindings(run)...)
+	if len(run.Variants()) == 1 && len(run.Groups) == 1 {
+		g := run.Groups[0]
+		out = append(out, fmt.Sprintf("%s ran at %s ops/s with p50 %s ms, p99 %s ms and p99.9 %s ms.",
+			g.Label(), formatNum(g.Throughput), formatNum(g.Latency.P50), formatNum(g.Latency.P99), formatNum(g.Latency.P999)))
+	}
+	out = append(out, noiseFindings(run)...)
+	total := int64(0)
+	for _, g := range run.Groups {
+		total += g.TotalErrors()
+	}
+	if total == 0 {
+		out = append(out, "No errors in any series.")
+	}
+	return out
+}
+
+// xPhrase says a swept value the way a person would: "60 concurrent workers", "batch=100".
+func xPhrase(name string, v any) string {
+	switch name {
+	case "workers":
+		return fmt.Sprintf("%v concurrent workers", v)
+	case "concurrency":
+		return fmt.Sprintf("a concurrency of %v", v)
+	}
+	return fmt.Sprintf("%s=%v", name, v)
+}
+
+// context of a line: its fixed dimensions plus max_connections when it is a point value that
+// does not vary (the server limit the errors meet).
+func lineContext(run *Run, l *Line) string {
+	ctx := map[string]any{}
+	for k, v := range l.Fixed {
+		ctx[k] = v
+	}
+	if len(l.Groups) > 0 {
+		if v, ok := l.Groups[0].Point["max_connections"]; ok {
+			ctx["max_connections"] = v
+		}
+	}
+	if _, ok := ctx["max_connections"]; !ok && len(run.Results) == 1 {
+		if v, ok := run.Results[0].Environment.Settings["max_connections"]; ok {
+			ctx["max_connections"] = v
+		}
+	}
+	if len(ctx) == 0 {
+		return ""
+	}
+	return " (" + strings.ReplaceAll(PointString(ctx), " ", ", ") + ")"
+}
+
+func errorOnsetFindings(run *Run, x Dim, lines []*Line) []string {
+	type onset struct {
+		at      string
+		context string
+		classes []string
+		first   bool
+		lines   []string
+		count   int64
+	}
+	var onsets []*onset
+	var clean []string
+	for _, l := range lines {
+		idx := -1
+		for i, g := range l.Groups {
+			if g.TotalErrors() > 0 {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			last := l.Groups[len(l.Groups)-1].Point[x.Name]
+			clean = append(clean, fmt.Sprintf("%s (up to %s)", l.Label(), xPhrase(x.Name, last)))
+			continue
+		}
+		g := l.Groups[idx]
+		at := xPhrase(x.Name, g.Point[x.Name])
+		ctx := lineContext(run, l)
+		classes := familiesByCount(g.Errors)
+		var o *onset
+		for _, c := range onsets {
+			if c.at == at && c.context == ctx && strings.Join(c.classes, ",") == strings.Join(classes, ",") {
+				o = c
+			}
+		}
+		if o == nil {
+			o = &onset{at: at, context: ctx, classes: classes, first: idx == 0}
+			onsets = append(onsets, o)
+		}
+		o.lines = append(o.lines, l.Variant)
+		o.count += g.TotalErrors()
+	}
+	var out []string
+	for _, o := range onsets {
+		labels := make([]string, len(o.classes))
+		for i, c := range o.classes {
+			labels[i] = errorFamilyLabel(c)
+		}
+		verb := "began at"
+		if o.first {
+			verb = "appeared already at"
+		}
+		msg := fmt.Sprintf("%s errors %s %s%s for %s", joinAnd(labels), verb, o.at, o.context, joinAnd(dedupe(o.lines)))
+		if len(o.lines) > 1 {
+			msg += fmt.Sprintf(", %d errors in all at that point", o.count)
+		} else {
+			msg += fmt.Sprintf(", %d errors at that point", o.count)
+		}
+		if o.first {
+			msg += ", the smallest value measured"
+		}
+		out = append(out, msg+".")
+	}
+	if len(onsets) > 0 && len(clean) > 0 {
+		out = append(out, fmt.Sprintf("No errors for %s.", joinAndAtMost(clean, maxListed)))
+	}
+	return out
+}
+
+// familiesByCount lists the error families of errs, most frequent first.
+func familiesByCount(errs map[string]int64) []string {
+	counts := map[string]int64{}
+	for c, n := range errs {
+		if n > 0 {
+			counts[errorFamily(c)] += n
+		}
+	}
+	fams := make([]string, 0, len(counts))
+	for f := range counts {
+		fams = append(fams, f)
+	}
+	sort.Slice(fams, func(i, j int) bool {
+		if counts[fams[i]] != counts[fams[j]] {
+			return counts[fams[i]] > counts[fams[j]]
+		}
+		return fams[i] < fams[j]
+	})
+	return fams
+}
+
+func sloFindings(x Dim, lines []*Line, slo float64) []string {
+	if slo <= 0 {
+		return nil
+	}
+	type crossing struct {
+		at    string
+		lines []string
+	}
+	var crossings []*crossing
+	var under []string
+	for _, l := range lines {
+		idx := -1
+		for i, g := range l.Groups {
+			if g.Latency.P99 > slo {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			under = append(under, l.Label())
+			continue
+		}
+		g := l.Groups[idx]
+		at := xPhrase(x.Name, g.Point[x.Name])
+		var c *crossing
+		for _, cc := range crossings {
+			if cc.at == at {
+				c = cc
+			}
+		}
+		if c == nil {
+			c = &crossing{at: at}
+			crossings = append(crossings, c)
+		}
+		c.lines = append(c.lines, fmt.Sprintf("%s (%s ms)", l.Label(), formatNum(g.Latency.P99)))
+	}
+	if len(crossings) == 0 {
+		return []string{fmt.Sprintf("p99 stayed under the %s ms SLO at every %s measured.", formatNum(slo), x.Name)}
+	}
+	var parts []string
+	for _, c := range crossings {
+		parts = append(parts, fmt.Sprintf("at %s for %s", c.at, joinAndAtMost(c.lines, maxListed)))
+	}
+	msg := fmt.Sprintf("p99 passed the %s ms SLO %s", formatNum(slo), strings.Join(parts, "; "))
+	if len(under) > 0 {
+		msg += fmt.Sprintf("; it stayed under for %s", joinAndAtMost(under, maxListed))
+	}
+	return []string{msg + "."}
+}
+
+// saturationFindings notes lines whose throughput peaked before the largest swept value, one
+// sentence for the lines that peaked and ended at the same values.
+func saturationFindings(x Dim, lines []*Line) []string {
+	if !x.Numeric {
+		return nil
+	}
+	type drop struct {
+		peakAt, lastAt any
+		items          []string
+	}
+	var drops []*drop
+	for _, l := range lines {
+		if len(l.Groups) < 2 {
+			continue
+		}
+		peak := 0
+		for i, g := range l.Groups {
+			if g.Throughput > l.Groups[peak].Throughput {
+				peak = i
+			}
+		}
+		last := l.Groups[len(l.Groups)-1]
+		// A drop of less than 5% is within what repeats on this kind of machine vary by.
+		if peak == len(l.Groups)-1 || last.Throughput >= 0.95*l.Groups[peak].Throughput {
+			continue
+		}
+		pg := l.Groups[peak]
+		peakAt, lastAt := pg.Point[x.Name], last.Point[x.Name]
+		var d *drop
+		for _, dd := range drops {
+			if sameValue(dd.peakAt, peakAt) && sameValue(dd.lastAt, lastAt) {
+				d = dd
+			}
+		}
+		if d == nil {
+			d = &drop{peakAt: peakAt, lastAt: lastAt}
+			drops = append(drops, d)
+		}
+		d.items = append(d.items, fmt.Sprintf("%s (%s to %s ops/s)", l.Label(), formatNum(pg.Throughput), formatNum(last.Throughput)))
+	}
+	var out []string
+	for _, d := range drops {
+		out = append(out, fmt.Sprintf("Throughput peaked at %s and fell by %s for %s.", xPhrase(x.Name, d.peakAt),
+			xPhrase(x.Name, d.lastAt), joinAndAtMost(d.items, maxListed)))
+	}
+	return out
+}
+
+// maxListed bounds the items a finding lists, so a 48-series sweep still reads as a sentence.
+const maxListed = 4
+
+// joinAndAtMost joins up to n items and says how many more there were.
+func joinAndAtMost(items []string, n int) string {
+	if len(items) <= n {
+		return joinAnd(items)
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+func groupErrorFindings(run *Run) []string {
+	var out []string
+	for _, g := range run.Groups {
+		n := g.TotalErrors()
+		if n == 0 {
+			continue
+		}
+		fams := familiesByCount(g.Errors)
+		labels := make([]string, len(fams))
+		for i, f := range fams {
+			labels[i] = errorFamilyLabel(f)
+		}
+		total := n + g.Ops
+		out = append(out, fmt.Sprintf("%s had %d errors (%s), %.1f%% of its requests.", run.ShortLabel(g), n,
+			joinAnd(labels), 100*float64(n)/float64(max(total, 1))))
+	}
+	return out
+}
+
+// variantFindings compares the variants at the points they share.
+func variantFindings(run *Run) []string {
+	variants := run.Variants()
+	if len(variants) < 2 {
+		return nil
+	}
+	// points where every variant has a group
+	byPoint := map[string]map[string]*Group{}
+	var points []string
+	for _, g := range run.Groups {
+		p := PointString(g.Point)
+		if byPoint[p] == nil {
+			byPoint[p] = map[string]*Group{}
+			points = append(points, p)
+		}
+		byPoint[p][g.Variant] = g
+	}
+	var shared []string
+	for _, p := range points {
+		if len(byPoint[p]) == len(variants) {
+			shared = append(shared, p)
+		}
+	}
+	if len(shared) == 0 {
+		return nil
+	}
+	wins, losses := map[string]int{}, map[string]int{}
+	latWins := map[string]int{}
+	for _, p := range shared {
+		best, worst, fastest := "", "", ""
+		for _, v := range variants {
+			g := byPoint[p][v]
+			if best == "" || g.Throughput > byPoint[p][best].Throughput {
+				best = v
+			}
+			if worst == "" || g.Throughput < byPoint[p][worst].Throughput {
+				worst = v
+			}
+			if g.Latency.P99 > 0 && (fastest == "" || g.Latency.P99 < byPoint[p][fastest].Latency.P99) {
+				fastest = v
+			}
+		}
+		wins[best]++
+		losses[worst]++
+		if fastest != "" {
+			latWins[fastest]++
+		}
+	}
+	top := func(m map[string]int) string {
+		best := ""
+		for _, v := range variants {
+			if m[v] > m[best] || best == "" && m[v] > 0 {
+				best = v
+			}
+		}
+		return best
+	}
+	bestV, worstV, fastV := top(wins), top(losses), top(latWins)
+	var out []string
+	if bestV == worstV || bestV == "" || worstV == "" {
+		return nil
+	}
+	if len(shared) == 1 {
+		p := shared[0]
+		b, w := byPoint[p][bestV], byPoint[p][worstV]
+		msg := fmt.Sprintf("%s served %s the throughput of %s (%s vs %s ops/s)", bestV, ratio(b.Throughput, w.Throughput),
+			worstV, formatNum(b.Throughput), formatNum(w.Throughput))
+		if b.Latency.P99 > 0 && w.Latency.P99 > 0 {
+			if b.Latency.P99 <= w.Latency.P99 {
+				msg += fmt.Sprintf(", with a p99 of %s vs %s ms", formatNum(b.Latency.P99), formatNum(w.Latency.P99))
+			} else {
+				msg += fmt.Sprintf(", though its p99 was higher: %s vs %s ms", formatNum(b.Latency.P99), formatNum(w.Latency.P99))
+			}
+		}
+		out = append(out, msg+".")
+		if len(variants) > 2 {
+			out = append(out, fmt.Sprintf("Best throughput: %s; worst: %s.", bestV, worstV))
+		}
+		return out
+	}
+	lo, hi := math.Inf(1), 0.0
+	for _, p := range shared {
+		b, w := byPoint[p][bestV], byPoint[p][worstV]
+		if w.Throughput > 0 {
+			r := b.Throughput / w.Throughput
+			lo, hi = math.Min(lo, r), math.Max(hi, r)
+		}
+	}
+	span := ""
+	if hi > 0 {
+		span = ratio(hi, 1)
+		if hi-lo >= 0.1 {
+			span = fmt.Sprintf("%s to %s", strings.TrimSuffix(ratio(lo, 1), "x"), ratio(hi, 1))
+		}
+		span = fmt.Sprintf(": %s the throughput of %s", span, worstV)
+	}
+	out = append(out, fmt.Sprintf("%s served the most throughput at %d of %d points%s; %s the least at %d.",
+		bestV, wins[bestV], len(shared), span, worstV, losses[worstV]))
+	if fastV != "" {
+		out = append(out, fmt.Sprintf("%s had the lowest p99 at %d of %d points.", fastV, latWins[fastV], len(shared)))
+	}
+	return out
+}
+
+// ratio renders a/b as "2.6x" ("1.04x" near parity).
+func ratio(a, b float64) string {
+	if b <= 0 {
+		return "∞x"
+	}
+	r := a / b
+	switch {
+	case r >= 10:
+		return fmt.Sprintf("%.0fx", r)
+	case r < 1.1:
+		return fmt.Sprintf("%.2fx", r)
+	}
+	return fmt.Sprintf("%.1fx", r)
+}
+
+// noiseFindings reports how much throughput varied across repeats.
+func noiseFindings(run *Run) []string {
+	worst, spread, n := "", 0.0, 0
+	for _, g := range run.Groups {
+		if len(g.Repeats) < 2 || g.Throughput <= 0 {
+			continue
+		}
+		lo, hi := math.Inf(1), 0.0
+		for _, s := range g.Repeats {
+			lo, hi = math.Min(lo, s.ThroughputPerS), math.Max(hi, s.ThroughputPerS)
+		}
+		if sp := (hi - lo) / g.Throughput; sp >= spread {
+			worst, spread, n = run.ShortLabel(g), sp, len(g.Repeats)
+		}
+	}
+	if worst == "" {
+		return nil
+	}
+	return []string{fmt.Sprintf("Across repeats throughput varied by up to %.1f%% of its median (%s, %d repeats).", 100*spread, worst, n)}
+}
+
+func joinAnd(items []string) string {
+	switch len(items) {
+	case 0:
+		return ""
+	case 1:
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+func dedupe(items []string) []string {
+	var out []string
+	for _, s := range items {
+		if !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,569 @@
+// Package ingest is the events-ingest scenario. It replays the "Then what?" of the seed article on
+// serverless connections (a persistent server that queues events and writes them in batches) and
+// the volume of the one on scaling to 1.2bn records a month: an events table (id, time, kind, user
+// id, a payload of about 200 bytes; one or two indexes) written one INSERT per event, by multi-row
+// INSERT … VALUES, by binary COPY, by pipelined single-row INSERTs, and through an in-process
+// buffer that a flusher writes with COPY.
+//
+// Every point counts the rows it was told were written against the rows in the table
+// (rows_lost), and reports rows/s, MB/s, commit latency, WAL, table and index bytes per row, and,
+// across the batch sizes of a sweep, the batch size where throughput stops growing.
+//
+// CompareCopy measures the copy variant against `psql \copy` of the same rows as CSV.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/loadgen"
+	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/scenarios"
+)
+
+// Name of the scenario.
+const Name = "ingest"
+
+// Variants.
+const (
+	VariantInsert      = "insert"
+	VariantMultiInsert = "multi-insert"
+	VariantCopy        = "copy"
+	VariantPipeline    = "pipeline"
+	VariantBuffered    = "buffered"
+)
+
+var variants = []string{VariantInsert, VariantMultiInsert, VariantCopy, VariantPipeline, VariantBuffered}
+
+// Values of the table parameter.
+const (
+	tableLogged   = "logged"
+	tableUnlogged = "unlogged"
+)
+
+const (
+	// maxBatch bounds the batch size: a batch is built in memory (the buffered variant keeps two
+	// per flusher), and the sweep's largest, 10,000, already sits past where throughput stops
+	// growing on the machines we measured.
+	maxBatch = 100_000
+	// opTimeout bounds one write (a batch, or a flush). Writes run to the end even when the run's
+	// clock runs out or it is interrupted, so that every row is acknowledged or refused rather than
+	// left in doubt; the largest batch (10,000 rows) commits in well under a second on 2 cores,
+	// and 10 s leaves room for a checkpoint stall while keeping Ctrl-C prompt.
+	opTimeout = 10 * time.Second
+	// saturationShare: throughput has stopped growing at the least batch size that reaches this
+	// share of the best rows/s of its sweep. 90%, because repeated points on the shared 2-core
+	// machine differ by up to ~10%.
+	saturationShare = 0.9
+	// loadAppName marks the scenario's load connections in pg_stat_activity.
+	loadAppName = "pgscale-ingest"
+)
+
+func init() { scenarios.Register(Name, func() scenarios.Scenario { return &scenario{} }) }
+
+type scenario struct {
+	// sweeps collects each series group's rows/s per batch size, to find where throughput stops
+	// growing; insertRate keeps insert's rows/s per group for the speed-up of the others.
+	sweeps     map[string][]sweepEntry
+	insertRate map[string]float64
+}
+
+type sweepEntry struct {
+	batch    int
+	rowsPerS float64
+	metrics  map[string]float64
+}
+
+func (*scenario) Doc() scenarios.Doc {
+	return scenarios.Doc{
+		Name:    Name,
+		Summary: "events one by one vs batched and bulk-loaded: INSERT, multi-row INSERT, COPY, pipeline, a buffering server",
+		Shows: "Rows/s (rows_per_s) and MB/s of event data (mb_per_s) written into an events table (id, " +
+			"created_at, user_id, kind, a ~200-byte payload; indexes=2: primary key and (user_id, created_at)) " +
+			"by: insert, one INSERT per event, each its own transaction; multi-insert, one INSERT … VALUES of " +
+			"`batch` rows; copy, one binary COPY (pgx CopyFrom) of `batch` rows; pipeline, `batch` single-row " +
+			"INSERTs sent as one pgx batch (one round trip and, as pgx ends it with one Sync, one transaction); " +
+			"buffered, the seed article's persistent server: producers hand events one by one to an in-process " +
+			"buffer and a flusher per connection writes them with COPY as soon as `batch` events wait, or " +
+			"`flush_interval` after the first of them arrived. " +
+			"An operation (ops, ops/s, latency_ms) is one transaction of `batch` rows, so latency_ms is the commit " +
+			"latency of a batch; in buffered an operation is one event handed to the buffer, latency_ms is the " +
+			"time the producer waited for room (the buffer's back-pressure), flush_* is the commit latency of a " +
+			"flush and event_* each event's time from generation to commit. With --rate R, R is events per " +
+			"second in every variant (a batch variant sends R/batch batches a second) and event time counts " +
+			"from the intended start; in a closed loop the producers keep buffered's buffer full, so event_* " +
+			"then measures the buffer's length, not the pipeline. " +
+			"workers is the pool: connections, one writer each (buffered: flushers, and as many producers). " +
+			"synchronous_commit is set per session; table=unlogged is informational (no WAL, lost in a crash). " +
+			"Each point starts from an empty table after a CHECKPOINT. wal_bytes_per_row comes from the WAL " +
+			"insert position before and after the point (writes of the warm-up and the drain included, divided " +
+			"by every row they wrote); the timeline's server.wal_bytes is the sampler's WAL bytes per second. " +
+			"table_bytes_per_row and index_bytes_per_row are pg_table_size and pg_indexes_size over the rows. " +
+			"rows_lost counts acknowledged rows missing from the table (always 0 unless something is broken). " +
+			"saturation_batch is the least batch size reaching 90% of the best rows/s of its sweep (same " +
+			"variant, workers, synchronous_commit, table), final on the sweep's last series; " +
+			"rows_per_s_vs_insert divides by insert's rows/s at the same point.",
+		Variants: variants,
+		Params: []scenarios.ParamSpec{
+			scenarios.VariantsParam(variants...),
+			{Name: "batch", Kind: scenarios.KindInt, List: true, Default: "1,10,100,1000,10000", Quick: "10,1000", Min: 1,
+				Help: "events per statement or flush (insert always writes 1)"},
+			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "1,2,4,8", Quick: "2", Min: 1,
+				Help: "pool size: connections, one writer each (buffered: flushers, and as many producers)"},
+			{Name: "synchronous_commit", Kind: scenarios.KindString, List: true, Default: "on,off", Quick: "on",
+				Choices: []string{"on", "off"}, Help: "set per session: off returns before the commit's WAL is flushed"},
+			{Name: "table", Kind: scenarios.KindString, List: true, Default: tableLogged,
+				Choices: []string{tableLogged, tableUnlogged},
+				Help:    "logged, or unlogged (informational: no WAL, emptied by a crash)"},
+			{Name: "flush_interval", Kind: scenarios.KindDuration, List: true, Default: "100ms", Quick: "50ms",
+				Help: "buffered: the longest an event waits in the buffer before a flush"},
+			{Name: "indexes", Kind: scenarios.KindInt, Default: "2", Choices: []string{"0", "1", "2"},
+				Help: "0: a bare heap; 1: primary key (id); 2: and (user_id, created_at)"},
+			{Name: "payload", Kind: scenarios.KindInt, Default: "200", Min: 0,
+				Help: fmt.Sprintf("payload bytes per event (at most %d)", maxPayload)},
+		},
+		// 168 points by default: 5 s + 1 s each is about 18 minutes. Rows/s of repeated 5 s
+		// points differed by a few percent, within the machine's noise.
+		Duration: 5 * time.Second, Warmup: time.Second,
+		QuickDuration: 2 * time.Second, QuickWarmup: 500 * time.Millisecond,
+	}
+}
+
+// Plan checks what the parameter specs cannot and expands table × synchronous_commit × workers ×
+// variant (× flush_interval for buffered) × batch, the batch sizes varying fastest so that each
+// sweep over them ends on its own last series.
+func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
+	var errs []error
+	vs := p.Strings("variants")
+	has := func(v string) bool {
+		for _, x := range vs {
+			if x == v {
+				return true
+			}
+		}
+		return false
+	}
+	for _, b := range p.Ints("batch") {
+		if b > maxBatch {
+			errs = append(errs, harness.Usagef("--set batch=%d: at most %d", b, maxBatch))
+		} else if has(VariantMultiInsert) && b*len(columns) > maxParams {
+			errs = append(errs, harness.Usagef("--set batch=%d: multi-insert binds %d parameters a row and a statement takes at most %d: "+
+				"batch at most %d (or leave multi-insert out of --set variants)", b, len(columns), maxParams, maxParams/len(columns)))
+		}
+	}
+	if has(VariantBuffered) {
+		for _, d := range p.Durations("flush_interval") {
+			if d < time.Millisecond {
+				errs = append(errs, harness.Usagef("--set flush_interval=%s: must be at least 1ms", d))
+			}
+		}
+	}
+	if n := p.Int("payload"); n > maxPayload {
+		errs = append(errs, harness.Usagef("--set payload=%d: at most %d bytes (larger values are compressed and TOASTed)", n, maxPayload))
+	}
+	if len(errs) > 0 {
+		return scenarios.Plan{}, &harness.UsageError{Msg: errors.Join(errs...).Error()}
+	}
+	var plan scenarios.Plan
+	for _, table := range p.Strings("table") {
+		for _, sync := range p.Strings("synchronous_commit") {
+			for _, workers := range p.Ints("workers") {
+				for _, v := range vs {
+					batches := p.Ints("batch")
+					if v == VariantInsert {
+						batches = []int{1}
+					}
+					flushes := []string{""}
+					if v == VariantBuffered {
+						flushes = p.Strings("flush_interval")
+					}
+					for _, f := range flushes {
+						for _, b := range batches {
+							values := map[string]any{"batch": b, "workers": workers, "synchronous_commit": sync, "table": table}
+							if f != "" {
+								values["flush_interval"] = f
+							}
+							plan.Points = append(plan.Points, scenarios.Point{Variant: v, Values: values, Workers: workers})
+						}
+					}
+				}
+			}
+		}
+	}
+	return plan, nil
+}
+
+// Setup creates the events table, so that a target that cannot take it fails before any point.
+func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
+	conn, err := env.AdminConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if err := execAll(ctx, conn, schemaSQL(false, env.Params.Int("indexes"))); err != nil {
+		return fmt.Errorf("ingest setup: %w", err)
+	}
+	return nil
+}
+
+// config is one point's parameters.
+type config struct {
+	variant       string
+	batch         int
+	workers       int
+	syncCommit    string
+	unlogged      bool
+	flushInterval time.Duration
+	indexes       int
+	payload       int
+	duration      time.Duration
+}
+
+func pointConfig(env *scenarios.Env, pt scenarios.Point) config {
+	c := config{
+		variant: pt.Variant, batch: 1, workers: pt.Workers, syncCommit: "on",
+		indexes: env.Params.Int("indexes"), payload: env.Params.Int("payload"), duration: env.Duration,
+	}
+	if b, ok := pt.Values["batch"].(int); ok {
+		c.batch = b
+	}
+	if s, ok := pt.Values["synchronous_commit"].(string); ok {
+		c.syncCommit = s
+	}
+	c.unlogged = pt.Values["table"] == tableUnlogged
+	if f, ok := pt.Values["flush_interval"].(string); ok {
+		c.flushInterval, _ = time.ParseDuration(f) // checked by the parameter spec
+	}
+	return c
+}
+
+// groupKey names the sweep over batch sizes a point belongs to.
+func (c config) groupKey() string {
+	return fmt.Sprintf("%s/%d/%s/%t/%s", c.variant, c.workers, c.syncCommit, c.unlogged, c.flushInterval)
+}
+
+// pointKey names the point apart from its variant and batch size (for the speed-up over insert).
+func (c config) pointKey() string {
+	return fmt.Sprintf("%d/%s/%t", c.workers, c.syncCommit, c.unlogged)
+}
+
+// Run measures one point: a fresh table, the load, then the row count check and the table's
+// figures.
+func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (report.Series, error) {
+	c := pointConfig(env, pt)
+	admin, err := env.AdminConn(ctx)
+	if err != nil {
+		return report.Series{}, err
+	}
+	defer admin.Close(context.Background())
+	// A fresh table and a checkpoint: every point starts from the same state, and pays for the
+	// full-page images after a checkpoint alike.
+	if err := execAll(ctx, admin, append(schemaSQL(c.unlogged, c.indexes), "CHECKPOINT")); err != nil {
+		return report.Series{}, fmt.Errorf("ingest reset: %w", err)
+	}
+	walBefore, err := walInsertLSN(ctx, admin)
+	if err != nil {
+		return report.Series{}, err
+	}
+
+	load := env.Load.Copy()
+	if load.RuntimeParams == nil {
+		load.RuntimeParams = map[string]string{}
+	}
+	load.RuntimeParams["synchronous_commit"] = c.syncCommit
+	load.RuntimeParams["application_name"] = loadAppName
+
+	st := newRunState(c)
+	var out *loadgen.Outcome
+	var runErr error
+	if c.variant == VariantBuffered {
+		out, runErr = st.runBuffered(ctx, env, load)
+	} else {
+		cfg := env.LoadConfig(c.workers, loadgen.ConnPerWorker)
+		cfg.ConnConfig = load
+		if env.Rate > 0 {
+			cfg.Rate = env.Rate / float64(c.batch) // --rate is events per second
+		}
+		out, runErr = loadgen.Run(ctx, cfg, st.op)
+	}
+	if out == nil {
+		return report.Series{}, runErr
+	}
+	series, err := out.Series()
+	if err != nil {
+		return series, errors.Join(runErr, err)
+	}
+	st.addFlushFigures(&series)
+
+	// The checks run even after an interrupt, on a context of their own, so that the result says
+	// whether every acknowledged row arrived.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	defer cancel()
+	tbl, err := readTable(cctx, admin)
+	if err != nil {
+		return series, errors.Join(runErr, err)
+	}
+	walAfter, err := walInsertLSN(cctx, admin)
+	if err != nil {
+		return series, errors.Join(runErr, err)
+	}
+	tbl.walBytes = walAfter - walBefore
+	st.addMetrics(series.Metrics, out.Measured, tbl)
+	s.noteSweep(c, series.Metrics)
+	if lost := series.Metrics["rows_lost"]; lost > 0 {
+		runErr = errors.Join(runErr, fmt.Errorf("ingest %s: %.0f acknowledged rows are not in the table", c.variant, lost))
+	}
+	if n := st.unflushed.Load(); n > 0 {
+		env.Logf("ingest: buffered gave up on %d events still in its buffer after %s (counted as events_unflushed)", n, drainTimeout)
+	}
+	return series, runErr
+}
+
+// tableFigures are what the table holds after a point.
+type tableFigures struct {
+	rows, tableBytes, indexBytes, walBytes int64
+}
+
+func readTable(ctx context.Context, conn *pgx.Conn) (tableFigures, error) {
+	var f tableFigures
+	t := pgx.Identifier{tableName}.Sanitize()
+	err := conn.QueryRow(ctx, "SELECT (SELECT count(*) FROM "+t+"), pg_table_size($1::regclass), pg_indexes_size($1::regclass)",
+		tableName).Scan(&f.rows, &f.tableBytes, &f.indexBytes)
+	if err != nil {
+		return f, fmt.Errorf("ingest table figures: %w", err)
+	}
+	return f, nil
+}
+
+// walInsertLSN is the WAL insert position in bytes. The insert position, not the write position:
+// with synchronous_commit off the WAL written may lag what was inserted.
+func walInsertLSN(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	var lsn int64
+	if err := conn.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint").Scan(&lsn); err != nil {
+		return 0, fmt.Errorf("ingest wal position: %w", err)
+	}
+	return lsn, nil
+}
+
+// runState is what one point's writers share.
+type runState struct {
+	cfg   config
+	table pgx.Identifier
+	// insert and multi are the statements of insert and pipeline, and of multi-insert.
+	insert, multi string
+
+	nextID atomic.Int64
+	// Rows acknowledged (over the whole run, warm-up and drain included), refused by the server
+	// (rolled back), or in doubt (the client never learnt the outcome); windowRows were
+	// acknowledged within the measured window.
+	acked, failed, uncertain, windowRows atomic.Int64
+
+	// win is the measured window, known once the first operation runs.
+	winOnce sync.Once
+	win     atomic.Pointer[window]
+
+	buffered
+}
+
+type window struct{ from, end time.Time }
+
+func newRunState(c config) *runState {
+	st := &runState{cfg: c, table: pgx.Identifier{tableName}, insert: insertSQL()}
+	if c.variant == VariantMultiInsert {
+		st.multi = multiInsertSQL(c.batch)
+	}
+	return st
+}
+
+// noteWindow records the measured window from an operation's context: the run's operations end
+// at its end, which comes the duration after the warm-up.
+func (st *runState) noteWindow(ctx context.Context) {
+	st.winOnce.Do(func() {
+		if end, ok := ctx.Deadline(); ok {
+			st.win.Store(&window{from: end.Add(-st.cfg.duration), end: end})
+		}
+	})
+}
+
+func (st *runState) inWindow(t time.Time) bool {
+	w := st.win.Load()
+	return w != nil && !t.Before(w.from) && t.Before(w.end)
+}
+
+// account counts n rows by the outcome of the write that carried them.
+func (st *runState) account(n int, done time.Time, err error) {
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		st.acked.Add(int64(n))
+		if st.inWindow(done) {
+			st.windowRows.Add(int64(n))
+		}
+	case errors.As(err, &pgErr):
+		st.failed.Add(int64(n)) // the statement failed: its transaction rolled back
+	default:
+		st.uncertain.Add(int64(n))
+	}
+}
+
+// writerState is a writer's reusable generator and buffers.
+type writerState struct {
+	gen  *eventGen
+	src  *genSource
+	ev   event
+	args []any
+}
+
+// op writes one batch (one event for insert) in its own transaction.
+func (st *runState) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) error {
+	st.noteWindow(ctx)
+	ws, ok := w.State.(*writerState)
+	if !ok {
+		ws = &writerState{gen: &eventGen{rnd: w.Rand, payload: st.cfg.payload}}
+		ws.src = newGenSource(ws.gen)
+		w.State = ws
+	}
+	n := st.cfg.batch
+	first := st.nextID.Add(int64(n)) - int64(n) + 1
+	// The write runs to its end even when the run's clock runs out, so that its rows are
+	// acknowledged or refused, never in doubt.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
+	defer cancel()
+	err := st.write(wctx, conn, ws, first, n)
+	st.account(n, time.Now(), err)
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", st.cfg.variant, err)
+	}
+	return nil
+}
+
+func (st *runState) write(ctx context.Context, conn *pgx.Conn, ws *writerState, first int64, n int) error {
+	switch st.cfg.variant {
+	case VariantInsert:
+		ws.gen.fill(&ws.ev, first)
+		ev := &ws.ev
+		_, err := conn.Exec(ctx, st.insert, ev.id, ev.at, ev.user, ev.kind, ev.payload)
+		return err
+	case VariantMultiInsert:
+		ws.args = ws.args[:0]
+		for i := range n {
+			ws.gen.fill(&ws.ev, first+int64(i))
+			ev := &ws.ev
+			ws.args = append(ws.args, ev.id, ev.at, ev.user, ev.kind, ev.payload)
+		}
+		_, err := conn.Exec(ctx, st.multi, ws.args...)
+		return err
+	case VariantCopy:
+		ws.src.reset(first, n)
+		return copyRows(ctx, conn, st.table, ws.src, n)
+	case VariantPipeline:
+		b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, n)}
+		for i := range n {
+			ws.gen.fill(&ws.ev, first+int64(i))
+			ev := &ws.ev
+			b.Queue(st.insert, ev.id, ev.at, ev.user, ev.kind, ev.payload)
+		}
+		return conn.SendBatch(ctx, b).Close()
+	default:
+		return fmt.Errorf("unknown variant %q", st.cfg.variant)
+	}
+}
+
+// addMetrics puts the point's figures into the series' metrics.
+func (st *runState) addMetrics(m map[string]float64, measured time.Duration, t tableFigures) {
+	c := st.cfg
+	if s := measured.Seconds(); s > 0 {
+		rps := float64(st.windowRows.Load()) / s
+		m["rows_per_s"] = rps
+		m["mb_per_s"] = rps * eventBytes(c.payload) / 1e6
+	}
+	m["batch"] = float64(c.batch)
+	acked := st.acked.Load()
+	m["rows_acknowledged"] = float64(acked)
+	m["rows_failed"] = float64(st.failed.Load())
+	m["rows_uncertain"] = float64(st.uncertain.Load())
+	m["rows_in_table"] = float64(t.rows)
+	// Lost: acknowledged but absent. Unaccounted: present beyond what was acknowledged or in doubt.
+	m["rows_lost"] = float64(max(0, acked-t.rows))
+	m["rows_unaccounted"] = float64(max(0, t.rows-acked-st.uncertain.Load()))
+	if t.rows > 0 {
+		m["wal_bytes_per_row"] = float64(t.walBytes) / float64(t.rows)
+		m["table_bytes_per_row"] = float64(t.tableBytes) / float64(t.rows)
+		m["index_bytes_per_row"] = float64(t.indexBytes) / float64(t.rows)
+	}
+	m["wal_bytes"] = float64(t.walBytes)
+	m["event_bytes"] = eventBytes(c.payload)
+	if c.variant == VariantBuffered {
+		st.addBufferedMetrics(m)
+	}
+}
+
+// noteSweep records the point's rows/s, sets saturation_batch on every series of its sweep so far
+// (the maps are the ones in the series already handed to the runner; the sweep's last series has
+// the value over the whole sweep in any case), and the speed-up over insert at the same point.
+func (s *scenario) noteSweep(c config, m map[string]float64) {
+	if s.sweeps == nil {
+		s.sweeps = map[string][]sweepEntry{}
+		s.insertRate = map[string]float64{}
+	}
+	rps := m["rows_per_s"]
+	if c.variant == VariantInsert {
+		s.insertRate[c.pointKey()] = rps
+	} else if ins := s.insertRate[c.pointKey()]; ins > 0 {
+		m["rows_per_s_vs_insert"] = rps / ins
+	}
+	key := c.groupKey()
+	s.sweeps[key] = append(s.sweeps[key], sweepEntry{batch: c.batch, rowsPerS: rps, metrics: m})
+	entries := s.sweeps[key]
+	b, ok := saturation(entries)
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		e.metrics["saturation_batch"] = float64(b)
+	}
+}
+
+// saturation returns the least batch size whose rows/s reaches saturationShare of the best in the
+// sweep (the best of its repeats), once at least two batch sizes were measured.
+func saturation(entries []sweepEntry) (int, bool) {
+	best := map[int]float64{}
+	for _, e := range entries {
+		best[e.batch] = max(best[e.batch], e.rowsPerS)
+	}
+	if len(best) < 2 {
+		return 0, false
+	}
+	sizes := make([]int, 0, len(best))
+	top := 0.0
+	for b, r := range best {
+		sizes = append(sizes, b)
+		top = max(top, r)
+	}
+	sort.Ints(sizes)
+	for _, b := range sizes {
+		if best[b] >= saturationShare*top {
+			return b, true
+		}
+	}
+	return sizes[len(sizes)-1], true
+}
+
+// formatCount renders n with thousands separators, for log lines.
+func formatCount(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
