@@ -69,13 +69,15 @@ func (c Column) nullFrac() float64 {
 	return math.Min(math.Max(c.NullFrac, 0), 1)
 }
 
-// width is the expected stored width of a non-null value.
+// width is the expected stored width of a non-null value. ANALYZE truncates the average width to
+// whole bytes (analyze.c assigns a double to the int32 stawidth), so half a byte is added back to
+// a variable width.
 func (c Column) width() float64 {
 	if c.Len > 0 {
 		return float64(c.Len)
 	}
 	if c.HasStats && c.AvgWidth > 0 {
-		return c.AvgWidth
+		return c.AvgWidth + 0.5
 	}
 	return guessWidth(c)
 }

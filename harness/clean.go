@@ -53,6 +53,7 @@ func (r *CleanReport) add(other CleanReport) {
 // cleanScope says where reapers look.
 type cleanScope struct {
 	tempDir string // where local run directories and templates are (os.TempDir())
+	docker  bool   // look at the Docker engine's containers and networks too (tests of the local reapers do not)
 }
 
 // cleanReaper finds and removes one kind of leftover, writing one line per thing removed.
@@ -68,11 +69,12 @@ func cleanReapers() []cleanReaper {
 }
 
 // Clean removes what killed runs left behind: local run directories under os.TempDir() whose
-// owning pgscale process is gone, stopping the server still running in one first, and
-// unfinished template builds. It writes one line per thing removed ("would remove" on a dry run)
+// owning pgscale process is gone, stopping the server (and PgBouncer) still running in one first,
+// unfinished template builds, and containers and networks labelled by pgscale processes that are
+// gone. It writes one line per thing removed ("would remove" on a dry run)
 // and leaves everything of a live run alone. It goes on past a failure and returns every error.
 func Clean(ctx context.Context, w io.Writer, dryRun bool) (CleanReport, error) {
-	return cleanIn(ctx, w, dryRun, cleanScope{tempDir: os.TempDir()})
+	return cleanIn(ctx, w, dryRun, cleanScope{tempDir: os.TempDir(), docker: true})
 }
 
 // cleanIn is Clean within scope.

@@ -1140,8 +1140,11 @@ func dockerEnsureImage(ctx context.Context, cli *client.Client, image, from stri
 // reapDockerRuns removes the containers (with their anonymous volumes) and networks that carry
 // pgscale's labels when the pgscale process that started them is gone. Those of another
 // machine's runs, and of live runs, stay. Without an engine there is nothing to do.
-func reapDockerRuns(ctx context.Context, w io.Writer, dryRun bool, _ cleanScope) (CleanReport, error) {
+func reapDockerRuns(ctx context.Context, w io.Writer, dryRun bool, scope cleanScope) (CleanReport, error) {
 	var report CleanReport
+	if !scope.docker {
+		return report, nil
+	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return report, nil

@@ -223,11 +223,16 @@ func TestLocalRejectsBadSettings(t *testing.T) {
 	}
 }
 
-func TestLocalRejectsShapeAndPooler(t *testing.T) {
+// TestLocalRejectsShapeAndBadPooler: the local target cannot limit CPU or memory; it does start a
+// PgBouncer (pooler_test.go), but only for a valid pooler request.
+func TestLocalRejectsShapeAndBadPooler(t *testing.T) {
 	t.Parallel()
-	err := localCheckSpec(Spec{Shape: "2cpu-4gb", Pooler: &PoolerSpec{Kind: "pgbouncer"}})
-	if !IsUsage(err) || !strings.Contains(err.Error(), "--shape 2cpu-4gb") || !strings.Contains(err.Error(), "pgbouncer") {
-		t.Errorf("localCheckSpec = %v, want usage errors for both shape and pooler", err)
+	err := localCheckSpec(Spec{Shape: "2cpu-4gb", Pooler: &PoolerSpec{Kind: "pgbouncer", Mode: "transaction", Size: 0}})
+	if !IsUsage(err) || !strings.Contains(err.Error(), "--shape 2cpu-4gb") || !strings.Contains(err.Error(), "--pooler-size 0") {
+		t.Errorf("localCheckSpec = %v, want usage errors for both shape and pooler size", err)
+	}
+	if err := localCheckSpec(Spec{Pooler: &PoolerSpec{Kind: "pgbouncer", Mode: "session", Size: 5}}); err != nil {
+		t.Errorf("localCheckSpec refuses a valid pooler: %v", err)
 	}
 }
 

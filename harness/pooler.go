@@ -222,7 +222,7 @@ func findPgbouncer(ctx context.Context) (path, version string, err error) {
 		}
 	}
 	if err != nil {
-		return "", "", Usagef("--pooler pgbouncer: the local target needs the pgbouncer program, and there is none "+
+		return "", "", Usagef("--pooler pgbouncer: the local target needs the pgbouncer program, and there is none " +
 			"(apt-get install pgbouncer, dnf install pgbouncer or brew install pgbouncer), or use --target docker")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

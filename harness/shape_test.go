@@ -107,7 +107,7 @@ func TestCgroupLimitsCheck(t *testing.T) {
 		t.Errorf("matching limits: %v", err)
 	}
 	for _, bad := range []CgroupLimits{
-		{Version: 1, QuotaUs: -1, PeriodUs: 100000, MemoryBytes: 1 << 30},  // no CPU limit
+		{Version: 1, QuotaUs: -1, PeriodUs: 100000, MemoryBytes: 1 << 30},     // no CPU limit
 		{Version: 2, QuotaUs: 200000, PeriodUs: 100000, MemoryBytes: 1 << 30}, // 2 CPUs
 		{Version: 2, QuotaUs: 100000, PeriodUs: 100000, MemoryBytes: -1},      // no memory limit
 		{Version: 1, QuotaUs: 100000, PeriodUs: 100000, MemoryBytes: 2 << 30},

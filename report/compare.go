@@ -185,8 +185,15 @@ func runName(name string, r *Run) string {
 	for _, res := range r.Results {
 		ids = append(ids, res.RunID)
 	}
-	return fmt.Sprintf("%s (%s; %s, PostgreSQL %s; up to %d repeats)", name, strings.Join(ids, ", "),
-		r.Results[0].Environment.Target, r.Results[0].Environment.ServerVersion, r.Repeats())
+	return fmt.Sprintf("%s (%s; %s, PostgreSQL %s; up to %d repeat%s)", name, strings.Join(ids, ", "),
+		r.Results[0].Environment.Target, r.Results[0].Environment.ServerVersion, r.Repeats(), plural(r.Repeats()))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // Text renders the comparison as fixed-width columns, one block per series.

@@ -55,6 +55,15 @@ func Findings(run *Run, slo float64) []string {
 	if len(run.Groups) == 0 {
 		return append(out, "No series were measured.")
 	}
+	var idle []string
+	for _, g := range run.Groups {
+		if g.Ops == 0 {
+			idle = append(idle, run.ShortLabel(g))
+		}
+	}
+	if len(idle) > 0 {
+		out = append(out, fmt.Sprintf("No operation succeeded in %s: its figures are empty.", joinAndAtMost(idle, maxListed)))
+	}
 	x, swept := run.Swept()
 	if swept {
 		lines := run.SweepLines(x, slo)
@@ -303,11 +312,11 @@ func saturationFindings(x Dim, lines []*Line) []string {
 			d = &drop{peakAt: peakAt, lastAt: lastAt}
 			drops = append(drops, d)
 		}
-		d.items = append(d.items, fmt.Sprintf("%s (%s to %s ops/s)", l.Label(), formatNum(pg.Throughput), formatNum(last.Throughput)))
+		d.items = append(d.items, fmt.Sprintf("%s (%s vs %s ops/s)", l.Label(), formatNum(pg.Throughput), formatNum(last.Throughput)))
 	}
 	var out []string
 	for _, d := range drops {
-		out = append(out, fmt.Sprintf("Throughput peaked at %s and fell by %s for %s.", xPhrase(x.Name, d.peakAt),
+		out = append(out, fmt.Sprintf("Throughput peaked at %s and was lower at %s for %s.", xPhrase(x.Name, d.peakAt),
 			xPhrase(x.Name, d.lastAt), joinAndAtMost(d.items, maxListed)))
 	}
 	return out

@@ -236,7 +236,9 @@ collect:
 			case "Runtime.exceptionThrown":
 				problems = append(problems, "exception: "+string(ev.Params))
 			case "Log.entryAdded":
-				var p struct{ Entry struct{ Level, Source, Text, URL string } }
+				var p struct {
+					Entry struct{ Level, Source, Text, URL string }
+				}
 				_ = json.Unmarshal(ev.Params, &p)
 				if p.Entry.Level == "error" {
 					problems = append(problems, fmt.Sprintf("log %s: %s %s", p.Entry.Source, p.Entry.Text, p.Entry.URL))

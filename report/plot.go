@@ -451,15 +451,30 @@ func percentileTicks(xMax float64) plot.Ticker {
 	return ticks
 }
 
-// plainTicks are gonum's default linear ticks with labels free of trailing zeros ("500", not
-// "500.00").
+// plainTicks label a linear axis at 4 to 8 round values (steps of 1, 2 or 5 times a power of
+// ten) with a minor tick between, labels free of trailing zeros ("500", not "500.00"). gonum's
+// default often labels only two values on the short panels of a timeline.
 type plainTicks struct{}
 
 func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
-	for i := range ticks {
-		if ticks[i].Label != "" {
-			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', -1, 64)
+	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	raw := (hi - lo) / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var ticks []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
+		v = math.Round(v/step) * step // no 0.30000000000000004
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+		if m := v + step/2; m < hi {
+			ticks = append(ticks, plot.Tick{Value: m})
 		}
 	}
 	return ticks

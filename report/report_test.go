@@ -189,7 +189,7 @@ func TestFindingsSayWhatTheSweepFound(t *testing.T) {
 		"p99 passed the 100 ms SLO at 20 concurrent workers for cold",
 		"at 60 concurrent workers for warm",
 		"warm served the most throughput at 3 of 3 points",
-		"Throughput peaked at 20 concurrent workers and fell by 100 concurrent workers for cold (230 to 180 ops/s).",
+		"Throughput peaked at 20 concurrent workers and was lower at 100 concurrent workers for cold (230 vs 180 ops/s).",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("findings lack %q:\n%s", want, got)

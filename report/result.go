@@ -1,5 +1,8 @@
 // Package report holds pgscale's result model (the contract between run, report, gate and size),
-// its statistics, and the renderers that turn results into text and Markdown.
+// its statistics, and what is derived from results: the text and Markdown summaries, report.md and
+// the self-contained report.html with their plots (gonum/plot, PNG and SVG), findings in words,
+// the comparison of two runs (Mann-Whitney U via golang.org/x/perf/benchmath), and the Go
+// benchmark format that benchstat reads.
 //
 // A result is written once by a run and read by everything else; it keeps the mergeable data
 // (encoded HDR histograms and counters) next to the derived percentiles so that repeats and the

@@ -33,9 +33,9 @@ type Options struct {
 	Shape          string
 	Pooler         *harness.PoolerSpec // --pooler; overrides the scenario's
 	Latency        time.Duration       // --latency: round trip added between the load and the server
-	Duration       time.Duration // 0: the scenario's default
-	Warmup         time.Duration // <0: the scenario's default
-	Workers        int           // 0: the scenario's default
+	Duration       time.Duration       // 0: the scenario's default
+	Warmup         time.Duration       // <0: the scenario's default
+	Workers        int                 // 0: the scenario's default
 	Rate           float64
 	Quick          bool
 	Repeat         int

@@ -491,6 +491,11 @@ func (v *validator) err() error { return joinUsage(v.errs) }
 func suggest(got string, valid []string) string {
 	best, bestD := "", 3
 	for _, c := range valid {
+		if strings.HasPrefix(c, got) {
+			return fmt.Sprintf(" (did you mean %q?)", c)
+		}
+	}
+	for _, c := range valid {
 		if d := levenshtein.ComputeDistance(got, c); d < bestD {
 			best, bestD = c, d
 		}

@@ -53,6 +53,9 @@ const layoutTable = "colpad_layout"
 func init() { scenarios.Register(Name, func() scenarios.Scenario { return &scenario{} }) }
 
 type scenario struct {
+	// both is set when the plan has both variants: the careless table is then kept until the
+	// aligned point has timed its scans against it, interleaved.
+	both     bool
 	layout   layout
 	orders   map[string][]int // variant -> indexes into layout.cols, in table order
 	agg      string           // the aggregate scan's SQL expression
@@ -66,13 +69,18 @@ func (*scenario) Doc() scenarios.Doc {
 		Shows: "How much heap a 60+ column table loses to alignment padding when its columns are in the order a team " +
 			"added them (bool next to timestamptz, int2 before int8…), against the same columns ordered 8-byte fixed " +
 			"first, then 4, 2, 1, then variable-length, NOT NULL before nullable (the order `pgscale columns` proposes). " +
-			"Both get the same rows by COPY; each series reports heap and total size, bytes and padding bytes per row " +
-			"measured with pg_column_size and predicted from pg_attribute and pg_stats, insert rows/s, sequential scan " +
-			"time of count(*) and of sum() over the last fixed-width numeric column of the careless order, and VACUUM time; the " +
-			"aligned series carries saving_pct. Ops are rows loaded and latency is per COPY batch; the run lasts as " +
-			"long as loading takes (--duration does not apply); each load starts from a CHECKPOINT. Scans are forced " +
-			"sequential, without parallel workers or JIT, so that both layouts are timed alike. With --set ddl=FILE.sql the careless layout is the file's table as written " +
-			"(its primary key kept; other constraints and indexes left out; nullable columns 20% NULL).",
+			"Both get the same rows by COPY, each load starting from a CHECKPOINT. Each series reports heap and total " +
+			"size, bytes and padding bytes per row measured with pg_column_size and predicted from pg_attribute and " +
+			"pg_stats, insert rows/s, VACUUM time, and sequential scan time of count(*) and of sum() over the last " +
+			"fixed-width numeric column of the careless order (scans forced sequential, without parallel workers or " +
+			"JIT). The aligned series carries saving_pct (heap), total_saving_pct and tuple_saving_pct, and ratios " +
+			"measured in turns with the careless table, for a noisy machine: seqscan_count_ratio, seqscan_agg_ratio " +
+			"(scans of both tables alternate) and vacuum_ratio are aligned time ÷ careless time; insert_rate_ratio is " +
+			"aligned rows/s ÷ careless rows/s (a probe copies the same batches into fresh copies of both, each followed " +
+			"by VACUUM, for as many rounds as scans, alternating which goes first). Ops are rows loaded and latency is " +
+			"per COPY batch; the run lasts as long as loading takes (--duration does not apply). With " +
+			"--set ddl=FILE.sql the careless layout is the file's table as written (its primary key kept; other " +
+			"constraints and indexes left out; nullable columns 20% NULL).",
 		Variants: []string{Careless, Aligned},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(Careless, Aligned),
@@ -87,7 +95,7 @@ func (*scenario) Doc() scenarios.Doc {
 			{Name: "batch", Kind: scenarios.KindInt, Default: "10000", Min: 1,
 				Help: "rows per COPY statement (latency is per batch)"},
 			{Name: "scans", Kind: scenarios.KindInt, Default: "5", Quick: "3", Min: 1,
-				Help: "timed runs of each scan (the median is reported), after one untimed"},
+				Help: "timed rounds of the scans (after one untimed) and of the insert and VACUUM probe; medians are reported"},
 		},
 	}
 }
@@ -110,6 +118,7 @@ func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
 		return scenarios.Plan{}, errors.Join(errs...)
 	}
 	var plan scenarios.Plan
+	s.both = slices.Contains(p.Strings("variants"), Careless) && slices.Contains(p.Strings("variants"), Aligned)
 	// Careless always runs first, whatever order variants lists, so that the aligned series can
 	// carry the saving against it.
 	for _, v := range []string{Careless, Aligned} {
@@ -153,14 +162,15 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 	} else {
 		s.layout = generatedLayout(p.Int("columns"), uint64(p.Int("seed")))
 	}
-	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+layoutTable+"; "+s.createSQL(layoutTable, allIndexes(len(s.layout.cols)))); err != nil {
+	ql := pgx.Identifier{layoutTable}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+ql+"; "+s.createSQL(layoutTable, allIndexes(len(s.layout.cols)))); err != nil {
 		return fmt.Errorf("column-padding: create the layout table: %w", err)
 	}
 	t, err := inspect(ctx, conn, layoutTable)
 	if err != nil {
 		return err
 	}
-	if _, err := conn.Exec(ctx, "DROP TABLE "+layoutTable); err != nil {
+	if _, err := conn.Exec(ctx, "DROP TABLE "+ql); err != nil {
 		return fmt.Errorf("column-padding: drop the layout table: %w", err)
 	}
 	byName := map[string]int{}
@@ -250,9 +260,12 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		return report.Series{}, fmt.Errorf("column-padding: create %s: %w", table, err)
 	}
 	defer func() {
+		if pt.Variant == Careless && s.both && s.careless != nil {
+			return // the aligned point times its scans against it, then drops it
+		}
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		_, _ = conn.Exec(dctx, "DROP TABLE IF EXISTS "+qt)
+		_, _ = conn.Exec(dctx, "DROP TABLE IF EXISTS "+qt+", "+pgx.Identifier{"colpad_" + Careless}.Sanitize())
 	}()
 	// Start each load from a checkpoint, so that neither table pays for writing out the other's
 	// pages. A dsn target's user may lack the privilege (pg_checkpoint); the load goes on.
@@ -267,10 +280,24 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		return series, err
 	}
 	m := &measurement{rows: rows, rowsPerS: series.ThroughputPerS}
-	est, err := s.measure(ctx, conn, table, order, p.Int("scans"), m)
+	est, err := s.measure(ctx, conn, table, order, m)
 	if err != nil {
 		return series, err
 	}
+	// The aligned table's scans are timed in turns with the careless table's, so that both see
+	// the same machine; a layout run alone is timed alone.
+	c := s.careless
+	compare := pt.Variant == Aligned && c != nil && c.heap > 0 && c.rows == m.rows
+	tables := []string{qt}
+	if compare {
+		tables = append(tables, pgx.Identifier{"colpad_" + Careless}.Sanitize())
+	}
+	times, err := s.scans(ctx, conn, p.Int("scans"), tables...)
+	if err != nil {
+		return series, err
+	}
+	m.countMs, m.aggMs = times[0][0], times[0][1]
+
 	met := series.Metrics
 	met["rows"] = float64(m.rows)
 	met["columns"] = float64(len(s.layout.cols))
@@ -290,31 +317,89 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	met["vacuum_ms"] = m.vacuumMs
 	met["seqscan_count_ms"] = m.countMs
 	met["seqscan_agg_ms"] = m.aggMs
-	env.Logf("column-padding %s: heap %s (%.1f B/row, %.1f B/row predicted), total %s, padding %.1f B/row (%.1f predicted), "+
-		"%.0f rows/s, count(*) %.1f ms, %s %.1f ms, VACUUM %.0f ms",
+	env.Logf("column-padding %s: heap %s (%.1f B/row, %.1f predicted), total %s, padding %.1f B/row (%.1f predicted), "+
+		"%.0f rows/s, VACUUM %.0f ms, count(*) %.1f ms, %s %.1f ms",
 		pt.Variant, size(m.heap), met["bytes_per_row"], est.Current.HeapBytesPerRow, size(m.total), met["padding_bytes_per_row"],
-		est.Current.PaddingBytes, m.rowsPerS, m.countMs, s.agg, m.aggMs, m.vacuumMs)
-	switch pt.Variant {
-	case Careless:
+		est.Current.PaddingBytes, m.rowsPerS, m.vacuumMs, m.countMs, s.agg, m.aggMs)
+	if pt.Variant == Careless {
 		s.careless = m
-	case Aligned:
-		if c := s.careless; c != nil && c.heap > 0 && c.rows == m.rows {
-			met["saving_pct"] = 100 * float64(c.heap-m.heap) / float64(c.heap)
-			met["total_saving_pct"] = 100 * float64(c.total-m.total) / float64(c.total)
-			met["tuple_saving_pct"] = 100 * (c.tuple - m.tuple) / c.tuple
-			met["seqscan_count_ratio"] = ratio(m.countMs, c.countMs)
-			met["seqscan_agg_ratio"] = ratio(m.aggMs, c.aggMs)
-			met["vacuum_ratio"] = ratio(m.vacuumMs, c.vacuumMs)
-			met["insert_rate_ratio"] = ratio(m.rowsPerS, c.rowsPerS)
-			env.Logf("column-padding: reordering saved %.1f%% of heap (%s -> %s, %.1f -> %.1f B/row) and %.1f%% of the total "+
-				"with indexes and TOAST; the seed article claims 20%%+ on 60+ column tables. Aligned/careless: count(*) %.2fx, "+
-				"%s %.2fx, VACUUM %.2fx, insert rate %.2fx",
-				met["saving_pct"], size(c.heap), size(m.heap), float64(c.heap)/float64(c.rows), met["bytes_per_row"],
-				met["total_saving_pct"], met["seqscan_count_ratio"], s.agg, met["seqscan_agg_ratio"], met["vacuum_ratio"],
-				met["insert_rate_ratio"])
+	}
+	if !compare {
+		return series, nil
+	}
+	cCount, cAgg := times[1][0], times[1][1]
+	met["saving_pct"] = 100 * float64(c.heap-m.heap) / float64(c.heap)
+	met["total_saving_pct"] = 100 * float64(c.total-m.total) / float64(c.total)
+	met["tuple_saving_pct"] = 100 * (c.tuple - m.tuple) / c.tuple
+	met["careless_seqscan_count_ms"], met["careless_seqscan_agg_ms"] = cCount, cAgg
+	met["seqscan_count_ratio"] = ratio(m.countMs, cCount)
+	met["seqscan_agg_ratio"] = ratio(m.aggMs, cAgg)
+	pr, err := s.probe(ctx, conn, uint64(p.Int("seed")), rows, min(int64(p.Int("batch")), max(rows/10, 1)), p.Int("scans"))
+	if err != nil {
+		return series, err
+	}
+	met["insert_rate_ratio"] = pr.insertRatio
+	met["vacuum_ratio"] = pr.vacuumRatio
+	env.Logf("column-padding: reordering saved %.1f%% of heap (%s -> %s, %.1f -> %.1f B/row) and %.1f%% of the total "+
+		"with indexes and TOAST; the seed article claims 20%%+ on 60+ column tables. Aligned/careless, timed in turns: "+
+		"count(*) %.2fx, %s %.2fx, insert rate %.2fx, VACUUM %.2fx",
+		met["saving_pct"], size(c.heap), size(m.heap), float64(c.heap)/float64(c.rows), met["bytes_per_row"],
+		met["total_saving_pct"], met["seqscan_count_ratio"], s.agg, met["seqscan_agg_ratio"], met["insert_rate_ratio"],
+		met["vacuum_ratio"])
+	return series, nil
+}
+
+// probed is what the interleaved probe measured: aligned over careless, as medians of rounds.
+type probed struct {
+	insertRatio, vacuumRatio float64
+}
+
+// probe loads both layouts in turns, for comparable insert and VACUUM figures on a machine whose
+// speed changes from one minute to the next: fresh copies of both tables get the same batch of
+// rows, each followed by a VACUUM of the new pages, for the given rounds, the layout that goes
+// first alternating. The rows are numbered after the main load's, so they are new rows.
+func (s *scenario) probe(ctx context.Context, conn *pgx.Conn, seed uint64, after, batchRows int64, rounds int) (probed, error) {
+	tables := map[string]string{}
+	var drops []string
+	for _, v := range []string{Careless, Aligned} {
+		tables[v] = "colpad_probe_" + v
+		drops = append(drops, pgx.Identifier{tables[v]}.Sanitize())
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(dctx, "DROP TABLE IF EXISTS "+strings.Join(drops, ", "))
+	}()
+	for _, v := range []string{Careless, Aligned} {
+		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{tables[v]}.Sanitize()+"; "+s.createSQL(tables[v], s.orders[v])); err != nil {
+			return probed{}, fmt.Errorf("column-padding: create %s: %w", tables[v], err)
 		}
 	}
-	return series, nil
+	var insert, vacuum []float64
+	for r := range rounds {
+		first := after + int64(r)*batchRows + 1
+		order := []string{Careless, Aligned}
+		if r%2 == 1 {
+			order = []string{Aligned, Careless}
+		}
+		took := map[string][2]time.Duration{}
+		for _, v := range order {
+			t0 := time.Now()
+			src := newRowSource(s.layout.cols, s.copyOrder(s.orders[v]), seed, first, first+batchRows-1)
+			if _, err := conn.PgConn().CopyFrom(ctx, src, s.copySQL(tables[v], s.orders[v])); err != nil {
+				return probed{}, fmt.Errorf("column-padding: probe copy into %s: %w", tables[v], err)
+			}
+			t1 := time.Now()
+			if _, err := conn.Exec(ctx, "VACUUM "+pgx.Identifier{tables[v]}.Sanitize()); err != nil {
+				return probed{}, fmt.Errorf("column-padding: probe vacuum of %s: %w", tables[v], err)
+			}
+			took[v] = [2]time.Duration{t1.Sub(t0), time.Since(t1)}
+		}
+		// Rate ratio: careless time over aligned time for the same rows.
+		insert = append(insert, ratio(took[Careless][0].Seconds(), took[Aligned][0].Seconds()))
+		vacuum = append(vacuum, ratio(took[Aligned][1].Seconds(), took[Careless][1].Seconds()))
+	}
+	return probed{insertRatio: median(insert), vacuumRatio: median(vacuum)}, nil
 }
 
 func ratio(a, b float64) float64 {
@@ -353,18 +438,8 @@ type batch struct {
 // every second.
 func (s *scenario) load(ctx context.Context, conn *pgx.Conn, env *scenarios.Env, table string, order []int,
 	seed uint64, rows, batchRows int64) (*loaded, error) {
-	var copyOrder, names []string
-	var srcOrder []int
-	for _, i := range order {
-		c := s.layout.cols[i]
-		if c.omit {
-			continue
-		}
-		srcOrder = append(srcOrder, i)
-		names = append(names, pgx.Identifier{c.name}.Sanitize())
-	}
-	copyOrder = names
-	copySQL := fmt.Sprintf("COPY %s (%s) FROM STDIN", pgx.Identifier{table}.Sanitize(), strings.Join(copyOrder, ", "))
+	srcOrder := s.copyOrder(order)
+	copySQL := s.copySQL(table, order)
 	ld := &loaded{latency: report.NewHistogram(), started: time.Now()}
 	var done atomic.Int64
 	stop := make(chan struct{})
@@ -412,6 +487,26 @@ func (s *scenario) load(ctx context.Context, conn *pgx.Conn, env *scenarios.Env,
 	return ld, nil
 }
 
+// copyOrder is order without the columns COPY leaves to the server.
+func (s *scenario) copyOrder(order []int) []int {
+	var out []int
+	for _, i := range order {
+		if !s.layout.cols[i].omit {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// copySQL is the COPY of the layout's columns into table, in order.
+func (s *scenario) copySQL(table string, order []int) string {
+	var names []string
+	for _, i := range s.copyOrder(order) {
+		names = append(names, pgx.Identifier{s.layout.cols[i].name}.Sanitize())
+	}
+	return fmt.Sprintf("COPY %s (%s) FROM STDIN", pgx.Identifier{table}.Sanitize(), strings.Join(names, ", "))
+}
+
 // series turns a load into a result series: ops are rows loaded, latency is per COPY batch, and
 // the timeline counts the rows of the batches finished in each second.
 func (ld *loaded) series(rows int64) report.Series {
@@ -446,8 +541,8 @@ func (ld *loaded) series(rows int64) report.Series {
 }
 
 // measure vacuums and analyzes the loaded table, reads its sizes, measures its rows' layout with
-// pg_column_size, asks the analyzer what it predicts, and times the scans.
-func (s *scenario) measure(ctx context.Context, conn *pgx.Conn, table string, order []int, scans int, m *measurement) (*columns.Analysis, error) {
+// pg_column_size, and asks the analyzer what it predicts.
+func (s *scenario) measure(ctx context.Context, conn *pgx.Conn, table string, order []int, m *measurement) (*columns.Analysis, error) {
 	qt := pgx.Identifier{table}.Sanitize()
 	t0 := time.Now()
 	if _, err := conn.Exec(ctx, "VACUUM "+qt); err != nil {
@@ -486,41 +581,52 @@ func (s *scenario) measure(ctx context.Context, conn *pgx.Conn, table string, or
 		return nil, fmt.Errorf("column-padding: measure the rows of %s: %w", table, err)
 	}
 
-	// Sequential scans (on an all-visible table the planner would count the primary key's index
-	// instead), without parallel workers or JIT, so that both layouts are timed the same way.
+	return est, nil
+}
+
+// scanSettings make the timed scans sequential (on an all-visible table the planner would count
+// the primary key's index instead), serial and interpreted, so that every layout is scanned the
+// same way.
+const scanSettings = "SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off; " +
+	"SET max_parallel_workers_per_gather = 0; SET jit = off"
+
+// scans times count(*) and the aggregate over each table: one untimed round to bring the tables
+// into cache, then n rounds, each running every query on every table in turn. It returns the
+// median milliseconds of count(*) and of the aggregate, per table.
+func (s *scenario) scans(ctx context.Context, conn *pgx.Conn, n int, tables ...string) ([][2]float64, error) {
 	if _, err := conn.Exec(ctx, scanSettings); err != nil {
 		return nil, fmt.Errorf("column-padding: scan settings: %w", err)
 	}
-	if m.countMs, err = timeQuery(ctx, conn, "SELECT count(*) FROM "+qt, scans); err != nil {
-		return nil, fmt.Errorf("column-padding: count(*) of %s: %w", table, err)
-	}
-	if m.aggMs, err = timeQuery(ctx, conn, "SELECT "+s.agg+" FROM "+qt, scans); err != nil {
-		return nil, fmt.Errorf("column-padding: %s of %s: %w", s.agg, table, err)
+	samples := make([][2][]float64, len(tables))
+	for round := 0; round <= n; round++ {
+		for i, t := range tables {
+			for k, sql := range []string{"SELECT count(*) FROM " + t, "SELECT " + s.agg + " FROM " + t} {
+				t0 := time.Now()
+				if _, err := conn.Exec(ctx, sql); err != nil {
+					return nil, fmt.Errorf("column-padding: %s: %w", sql, err)
+				}
+				if round > 0 {
+					samples[i][k] = append(samples[i][k], float64(time.Since(t0).Microseconds())/1000)
+				}
+			}
+		}
 	}
 	if _, err := conn.Exec(ctx, "RESET ALL"); err != nil {
 		return nil, fmt.Errorf("column-padding: reset scan settings: %w", err)
 	}
-	return est, nil
+	out := make([][2]float64, len(tables))
+	for i := range samples {
+		for k := range samples[i] {
+			out[i][k] = median(samples[i][k])
+		}
+	}
+	return out, nil
 }
 
-// scanSettings make the timed scans sequential, serial and interpreted.
-const scanSettings = "SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off; " +
-	"SET max_parallel_workers_per_gather = 0; SET jit = off"
-
-// timeQuery runs sql once untimed (to bring the table into cache), then n times, and returns the
-// median in milliseconds.
-func timeQuery(ctx context.Context, conn *pgx.Conn, sql string, n int) (float64, error) {
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		return 0, err
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
 	}
-	times := make([]float64, n)
-	for i := range times {
-		t0 := time.Now()
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			return 0, err
-		}
-		times[i] = float64(time.Since(t0).Microseconds()) / 1000
-	}
-	sort.Float64s(times)
-	return times[len(times)/2], nil
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
 }

@@ -21,9 +21,9 @@ const (
 	// 10,000-event batches drain in about a second on 2 cores; events still waiting after 10 s
 	// are reported as events_unflushed, never dropped silently.
 	drainTimeout = 10 * time.Second
-	// minBufferEvents is the least the buffer holds, so that producers are not stopped by every
-	// small flush; bufferBatchesPerFlusher batches per flusher are held beside it: one filling
-	// while the flushers write theirs.
+	// The buffer holds bufferBatchesPerFlusher batches per flusher (one filling while the
+	// flushers write theirs), and at least minBufferEvents (~0.25 MB of events): at batch 1 and
+	// one flusher, a buffer of two events would stop the producers at every flush.
 	minBufferEvents         = 1024
 	bufferBatchesPerFlusher = 2
 )
@@ -40,8 +40,10 @@ type buffered struct {
 	batches chan batch // dispatcher -> flushers
 	free    chan []event
 
-	generated, unflushed, afterRun  atomic.Int64
+	generated, unflushed, afterStop atomic.Int64
 	flushes, flushesFull, flushRows atomic.Int64
+	// stopped is set once the producers have stopped (the run's end, or Ctrl-C).
+	stopped atomic.Bool
 
 	mu        sync.Mutex
 	eventHist *hdrhistogram.Histogram // generation to commit, events generated in the window
@@ -89,6 +91,7 @@ func (st *runState) runBuffered(ctx context.Context, env *scenarios.Env, load *p
 	cfg := env.LoadConfig(c.workers, loadgen.ConnNone)
 	cfg.ConnConfig = load
 	out, runErr := loadgen.Run(ctx, cfg, st.produce)
+	b.stopped.Store(true)
 	close(b.events) // every producer has returned
 
 	drained := make(chan struct{})
@@ -202,6 +205,7 @@ func (st *runState) flusher(ctx context.Context, conn *pgx.Conn) {
 			continue
 		}
 		src.reset(bt.events)
+		afterStop := b.stopped.Load()
 		started := time.Now()
 		fctx, cancel := context.WithTimeout(ctx, opTimeout)
 		err := copyRows(fctx, conn, st.table, src, n)
@@ -219,8 +223,8 @@ func (st *runState) flusher(ctx context.Context, conn *pgx.Conn) {
 			b.recycle(bt.events)
 			continue
 		}
-		if w := st.win.Load(); w != nil && !done.Before(w.end) {
-			b.afterRun.Add(int64(n))
+		if afterStop {
+			b.afterStop.Add(int64(n))
 		}
 		if st.inWindow(started) {
 			_ = flushHist.RecordValue(micros(done.Sub(started)))
@@ -302,7 +306,7 @@ func (st *runState) addBufferedMetrics(m map[string]float64) {
 	b := &st.buffered
 	m["events_generated"] = float64(b.generated.Load())
 	m["events_unflushed"] = float64(b.unflushed.Load())
-	m["events_flushed_after_run"] = float64(b.afterRun.Load())
+	m["events_flushed_after_stop"] = float64(b.afterStop.Load())
 	m["flush_interval_ms"] = float64(st.cfg.flushInterval) / float64(time.Millisecond)
 	flushes := b.flushes.Load()
 	m["flushes"] = float64(flushes)

@@ -186,7 +186,9 @@ func (r *copyRow) set(ev *event) {
 
 type int8Value int64
 
-func (v *int8Value) Int64Value() (pgtype.Int8, error) { return pgtype.Int8{Int64: int64(*v), Valid: true}, nil }
+func (v *int8Value) Int64Value() (pgtype.Int8, error) {
+	return pgtype.Int8{Int64: int64(*v), Valid: true}, nil
+}
 
 type timestamptzValue time.Time
 
@@ -196,7 +198,9 @@ func (v *timestamptzValue) TimestamptzValue() (pgtype.Timestamptz, error) {
 
 type textValue string
 
-func (v *textValue) TextValue() (pgtype.Text, error) { return pgtype.Text{String: string(*v), Valid: true}, nil }
+func (v *textValue) TextValue() (pgtype.Text, error) {
+	return pgtype.Text{String: string(*v), Valid: true}, nil
+}
 
 // genSource is a pgx.CopyFromSource that generates events as pgx asks for them.
 type genSource struct {

