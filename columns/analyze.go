@@ -58,11 +58,14 @@ func notes(t *Table, a *Analysis) []string {
 	if !t.CanSelect {
 		out = append(out, fmt.Sprintf("no SELECT privilege on %s: pg_stats hides its statistics, so null fractions are taken as 0 "+
 			"and variable widths guessed", t.Display()))
+	} else if !t.HasStats() && t.HeapBytes == 0 {
+		out = append(out, fmt.Sprintf("%s is empty: null fractions are taken as 0 and variable widths as PostgreSQL's planner "+
+			"guesses them (32 bytes, or from a length limit); fixed-width padding is exact", t.Display()))
 	} else if !t.HasStats() {
 		out = append(out, fmt.Sprintf("%s has no statistics (run ANALYZE %s): null fractions are taken as 0 and variable "+
 			"widths as PostgreSQL's planner guesses them (32 bytes, or from a length limit)", t.Display(), t.Qualified()))
 	}
-	if a.RowsEstimated {
+	if a.RowsEstimated && t.HeapBytes > 0 {
 		out = append(out, "reltuples is unknown (never vacuumed or analyzed): the row count is the heap size divided by the estimated bytes per row")
 	}
 	if n := t.Dropped(); n > 0 {
@@ -120,10 +123,16 @@ func ReorderDDL(t *Table, order []Column) string {
 		fmt.Fprintf(&b, "    %s%s\n", ColumnDef(c), sep)
 	}
 	b.WriteString(")")
+	if t.PartitionKey != "" {
+		b.WriteString(" PARTITION BY " + t.PartitionKey)
+	}
 	if t.Page.Fillfactor > 0 && t.Page.Fillfactor < 100 {
 		fmt.Fprintf(&b, " WITH (fillfactor = %d)", t.Page.Fillfactor)
 	}
 	b.WriteString(";\n")
+	if t.PartitionKey != "" {
+		b.WriteString("-- create its partitions (CREATE TABLE ... PARTITION OF ...) before copying the rows\n")
+	}
 	var cols []string
 	override := false
 	for _, c := range order {

@@ -174,7 +174,9 @@ func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	defer cancel()
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("columns: connect to %s: %s", harness.RedactDSN(dsn), harness.RedactDSN(err.Error()))
+		// pgconn lists each address tried on a line of its own: one line reads better.
+		msg := strings.Join(strings.Fields(harness.RedactDSN(err.Error())), " ")
+		return nil, fmt.Errorf("columns: connect to %s: %s", harness.RedactDSN(dsn), msg)
 	}
 	return conn, nil
 }

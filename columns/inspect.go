@@ -44,6 +44,8 @@ type Table struct {
 	Indexes []string
 	// CanSelect is has_table_privilege(SELECT): without it pg_stats hides the statistics.
 	CanSelect bool
+	// PartitionKey is pg_get_partkeydef of a partitioned table ("RANGE (k)").
+	PartitionKey string
 }
 
 // Qualified is schema.name, quoted as SQL needs.
@@ -175,9 +177,10 @@ func Inspect(ctx context.Context, q Querier, oid uint32) (*Table, error) {
 	err := q.QueryRow(ctx, `SELECT n.nspname, c.relname, c.relkind::text, c.reltuples::float8,
 			has_table_privilege(c.oid, 'SELECT'),
 			coalesce((SELECT option_value::int FROM pg_options_to_table(c.reloptions) WHERE option_name = 'fillfactor'), 100),
-			current_setting('block_size')::int
+			current_setting('block_size')::int,
+			CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) ELSE '' END
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1`, oid).
-		Scan(&t.Schema, &t.Name, &t.Kind, &t.RelTuples, &t.CanSelect, &t.Page.Fillfactor, &t.Page.BlockSize)
+		Scan(&t.Schema, &t.Name, &t.Kind, &t.RelTuples, &t.CanSelect, &t.Page.Fillfactor, &t.Page.BlockSize, &t.PartitionKey)
 	if err != nil {
 		return nil, fmt.Errorf("columns: read table %d: %w", oid, err)
 	}

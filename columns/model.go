@@ -122,9 +122,17 @@ type Estimate struct {
 	// space left at the end of a page): pg_relation_size ÷ rows.
 	RowsPerPage     float64 `json:"rows_per_page"`
 	HeapBytesPerRow float64 `json:"heap_bytes_per_row"`
+	// ItemStdDev is the model's standard deviation of a row's size on the page.
+	ItemStdDev float64 `json:"item_stddev_bytes"`
 	// PadBefore is the expected padding in front of each column, in storage order.
 	PadBefore []float64 `json:"-"`
 }
+
+// varlenaSpread is the assumed standard deviation of a variable-length column's width, as a share
+// of its average: pg_stats gives the average only. A third makes the values range over about
+// twice their average, as names, notes and small documents do; it matters only for how tightly
+// rows pack into a page.
+const varlenaSpread = 1.0 / 3
 
 // Page describes the pages a table's rows go to.
 type Page struct {
@@ -170,20 +178,14 @@ func EstimateRow(cols []Column, page Page) Estimate {
 		est      = Estimate{PadBefore: make([]float64, len(cols))}
 		residue  = [maxAlign]float64{1}
 		noNulls  = 1.0
-		variable = false
+		variance float64 // of the row's size: columns taken as independent
 	)
 	for i, c := range cols {
 		nf := c.nullFrac()
 		noNulls *= 1 - nf
-		if nf > 0 && nf < 1 {
-			variable = true
-		}
 		present := 1 - nf
 		if present == 0 {
 			continue
-		}
-		if c.Len <= 0 {
-			variable = true
 		}
 		w := c.width()
 		var next [maxAlign]float64
@@ -209,6 +211,13 @@ func EstimateRow(cols []Column, page Page) Estimate {
 			}
 		}
 		est.DataBytes += present * w
+		// A column adds its width (and the padding in front of it) when present: a Bernoulli
+		// part, and the spread of a variable width.
+		size := w + est.PadBefore[i]/present
+		variance += present * (1 - present) * size * size
+		if c.Len <= 0 {
+			variance += present * (w * varlenaSpread) * (w * varlenaSpread)
+		}
 		residue = next
 	}
 	for r, pr := range residue {
@@ -220,18 +229,38 @@ func EstimateRow(cols []Column, page Page) Estimate {
 	est.NullBitmapRows = 1 - noNulls
 	est.HeaderBytes = plain + est.NullBitmapRows*(withNulls-plain)
 	est.TupleBytes = est.HeaderBytes + est.DataBytes + est.PaddingBytes
+	variance += est.NullBitmapRows * (1 - est.NullBitmapRows) * (withNulls - plain) * (withNulls - plain)
+	est.ItemStdDev = math.Sqrt(variance)
 
 	item := itemIDBytes + est.TupleBytes + est.TailBytes
-	usable := float64(page.usable())
-	if variable {
-		// Rows of varying size leave on average half a row free at the end of each page.
-		est.RowsPerPage = (usable - item/2) / item
-	} else {
-		est.RowsPerPage = math.Floor(usable / item)
-	}
-	est.RowsPerPage = math.Max(1, math.Min(est.RowsPerPage, float64(page.maxTuplesPerPage())))
+	est.RowsPerPage = rowsPerPage(float64(page.usable()), item, est.ItemStdDev, page.maxTuplesPerPage())
 	est.HeapBytesPerRow = float64(page.BlockSize) / est.RowsPerPage
 	return est
+}
+
+// rowsPerPage is the expected number of rows an insert puts on a page before the next one does
+// not fit: the sum over n of the chance that n rows fit, the size of n rows taken as normal
+// (mean n·item, deviation sd·√n). Rows of one size fill floor(usable ÷ item) rows; rows that
+// vary much leave about half a row free at the end of a page.
+func rowsPerPage(usable, item, sd float64, maxRows int) float64 {
+	var rows float64
+	for n := 1; n <= maxRows; n++ {
+		mean := float64(n) * item
+		var fit float64
+		switch {
+		case sd < 1e-9:
+			if mean <= usable {
+				fit = 1
+			}
+		default:
+			fit = 0.5 * math.Erfc((mean-usable)/(sd*math.Sqrt(float64(n))*math.Sqrt2))
+		}
+		if fit < 1e-9 {
+			break
+		}
+		rows += fit
+	}
+	return math.Max(1, rows)
 }
 
 // ProposeOrder returns the live columns of cols in an order with no alignment padding between

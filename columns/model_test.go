@@ -105,3 +105,22 @@ func TestFillfactorAndDefaults(t *testing.T) {
 		t.Errorf("text without statistics: width %v, want %d", w, defaultVarlenaWidth)
 	}
 }
+
+// TestRowsPerPage: rows of one size fill floor(usable ÷ item) rows a page; rows that vary much
+// leave about half a row free (renewal theory: usable ÷ item + (sd² − item²) ÷ (2·item²)).
+func TestRowsPerPage(t *testing.T) {
+	t.Parallel()
+	if got := rowsPerPage(8168, 540, 0, 291); got != 15 {
+		t.Errorf("fixed 540-byte rows: %v a page, want 15", got)
+	}
+	if got := rowsPerPage(8168, 540, 10, 291); math.Abs(got-15) > 0.05 {
+		t.Errorf("540-byte rows varying by 10: %v a page, want about 15", got)
+	}
+	want := 8168.0/200 + (150.0*150-200*200)/(2*200*200)
+	if got := rowsPerPage(8168, 200, 150, 291); math.Abs(got-want) > 0.2 {
+		t.Errorf("200-byte rows varying by 150: %v a page, want about %.2f", got, want)
+	}
+	if got := rowsPerPage(8168, 10, 0, 291); got != 291 {
+		t.Errorf("tiny rows: %v a page, want the cap of 291", got)
+	}
+}

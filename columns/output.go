@@ -50,7 +50,7 @@ type ColumnReport struct {
 	PaddingBefore    float64 `json:"padding_before"`
 }
 
-// Report turns analyses into the --json output.
+// NewReport turns analyses into the --json output.
 func NewReport(as []*Analysis) Report {
 	r := Report{Schema: ReportSchema, Tables: []TableReport{}}
 	for _, a := range as {
@@ -127,7 +127,10 @@ func WriteText(w io.Writer, as []*Analysis) error {
 func (a *Analysis) writeText(b *strings.Builder) {
 	t := a.Table
 	rows := fmt.Sprintf("%.0f rows", a.Rows)
-	if a.RowsEstimated {
+	switch {
+	case t.HeapBytes == 0 && a.Rows == 0:
+		rows = "no rows"
+	case a.RowsEstimated:
 		rows = fmt.Sprintf("~%.0f rows (estimated)", a.Rows)
 	}
 	fmt.Fprintf(b, "%s: %d columns", t.Display(), len(t.Live()))
@@ -148,8 +151,12 @@ func (a *Analysis) writeText(b *strings.Builder) {
 	if !a.RowsEstimated && a.Rows > 0 && t.HeapBytes > 0 {
 		fmt.Fprintf(b, "  %-34s %10.1f\n", "heap per row measured (size÷rows)", float64(t.HeapBytes)/a.Rows)
 	}
-	fmt.Fprintf(b, "  saving: %.1f bytes/row × %s = %s of heap (%.1f%%)\n", a.SavingBytesPerRow, rows,
-		humanBytes(a.SavingBytes), a.SavingPct)
+	if a.Rows > 0 {
+		fmt.Fprintf(b, "  saving: %.1f bytes/row × %s = %s of heap (%.1f%%)\n", a.SavingBytesPerRow, rows,
+			humanBytes(a.SavingBytes), a.SavingPct)
+	} else {
+		fmt.Fprintf(b, "  saving: %.1f bytes/row (%.1f%% of heap)\n", a.SavingBytesPerRow, a.SavingPct)
+	}
 	var padded []string
 	for i, col := range t.Columns {
 		if i < len(c.PadBefore) && c.PadBefore[i] >= 0.05 {

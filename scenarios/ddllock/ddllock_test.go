@@ -16,10 +16,11 @@ import (
 	"github.com/pgscale/pgscale/scenarios/ddllock"
 )
 
-// Every integration test runs 7 s points: the blocker takes its lock 1 s into the measured window,
-// the ALTER comes at 2 s and waits until the blocker lets go at 5 s, and 2 s remain to recover.
+// Every integration test runs 9 s points: the blocker takes its lock 1 s into the measured window,
+// the ALTER comes at 2 s and waits until the blocker lets go at 5 s, and 4 s remain to recover
+// (2 s were not always enough for the retried ALTER on a machine loaded by other tests).
 const (
-	testDuration = 7 * time.Second
+	testDuration = 9 * time.Second
 	testWarmup   = time.Second
 	testRate     = 50
 )
@@ -99,7 +100,7 @@ func TestLockQueueWithoutAndWithLockTimeout(t *testing.T) {
 	needPostgres(t)
 	const lockTimeout = 200 * time.Millisecond
 	got := runThrough(t, with(testSets, "variants", "no-timeout,lock-timeout", "connect", "per-request",
-		"max_connections", "40", "lock_timeout", lockTimeout.String()))
+		"max_connections", "60", "lock_timeout", lockTimeout.String()))
 	plain, retried := got[ddllock.VariantNoTimeout], got[ddllock.VariantLockTimeout]
 
 	// Without lock_timeout: sessions wait on the lock, seen by the scenario's watcher and by the
@@ -120,7 +121,7 @@ func TestLockQueueWithoutAndWithLockTimeout(t *testing.T) {
 		t.Errorf("no-timeout: p99 during the ALTER is %.1f× the p99 before it, want the queue to show (≥10×)", r)
 	}
 	if n := metric(t, plain, "errors_53300"); n == 0 {
-		t.Errorf("no-timeout: no 53300 with a connection per request and max_connections 40 (errors %s)",
+		t.Errorf("no-timeout: no 53300 with a connection per request and max_connections 60 (errors %s)",
 			report.ErrorString(plain.Errors))
 	}
 	metric(t, plain, "time_to_connection_exhaustion_s")
