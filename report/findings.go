@@ -50,6 +50,8 @@ func Findings(run *Run, slo float64) []string {
 				msg += ": " + r.Reason
 			}
 			out = append(out, msg+"; its figures cover only what was measured before.")
+		case StatusIncomplete:
+			out = append(out, fmt.Sprintf("The sharded run %s is incomplete: %s; its figures cover only what the shards that finished measured.", r.RunID, r.Reason))
 		}
 	}
 	if len(run.Groups) == 0 {

@@ -25,6 +25,9 @@ const (
 	StatusOK          = "ok"
 	StatusInterrupted = "interrupted"
 	StatusFailed      = "failed"
+	// StatusIncomplete marks a merged sharded run that lacks a shard, or one of whose shards did
+	// not finish (pgscale merge).
+	StatusIncomplete = "incomplete"
 )
 
 // Result is one run of one scenario: every variant and sweep point, every repeat.
@@ -32,6 +35,7 @@ type Result struct {
 	Schema      string         `json:"schema"`
 	Scenario    string         `json:"scenario"`
 	RunID       string         `json:"run_id"`
+	Shard       *Shard         `json:"shard,omitempty"`
 	Status      string         `json:"status"`
 	Reason      string         `json:"reason,omitempty"`
 	StartedAt   time.Time      `json:"started_at"`
@@ -44,6 +48,20 @@ type Result struct {
 	Series      []Series       `json:"series"`
 }
 
+// Shard says which part of a sharded run (pgscale run --shard i/N) a result is or, in a result
+// of pgscale merge, which shards it combines. Every shard of a run has the result's run id.
+type Shard struct {
+	// Index is the shard's number, 0 to Count-1; nil in a merged result.
+	Index *int `json:"index,omitempty"`
+	Count int  `json:"count"`
+	// Merged lists the shards a merged result combines, Missing the ones it lacks.
+	Merged  []int `json:"merged,omitempty"`
+	Missing []int `json:"missing,omitempty"`
+	// Lost lists shards seen to stop before the end: their session with the server ended before
+	// they finished.
+	Lost []int `json:"lost,omitempty"`
+}
+
 // Environment says where and on what a result was measured.
 type Environment struct {
 	Target        string            `json:"target"` // docker | local | dsn
@@ -51,6 +69,7 @@ type Environment struct {
 	ServerVersion string            `json:"server_version"`
 	Settings      map[string]string `json:"settings"`
 	Host          Host              `json:"host"`
+	Hosts         []Host            `json:"hosts,omitempty"` // every shard's host, in a merged result
 	Pgscale       Build             `json:"pgscale"`
 }
 

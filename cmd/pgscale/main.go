@@ -77,6 +77,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(context.Cause(ctx), errInterrupted):
 		fmt.Fprintf(stderr, "pgscale: %v\n", err)
 		return exitInterrupted
+	case exitCode(err) != 0: // an error that names its exit status (the gate's 1 and 3)
+		fmt.Fprintf(stderr, "pgscale: %v\n", err)
+		return exitCode(err)
 	default:
 		fmt.Fprintf(stderr, "pgscale: %v\n", err)
 		return exitFailure
@@ -138,6 +141,7 @@ func newRootCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 		newColumnsCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),
 		newCompareCmd(stdout),
+		newGateCmd(stdout, stderr, tracker),
 		newSizeCmd(stdout),
 		newCleanCmd(stdout),
 		newVersionCmd(stdout),

@@ -1,0 +1,572 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/loadgen"
+	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/runner"
+	"github.com/pgscale/pgscale/scenarios"
+)
+
+// The calibration that runs with every repeat under calibrate: true: select-only's prepared
+// lookups over a pool of 4 connections at scale 1 (100,000 accounts, cached), for 2 s after
+// 500 ms of warm-up. On the 2-core development machine (loaded by other work) 4 workers reached
+// 15-21k lookups/s, which is the machine's ceiling (8 workers are no faster there), and 2 s
+// holds 30,000+ lookups, enough for a stable throughput; the whole calibration, server start
+// and setup included, costs about 5 s per repeat.
+const (
+	CalibrationWorkers  = 4
+	CalibrationDuration = 2 * time.Second
+	CalibrationWarmup   = 500 * time.Millisecond
+)
+
+// calibrationEntry is the calibration as a suite entry.
+func calibrationEntry() *Entry {
+	e := &Entry{Name: CalibrationName, Scenario: "select-only", Duration: CalibrationDuration, Warmup: CalibrationWarmup,
+		Sets: map[string]string{"variants": "prepared", "workers": fmt.Sprint(CalibrationWorkers), "scale": "1", "connect": "pool"}}
+	sc, err := scenarios.Lookup(e.Scenario)
+	if err != nil {
+		return e
+	}
+	params, err := scenarios.ResolveParams(sc.Doc(), e.Sets, false)
+	if err != nil {
+		return e
+	}
+	e.params = params.Map()
+	e.duration, e.warmup = e.Duration, e.Warmup
+	return e
+}
+
+// Options of a gate run.
+type Options struct {
+	// Baseline is the baseline directory; "" is the gate file's (or DefaultBaselineDir).
+	Baseline string
+	// UpdateBaseline writes the run's results as the new baseline when every check passes.
+	UpdateBaseline bool
+	// Out is where the run writes; "" is results/runs/<utc-time>-gate.
+	Out string
+	// Target and DSN, when set, override the gate file's.
+	Target, DSN string
+	// Latency is added to every suite entry's (not the calibration's): an injected regression.
+	Latency time.Duration
+	// StepSummary, when set, is a file gate.md is appended to ($GITHUB_STEP_SUMMARY).
+	StepSummary string
+	Log         io.Writer
+	Progress    *loadgen.Progress
+	Tracker     *harness.Tracker
+	Now         time.Time
+}
+
+// Outcome is a gate run: its checks and where their figures came from.
+type Outcome struct {
+	Config *Config
+	Checks []CheckResult
+	// Calibration is how far the calibration moved, nil without calibrate.
+	Calibration *CalibrationMove
+	// BaselineDir is the baseline used; Baseline describes it ("" when there was none).
+	BaselineDir string
+	Baseline    string
+	// Environment describes where the suite ran now.
+	Environment string
+	OutDir      string
+	// Err is why the suite could not run (exit 3).
+	Err error
+	// Notes are warnings about the configuration and the baseline.
+	Notes []string
+	// BaselineUpdated is set when --update-baseline wrote the baseline.
+	BaselineUpdated bool
+}
+
+// Exit statuses of the gate.
+const (
+	ExitPass       = 0
+	ExitRegression = 1
+	ExitConfig     = 2
+	ExitCouldNot   = 3
+)
+
+// ExitError carries the gate's exit status to the CLI.
+type ExitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExitError) Error() string { return e.Msg }
+
+// ExitCode is the process's exit status.
+func (e *ExitError) ExitCode() int { return e.Code }
+
+// Counts of the outcome's checks by status.
+func (o *Outcome) Counts() (pass, fail, skip, errored int) {
+	for _, c := range o.Checks {
+		switch c.Status {
+		case Pass:
+			pass++
+		case Fail:
+			fail++
+		case Skip:
+			skip++
+		case Error:
+			errored++
+		}
+	}
+	return
+}
+
+// ExitCode is 0 when every check passed (or was skipped), 1 on a regression, 3 when the suite
+// could not run.
+func (o *Outcome) ExitCode() int {
+	if o.Err != nil {
+		return ExitCouldNot
+	}
+	if _, fail, _, _ := o.Counts(); fail > 0 {
+		return ExitRegression
+	}
+	return ExitPass
+}
+
+// Result is the outcome as an error for the CLI: nil on a pass.
+func (o *Outcome) Result() error {
+	switch o.ExitCode() {
+	case ExitCouldNot:
+		return &ExitError{Code: ExitCouldNot, Msg: fmt.Sprintf("gate: could not run the suite: %v", o.Err)}
+	case ExitRegression:
+		var names []string
+		for _, c := range o.Checks {
+			if c.Status == Fail {
+				names = append(names, c.Name())
+			}
+		}
+		_, fail, _, _ := o.Counts()
+		return &ExitError{Code: ExitRegression, Msg: fmt.Sprintf("gate: %d of %d checks failed: %s", fail, len(o.Checks), strings.Join(names, "; "))}
+	}
+	return nil
+}
+
+// Run runs the suite of cfg Repeats times, holds its checks, and writes gate.md, junit.xml,
+// gate.txt and the combined results into the out directory. Bad configuration (including a
+// missing or mismatched baseline) comes back as a usage error before anything starts; a suite
+// that could not run comes back as an outcome with Err set.
+func Run(ctx context.Context, cfg *Config, opts Options) (*Outcome, error) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.Target != "" {
+		cfg.Target = opts.Target
+	}
+	if opts.DSN != "" {
+		cfg.DSN = opts.DSN
+	}
+	if err := harness.CheckKind(cfg.Target); err != nil {
+		return nil, err
+	}
+	if cfg.Target == harness.KindDSN {
+		if _, err := harness.ParseDSN(cfg.DSN); err != nil {
+			return nil, err
+		}
+	}
+	if err := harness.ValidateLatency(opts.Latency); err != nil {
+		return nil, err
+	}
+	o := &Outcome{Config: cfg, BaselineDir: opts.Baseline, Notes: append([]string{}, cfg.Warnings...)}
+	if o.BaselineDir == "" {
+		o.BaselineDir = cfg.Baseline
+	}
+	base, notes, err := LoadBaseline(cfg, o.BaselineDir, opts.UpdateBaseline)
+	if err != nil {
+		return nil, err
+	}
+	o.Notes = append(o.Notes, notes...)
+	if base != nil {
+		o.Baseline = describe(base)
+	}
+	o.OutDir = opts.Out
+	if o.OutDir == "" {
+		o.OutDir = filepath.Join("results", "runs", opts.Now.UTC().Format("20060102T150405Z")+"-gate")
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, harness.Usagef("--out %s: cannot create the directory: %v", o.OutDir, err)
+	}
+
+	now, err := runSuite(ctx, cfg, opts, o.OutDir)
+	if err != nil && harness.IsUsage(err) {
+		return nil, err
+	}
+	if now != nil {
+		o.Environment = describe(now)
+		if werr := writeResults(filepath.Join(o.OutDir, "results"), now); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err == nil {
+		o.Checks, err = Evaluate(cfg, now, base)
+		if err != nil && harness.IsUsage(err) {
+			return nil, err
+		}
+		o.Calibration = Calibration(now, base)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("gate: %w", err)
+		}
+		o.Err = err
+		o.Checks = pending(cfg, err)
+	}
+	if o.ExitCode() == ExitPass && opts.UpdateBaseline {
+		if err := writeBaseline(o.BaselineDir, now); err != nil {
+			o.Err = fmt.Errorf("update baseline: %w", err)
+			o.Checks = pending(cfg, o.Err)
+		} else {
+			o.BaselineUpdated = true
+		}
+	} else if opts.UpdateBaseline {
+		o.Notes = append(o.Notes, fmt.Sprintf("the baseline in %s was not updated: the gate did not pass", o.BaselineDir))
+	}
+	if err := o.write(opts.StepSummary); err != nil {
+		o.Err = errors.Join(o.Err, err)
+	}
+	return o, nil
+}
+
+// pending marks every check as not evaluated, for a suite that could not run.
+func pending(cfg *Config, err error) []CheckResult {
+	var out []CheckResult
+	for _, c := range cfg.Checks {
+		e := cfg.entry(c.Entry)
+		pts := matching(c, e)
+		for _, pt := range pts {
+			out = append(out, CheckResult{Check: c, Series: e.Name + " " + pointLabel(pt.Variant, pt.Values), Expanded: len(pts) > 1,
+				Status: Error, Note: "not evaluated: " + err.Error()})
+		}
+	}
+	return out
+}
+
+// runSuite runs every entry (and the calibration) once per repeat, interleaved, so that drift
+// of the machine falls on every entry alike. It returns what it measured, and the first error.
+func runSuite(ctx context.Context, cfg *Config, opts Options, out string) (*Measured, error) {
+	m := &Measured{Results: map[string]*report.Result{}}
+	var cal *Entry
+	if cfg.Calibrate {
+		cal = calibrationEntry()
+	}
+	for r := 1; r <= cfg.Repeats; r++ {
+		if cal != nil {
+			res, err := runEntry(ctx, cfg, opts, cal, r, out, 0)
+			if res != nil {
+				m.Calibration = merge(m.Calibration, res, r, cfg.Repeats)
+			}
+			if err != nil {
+				return m, fmt.Errorf("calibration, repeat %d: %w", r, err)
+			}
+		}
+		for _, e := range cfg.Suite {
+			res, err := runEntry(ctx, cfg, opts, e, r, out, opts.Latency)
+			if res != nil {
+				m.Results[e.Name] = merge(m.Results[e.Name], res, r, cfg.Repeats)
+			}
+			if err != nil {
+				return m, fmt.Errorf("%s, repeat %d: %w", e.Name, r, err)
+			}
+			if r == 1 {
+				// A metric the scenario does not report is a configuration error; say so now
+				// rather than after every repeat.
+				if err := CheckMetrics(cfg, m, "its first repeat"); err != nil {
+					return m, err
+				}
+			}
+		}
+	}
+	return m, nil
+}
+
+// runEntry runs one repeat of one entry through the runner.
+func runEntry(ctx context.Context, cfg *Config, opts Options, e *Entry, repeat int, out string, extraLatency time.Duration) (*report.Result, error) {
+	logf(opts.Log, "gate: repeat %d/%d: %s", repeat, cfg.Repeats, e.Name)
+	ro := runner.Options{
+		Scenario: e.Scenario, Sets: maps.Clone(e.Sets), PGSettings: maps.Clone(e.PGSettings),
+		Target: cfg.Target, DSN: cfg.DSN, Latency: e.Latency + extraLatency,
+		Duration: e.Duration, Warmup: e.Warmup, Rate: e.Rate, Quick: e.Quick, Repeat: 1,
+		Out: filepath.Join(out, "runs", fmt.Sprintf("r%d-%s", repeat, e.Name)), AllowIntrusive: e.AllowIntrusive,
+		// The same seed for the same repeat, now and in the baseline.
+		Seed:     uint64(repeat),
+		NoReport: true,
+		Log:      opts.Log, Progress: opts.Progress, Tracker: opts.Tracker,
+	}
+	prep, err := runner.Prepare(ro, time.Now())
+	if err != nil {
+		if harness.IsUsage(err) {
+			return nil, &harness.UsageError{Msg: fmt.Sprintf("%s: suite entry %s: %v", cfg.Path, e.Name, err)}
+		}
+		return nil, err
+	}
+	res, err := prep.Run(ctx)
+	if err == nil && res != nil && res.Status != report.StatusOK {
+		err = fmt.Errorf("%s: %s", res.Status, res.Reason)
+	}
+	return res, err
+}
+
+// merge adds a repeat's result to the combined result of an entry: its series numbered by
+// repeat, the run lengths and parameters of the first.
+func merge(into, res *report.Result, repeat, repeats int) *report.Result {
+	if into == nil {
+		c := *res
+		c.Series = nil
+		c.Params = maps.Clone(res.Params)
+		c.Params["repeat"] = repeats
+		c.Warnings = nil
+		c.Environment.Settings = maps.Clone(res.Environment.Settings)
+		into = &c
+	}
+	for _, s := range res.Series {
+		s.Repeat = repeat
+		into.Series = append(into.Series, s)
+	}
+	into.FinishedAt = res.FinishedAt
+	if res.Status != report.StatusOK {
+		into.Status, into.Reason = res.Status, res.Reason
+	}
+	for _, w := range res.Warnings {
+		if !contains(into.Warnings, w) {
+			into.Warnings = append(into.Warnings, w)
+		}
+	}
+	return into
+}
+
+// LoadBaseline reads the baseline directory: a result file per suite entry (<name>.json) and
+// calibration.json. A missing or mismatched baseline is a usage error that says how to create
+// one, unless update is set (the run will write it). It returns nil when there is none.
+func LoadBaseline(cfg *Config, dir string, update bool) (*Measured, []string, error) {
+	needs := cfg.HasRelative()
+	howTo := fmt.Sprintf("create it with `pgscale gate --config %s --baseline %s --update-baseline` "+
+		"(it runs the suite and writes the baseline when every check passes)", cfg.Path, dir)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if needs && !update {
+			return nil, nil, harness.Usagef("baseline %s: no such directory, and the relative checks need one; %s", dir, howTo)
+		}
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, harness.Usagef("baseline %s: %v", dir, err)
+	case !st.IsDir():
+		return nil, nil, harness.Usagef("baseline %s: not a directory (a baseline is a directory of result files, one per suite entry)", dir)
+	}
+	m := &Measured{Results: map[string]*report.Result{}}
+	var probs, notes []string
+	entries := append([]*Entry{}, cfg.Suite...)
+	if cfg.Calibrate {
+		entries = append(entries, calibrationEntry())
+	}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name+".json")
+		res, err := report.Load(path)
+		if err != nil {
+			if errors.Is(err, report.ErrBadInput) && strings.Contains(err.Error(), "no such file") {
+				if !needs || update {
+					continue
+				}
+				if e.Name == CalibrationName {
+					probs = append(probs, fmt.Sprintf("baseline %s: no %s.json, and calibrate: true needs one", dir, CalibrationName))
+				} else if entryHasRelative(cfg, e.Name) {
+					probs = append(probs, fmt.Sprintf("baseline %s: no %s.json for suite entry %s", dir, e.Name, e.Name))
+				}
+				continue
+			}
+			probs = append(probs, fmt.Sprintf("baseline %v", err))
+			continue
+		}
+		if diffs := mismatch(e, res); len(diffs) > 0 {
+			msg := fmt.Sprintf("baseline %s was measured with other settings than suite entry %s: %s", path, e.Name, strings.Join(diffs, "; "))
+			if update {
+				notes = append(notes, msg+" (ignored: --update-baseline replaces it)")
+				continue
+			}
+			probs = append(probs, msg)
+			continue
+		}
+		if e.Name == CalibrationName {
+			m.Calibration = res
+		} else {
+			m.Results[e.Name] = res
+		}
+	}
+	if len(probs) > 0 {
+		return nil, nil, harness.Usagef("%s\n%s", strings.Join(probs, "\n"), howTo)
+	}
+	if err := CheckMetrics(cfg, m, "the baseline "+dir); err != nil {
+		return nil, nil, err
+	}
+	if len(m.Results) == 0 && m.Calibration == nil {
+		return nil, notes, nil
+	}
+	return m, notes, nil
+}
+
+func entryHasRelative(cfg *Config, name string) bool {
+	for _, c := range cfg.Checks {
+		if c.Relative && c.Entry == name {
+			return true
+		}
+	}
+	return cfg.Calibrate && name == CalibrationName
+}
+
+// mismatch lists how a baseline result differs from what the entry would run: the scenario,
+// its parameters, its run lengths.
+func mismatch(e *Entry, res *report.Result) []string {
+	if res.Scenario != e.Scenario {
+		return []string{fmt.Sprintf("it is a result of %s, not %s", res.Scenario, e.Scenario)}
+	}
+	var diffs []string
+	want := normalize(e.params)
+	got := normalize(res.Params)
+	delete(got, "repeat")
+	delete(want, "repeat")
+	var keys []string
+	for k := range want {
+		keys = append(keys, k)
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !reflect.DeepEqual(want[k], got[k]) {
+			diffs = append(diffs, fmt.Sprintf("%s=%s in the baseline, %s now", k, show(got[k]), show(want[k])))
+		}
+	}
+	if res.Duration != e.duration.String() {
+		diffs = append(diffs, fmt.Sprintf("duration %s in the baseline, %s now", res.Duration, e.duration))
+	}
+	if res.Warmup != e.warmup.String() {
+		diffs = append(diffs, fmt.Sprintf("warm-up %s in the baseline, %s now", res.Warmup, e.warmup))
+	}
+	return diffs
+}
+
+// normalize makes parameters comparable whether they came from a plan or from JSON.
+func normalize(m map[string]any) map[string]any {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return map[string]any{}
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil || out == nil {
+		return map[string]any{}
+	}
+	return out
+}
+
+func show(v any) string {
+	if v == nil {
+		return "(none)"
+	}
+	if xs, ok := v.([]any); ok {
+		parts := make([]string, len(xs))
+		for i, x := range xs {
+			parts[i] = fmt.Sprint(x)
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v)
+}
+
+// describe says when, where and with what a set of results was measured.
+func describe(m *Measured) string {
+	var res *report.Result
+	for _, name := range sortedKeys(m.Results) {
+		res = m.Results[name]
+		break
+	}
+	if res == nil {
+		res = m.Calibration
+	}
+	if res == nil {
+		return ""
+	}
+	repeats := 0
+	for _, r := range m.Results {
+		for _, s := range r.Series {
+			repeats = max(repeats, s.Repeat)
+		}
+	}
+	env := res.Environment
+	s := fmt.Sprintf("%s, %s target, PostgreSQL %s, pgscale %s", res.StartedAt.UTC().Format("2006-01-02 15:04 UTC"),
+		env.Target, env.ServerVersion, env.Pgscale.Version)
+	if env.Host.CPUModel != "" {
+		s += fmt.Sprintf(", %d cores (%s)", env.Host.Cores, env.Host.CPUModel)
+	}
+	return s + fmt.Sprintf(", %d repeat%s", repeats, plural(repeats))
+}
+
+// writeResults writes each combined result as <name>.json into dir.
+func writeResults(dir string, m *Measured) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	for name, res := range m.Results {
+		if err := report.WriteFile(filepath.Join(dir, name+".json"), res); err != nil {
+			return err
+		}
+	}
+	if m.Calibration != nil {
+		return report.WriteFile(filepath.Join(dir, CalibrationName+".json"), m.Calibration)
+	}
+	return nil
+}
+
+// writeBaseline makes dir the baseline of m: each result written atomically, and result files
+// of entries no longer in the suite removed. Other files in dir are left alone.
+func writeBaseline(dir string, m *Measured) error {
+	if err := writeResults(dir, m); err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for name := range m.Results {
+		keep[name+".json"] = true
+	}
+	if m.Calibration != nil {
+		keep[CalibrationName+".json"] = true
+	}
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("update baseline: %w", err)
+	}
+	for _, f := range files {
+		if f.IsDir() || !strings.HasSuffix(f.Name(), ".json") || keep[f.Name()] {
+			continue
+		}
+		path := filepath.Join(dir, f.Name())
+		if _, err := report.Load(path); err == nil {
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("update baseline: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
