@@ -173,7 +173,8 @@ func logf(w io.Writer, format string, args ...any) {
 }
 
 func runPgscale(ctx context.Context, cc *pgx.ConnConfig, o Options, mode string) (Sample, error) {
-	cfg := loadgen.Config{Workers: o.Clients, Duration: o.Duration, ConnConfig: cc, ConnMode: loadgen.ConnPool}
+	// Each pgbench client holds its own connection; so does each worker here.
+	cfg := loadgen.Config{Workers: o.Clients, Duration: o.Duration, ConnConfig: cc, ConnMode: loadgen.ConnPerWorker}
 	execMode := pgx.QueryExecModeCacheStatement
 	if mode == ModeConnect {
 		// pgbench -C uses the simple protocol unless told otherwise.

@@ -289,7 +289,10 @@ func writeCSV(w io.Writer, gen *eventGen, rows int) (int64, error) {
 }
 
 func resetTable(ctx context.Context, conn *pgx.Conn, table pgx.Identifier) error {
-	if err := execAll(ctx, conn, []string{"TRUNCATE " + table.Sanitize(), "CHECKPOINT"}); err != nil {
+	if err := execAll(ctx, conn, []string{"TRUNCATE " + table.Sanitize()}); err != nil {
+		return fmt.Errorf("copy comparison reset: %w", err)
+	}
+	if _, err := checkpoint(ctx, conn); err != nil {
 		return fmt.Errorf("copy comparison reset: %w", err)
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/report"
 	"github.com/pgscale/pgscale/runner"
@@ -271,5 +273,32 @@ func TestCompareCopy(t *testing.T) {
 	}
 	if _, err := CompareCopy(context.Background(), target, CompareOptions{Rows: -1}); !harness.IsUsage(err) {
 		t.Errorf("rows -1: error %v, want a usage error", err)
+	}
+
+	// A role that may not CHECKPOINT (a managed server's) skips it rather than failing the run.
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, target.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE ROLE ingest_app LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	cc, err := pgx.ParseConfig(target.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.User = "ingest_app"
+	app, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+	if skipped, err := checkpoint(ctx, app); !skipped || err != nil {
+		t.Errorf("checkpoint as a plain role: skipped %v, error %v; want skipped", skipped, err)
+	}
+	if skipped, err := checkpoint(ctx, admin); skipped || err != nil {
+		t.Errorf("checkpoint as superuser: skipped %v, error %v; want done", skipped, err)
 	}
 }
