@@ -20,6 +20,7 @@ import (
 	"github.com/pgscale/pgscale/loadgen"
 	"github.com/pgscale/pgscale/report"
 	"github.com/pgscale/pgscale/scenarios"
+	"github.com/pgscale/pgscale/shard"
 )
 
 // Options are everything `pgscale run` takes.
@@ -43,6 +44,11 @@ type Options struct {
 	AllowIntrusive bool
 	Seed           uint64
 	NoReport       bool // --no-report: no report.md, report.html or plots (bench.txt is always written)
+	// A sharded run (runner/shard.go): --shard i/N (the zero value is a whole run), --run-id
+	// (shared by the shards; default <utc-time>-<scenario>) and --barrier-timeout (0: the default).
+	Shard          shard.Segment
+	RunID          string
+	BarrierTimeout time.Duration
 
 	// Log receives notes and progress; Progress, when set, draws the live line.
 	Log      io.Writer
@@ -62,6 +68,7 @@ type prepared struct {
 	warmup   time.Duration
 	outDir   string
 	runID    string
+	coord    *shard.Coordinator // a sharded run's coordination (runner/shard.go)
 }
 
 // Prepare checks opts and the scenario's parameters, reporting every usage error at once, and
@@ -139,13 +146,17 @@ func Prepare(opts Options, now time.Time) (*prepared, error) {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, p.checkShard()...)
 	if len(errs) > 0 {
 		return nil, &harness.UsageError{Msg: joinLines(errs)}
 	}
 	p.runID = now.UTC().Format("20060102T150405Z") + "-" + doc.Name
+	if opts.RunID != "" {
+		p.runID = opts.RunID
+	}
 	p.outDir = opts.Out
 	if p.outDir == "" {
-		p.outDir = filepath.Join("results", "runs", p.runID)
+		p.outDir = filepath.Join("results", "runs", p.runID, p.shardDir())
 	}
 	if err := checkWritable(p.outDir); err != nil {
 		return nil, err
@@ -248,8 +259,10 @@ func (p *prepared) Run(ctx context.Context) (*report.Result, error) {
 	}
 	res.Environment.Host = HostInfo()
 	res.Environment.Pgscale = BuildInfo()
+	p.stampShard(res)
 
 	err := p.runGroups(ctx, res)
+	p.noteShards(res)
 	res.FinishedAt = time.Now().UTC()
 	switch {
 	case err == nil:
@@ -311,6 +324,7 @@ func (p *prepared) runGroups(ctx context.Context, res *report.Result) error {
 		p.logf("%s", note)
 	}
 	res.Environment.Target = provider.Kind()
+	provider = p.shardProvider(provider)
 	gs := p.groups()
 	if !p.canChangeSettings(provider) && len(gs) > 1 {
 		res.Warnings = append(res.Warnings, "the dsn target cannot change server settings: every point ran with the server's own")
@@ -365,7 +379,7 @@ func (p *prepared) runGroup(ctx context.Context, provider harness.Provider, g gr
 		return err
 	}
 	setupStart := time.Now()
-	if err := p.scenario.Setup(ctx, env); err != nil {
+	if err := p.setup(ctx, env); err != nil {
 		return fmt.Errorf("%s setup: %w", p.doc.Name, err)
 	}
 	p.logf("%s: setup done in %s", p.doc.Name, time.Since(setupStart).Round(time.Millisecond))
@@ -437,6 +451,10 @@ func connConfig(dsn, schema string) (*pgx.ConnConfig, error) {
 
 func (p *prepared) runPoint(ctx context.Context, target harness.Target, env *scenarios.Env, pt scenarios.Point, repeat int, res *report.Result) error {
 	label := pointLabel(p.doc.Name, pt, repeat, p.opts.Repeat)
+	ctx, pt, err := p.shardPoint(ctx, env, pt, label)
+	if err != nil {
+		return err
+	}
 	sampler, err := harness.NewSampler(ctx, target.AdminDSN(), harness.SampleSourcesOf(target)...)
 	if err != nil {
 		return err

@@ -59,7 +59,6 @@ type Coordinator struct {
 	key     int32
 	conn    *pgx.Conn // this shard's session: it holds the shard's advisory lock while it lives
 	gen     int
-	label   string
 	lost    map[int]string // shard -> why it was counted lost
 	mu      sync.Mutex
 	left    bool
@@ -313,7 +312,7 @@ func (c *Coordinator) checkRun(ctx context.Context) error {
 // memberState is what the barrier knows of one shard.
 type memberState struct {
 	joined, done, alive, arrived bool
-	label                        string
+	host, label                  string
 }
 
 // Wait meets the other shards at the barrier before the point named label: it returns at the
@@ -325,7 +324,6 @@ func (c *Coordinator) Wait(ctx context.Context, label string) error {
 		return fmt.Errorf("shard %s: wait before joining", c.Seg)
 	}
 	c.gen++
-	c.label = label
 	if _, err := c.conn.Exec(ctx, "INSERT INTO "+c.table(arrivalTable)+" (gen, shard, label) VALUES ($1, $2, $3)",
 		c.gen, c.Seg.I, label); err != nil {
 		return fmt.Errorf("shard barrier at %s: %w", label, err)
@@ -349,9 +347,9 @@ func (c *Coordinator) Wait(ctx context.Context, label string) error {
 			case !st.joined:
 				waiting = append(waiting, i)
 			case st.done:
-				c.markLost(i, fmt.Sprintf("finished before %s (it failed or was interrupted)", label))
+				c.markLost(i, st.host, fmt.Sprintf("finished before %s (it failed or was interrupted)", label))
 			case !st.alive:
-				c.markLost(i, fmt.Sprintf("stopped before %s: its session with the server ended", label))
+				c.markLost(i, st.host, fmt.Sprintf("stopped before %s: its session with the server ended", label))
 			default:
 				waiting = append(waiting, i)
 			}
@@ -401,7 +399,7 @@ type querier interface {
 // statesOf reads the shards' states: a shard is alive while its advisory lock is held, which the
 // server releases when the shard's session ends, however the shard ended.
 func statesOf(ctx context.Context, q querier, members, arrivals string, key int32, gen int) (map[int]memberState, error) {
-	rows, err := q.Query(ctx, `SELECT m.shard, m.done_at IS NOT NULL,
+	rows, err := q.Query(ctx, `SELECT m.shard, m.host, m.done_at IS NOT NULL,
 		EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
 			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 			AND l.classid::bigint = $1 AND l.objid::bigint = m.shard),
@@ -415,7 +413,7 @@ func statesOf(ctx context.Context, q querier, members, arrivals string, key int3
 	for rows.Next() {
 		var i int
 		st := memberState{joined: true}
-		if err := rows.Scan(&i, &st.done, &st.alive, &st.arrived, &st.label); err != nil {
+		if err := rows.Scan(&i, &st.host, &st.done, &st.alive, &st.arrived, &st.label); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -424,11 +422,14 @@ func statesOf(ctx context.Context, q querier, members, arrivals string, key int3
 	return out, rows.Err()
 }
 
-func (c *Coordinator) markLost(i int, why string) {
+func (c *Coordinator) markLost(i int, host, why string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, seen := c.lost[i]; seen || i == c.Seg.I {
 		return
+	}
+	if host != "" {
+		why = fmt.Sprintf("(host %s) %s", host, why)
 	}
 	c.lost[i] = why
 	c.logf("shard %s: shard %d/%d %s; the run goes on without it and its merged result will be incomplete", c.Seg, i, c.Seg.N, why)
@@ -481,7 +482,7 @@ func (c *Coordinator) leaveTx(ctx context.Context) (bool, error) {
 		switch {
 		case i == c.Seg.I, st.done:
 		case !st.alive:
-			c.markLost(i, "stopped before the end: its session with the server ended")
+			c.markLost(i, st.host, "stopped before the end: its session with the server ended")
 		default:
 			running++
 		}

@@ -141,6 +141,7 @@ func newRootCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 		newColumnsCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),
 		newCompareCmd(stdout),
+		newMergeCmd(stdout, stderr),
 		newGateCmd(stdout, stderr, tracker),
 		newSizeCmd(stdout),
 		newCleanCmd(stdout),

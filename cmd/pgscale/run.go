@@ -14,6 +14,7 @@ import (
 	"github.com/pgscale/pgscale/loadgen"
 	"github.com/pgscale/pgscale/report"
 	"github.com/pgscale/pgscale/runner"
+	"github.com/pgscale/pgscale/shard"
 )
 
 // runFlags are `pgscale run`'s flags before they become runner.Options.
@@ -29,6 +30,8 @@ type runFlags struct {
 	noReport                       bool
 	repeat                         int
 	seed                           uint64
+	shard, runID                   string        // --shard i/N, --run-id
+	barrierTimeout                 time.Duration // --barrier-timeout
 }
 
 func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Command {
@@ -76,6 +79,9 @@ func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comman
 	fl.BoolVar(&f.allowIntrusive, "allow-intrusive", false, "allow scenarios that exhaust connections or take ACCESS EXCLUSIVE locks on a dsn target")
 	fl.BoolVar(&f.noReport, "no-report", false, "write no report.md, report.html or plots (result.json, summary.md and bench.txt only)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the workers' random streams")
+	fl.StringVar(&f.shard, "shard", "", "run shard i of N of a run shared by N processes (--target dsn; see pgscale merge), e.g. 0/4")
+	fl.StringVar(&f.runID, "run-id", "", "the run's id, the same for every shard (default <utc-time>-<scenario>)")
+	fl.DurationVar(&f.barrierTimeout, "barrier-timeout", shard.DefaultTimeout, "how long a shard waits for the others at the barrier")
 	return cmd
 }
 
@@ -102,6 +108,15 @@ func (f runFlags) options(scenario string, changed func(string) bool) (runner.Op
 	if err != nil {
 		return runner.Options{}, err
 	}
+	if f.barrierTimeout <= 0 {
+		return runner.Options{}, harness.Usagef("--barrier-timeout %s: must be more than 0 (default %s)", f.barrierTimeout, shard.DefaultTimeout)
+	}
+	seg := shard.Segment{}
+	if changed("shard") {
+		if seg, err = shard.Parse(f.shard); err != nil {
+			return runner.Options{}, err
+		}
+	}
 	warmup := time.Duration(-1)
 	if changed("warmup") {
 		if f.warmup < 0 {
@@ -114,7 +129,7 @@ func (f runFlags) options(scenario string, changed func(string) bool) (runner.Op
 		Target: f.target, DSN: f.dsn, Image: f.image, Shape: f.shape, Pooler: pooler, Latency: f.latency,
 		Duration: f.duration, Warmup: warmup, Workers: f.workers, Rate: f.rate,
 		Quick: f.quick, Repeat: f.repeat, Out: f.out, AllowIntrusive: f.allowIntrusive, Seed: f.seed,
-		NoReport: f.noReport,
+		NoReport: f.noReport, Shard: seg, RunID: f.runID, BarrierTimeout: f.barrierTimeout,
 	}, nil
 }
 

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/report"
+)
+
+// shardArgs are the arguments of shard i of n of a select-only run against dsn.
+func shardArgs(dsn, runID, out string, i, n int, extra ...string) []string {
+	args := []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--shard", fmt.Sprintf("%d/%d", i, n),
+		"--run-id", runID, "--set", "variants=prepared", "--set", "scale=1", "--no-report", "--barrier-timeout", "60s",
+		"--out", filepath.Join(out, fmt.Sprintf("shard-%d", i))}
+	return append(args, extra...)
+}
+
+func runSchemaGone(t *testing.T, dsn, runID string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", harness.RunSchema(runID)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 0
+}
+
+func validateFile(t *testing.T, dir string) *report.Result {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := report.Validate(data); err != nil {
+		t.Fatalf("%s does not validate: %v", dir, err)
+	}
+	r, err := report.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestShardedRunAgainstOneServer runs select-only as shards of one run against one local server
+// used as a dsn target, and merges them.
+func TestShardedRunAgainstOneServer(t *testing.T) {
+	skipWithoutPostgres(t)
+	t.Parallel()
+	// The killed-shard case needs a binary to kill; build it while the first case runs.
+	binDir := t.TempDir()
+	bin := filepath.Join(binDir, "pgscale")
+	built := make(chan error, 1)
+	go func() {
+		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+		built <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	target, err := (&harness.LocalProvider{}).Start(ctx, harness.Spec{Kind: harness.KindLocal, RunID: "shard-e2e"})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := target.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	dsn := target.AdminDSN()
+
+	t.Run("two shards in two processes merge to their sum", func(t *testing.T) {
+		const runID = "e2e-two"
+		dir := t.TempDir()
+		var wg sync.WaitGroup
+		codes, stderrs := make([]int, 2), make([]string, 2)
+		for i := 0; i < 2; i++ {
+			wg.Go(func() {
+				codes[i], _, stderrs[i] = runCLI(t, shardArgs(dsn, runID, dir, i, 2, "--set", "workers=3", "--duration", "2s", "--warmup", "0s")...)
+			})
+		}
+		wg.Wait()
+		for i := range codes {
+			if codes[i] != exitOK {
+				t.Fatalf("shard %d: exit %d\n%s", i, codes[i], stderrs[i])
+			}
+		}
+		var shards []*report.Result
+		for i := 0; i < 2; i++ {
+			r := validateFile(t, filepath.Join(dir, fmt.Sprintf("shard-%d", i)))
+			if r.Shard == nil || r.Shard.Index == nil || *r.Shard.Index != i || r.Shard.Count != 2 || r.RunID != runID {
+				t.Fatalf("shard %d: stamped %+v, run id %s", i, r.Shard, r.RunID)
+			}
+			shards = append(shards, r)
+		}
+		// 3 workers split as k6 splits them: round(1.5) = 2, then 3 - 2 = 1.
+		s0, s1 := shards[0].Series[0], shards[1].Series[0]
+		if s0.Workers != 2 || s1.Workers != 1 || s0.Ops == 0 || s1.Ops == 0 {
+			t.Fatalf("shard workers %d and %d (want 2 and 1), ops %d and %d", s0.Workers, s1.Workers, s0.Ops, s1.Ops)
+		}
+		// Shard 1 does no setup: without the barrier it would have looked up accounts while shard
+		// 0 was still creating them, and failed.
+		if n := report.TotalErrors(s0) + report.TotalErrors(s1); n != 0 {
+			t.Errorf("%d lookups failed (%v, %v): shard 1 did not wait for shard 0's setup", n, s0.Errors, s1.Errors)
+		}
+		t.Logf("the shards' series started %s apart", s0.StartedAt.Sub(s1.StartedAt).Abs())
+		if !strings.Contains(stderrs[1], "setup is shard 0's") {
+			t.Errorf("shard 1 did not leave the setup to shard 0:\n%s", stderrs[1])
+		}
+
+		mergedDir := filepath.Join(dir, "merged")
+		code, stdout, stderr := runCLI(t, "merge", dir, "--out", mergedDir, "--no-report")
+		if code != exitOK || !strings.Contains(stderr, "merged 2 of 2 shards of run e2e-two") {
+			t.Fatalf("merge: exit %d\n%s", code, stderr)
+		}
+		if !strings.Contains(stdout, "select-only") {
+			t.Fatalf("merge printed no summary: %q", stdout)
+		}
+		m := validateFile(t, mergedDir)
+		ms := m.Series[0]
+		if m.Status != report.StatusOK || ms.Ops != s0.Ops+s1.Ops || ms.Workers != 3 || len(m.Environment.Hosts) != 2 {
+			t.Fatalf("merged: status %s, ops %d (shards %d + %d), workers %d, hosts %d", m.Status, ms.Ops, s0.Ops, s1.Ops, ms.Workers, len(m.Environment.Hosts))
+		}
+		h := report.NewHistogram()
+		for _, s := range []report.Series{s0, s1} {
+			sh, err := report.DecodeHistogram(s.Histograms.Latency)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Merge(sh)
+		}
+		if ms.LatencyMs != report.PercentilesOf(h) || ms.LatencyMs.Count != s0.LatencyMs.Count+s1.LatencyMs.Count {
+			t.Fatalf("merged latency %+v, want %+v from the shards' histograms", ms.LatencyMs, report.PercentilesOf(h))
+		}
+		// The other commands read it like any result.
+		if code, _, stderr := runCLI(t, "report", mergedDir, "--format", "md"); code != exitOK {
+			t.Fatalf("report of the merged result: exit %d\n%s", code, stderr)
+		}
+		if code, _, stderr := runCLI(t, "compare", filepath.Join(dir, "shard-0"), mergedDir); code != exitOK {
+			t.Fatalf("compare with the merged result: exit %d\n%s", code, stderr)
+		}
+		if !runSchemaGone(t, dsn, runID) {
+			t.Error("the run's schema is still on the server")
+		}
+		// Merging shards of different runs is a usage error.
+		other := filepath.Join(dir, "other")
+		if err := os.MkdirAll(other, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r := *shards[1]
+		r.RunID = "e2e-other"
+		if err := report.WriteFile(filepath.Join(other, "result.json"), &r); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr = runCLI(t, "merge", filepath.Join(dir, "shard-0"), other, "--out", t.TempDir())
+		if code != exitUsage || !strings.Contains(stderr, "is of run e2e-other but") {
+			t.Fatalf("merging two runs: exit %d, %s", code, stderr)
+		}
+	})
+
+	t.Run("a killed shard leaves the merged result incomplete", func(t *testing.T) {
+		if err := <-built; err != nil {
+			t.Fatal(err)
+		}
+		const runID = "e2e-kill"
+		dir := t.TempDir()
+		extra := []string{"--set", "workers=2,4", "--duration", "3s", "--warmup", "0s"}
+		cmd := exec.Command(bin, shardArgs(dsn, runID, dir, 1, 2, extra...)...)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		loading := make(chan struct{})
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			once := sync.Once{}
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), "ops/s") {
+					once.Do(func() { close(loading) })
+				}
+			}
+		}()
+		var code0 int
+		var stderr0 string
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			code0, _, stderr0 = runCLI(t, shardArgs(dsn, runID, dir, 0, 2, extra...)...)
+		}()
+		select {
+		case <-loading:
+		case <-done:
+			t.Fatalf("shard 0 ended before shard 1 put on load: exit %d\n%s", code0, stderr0)
+		case <-time.After(60 * time.Second):
+			t.Fatal("shard 1 put on no load within 60 s")
+		}
+		// Killed mid-point, as an evicted pod is: no chance to write or say goodbye.
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if code0 != exitOK {
+			t.Fatalf("shard 0: exit %d (it should finish without shard 1)\n%s", code0, stderr0)
+		}
+		r0 := validateFile(t, filepath.Join(dir, "shard-0"))
+		if len(r0.Series) != 2 || r0.Shard == nil || fmt.Sprint(r0.Shard.Lost) != "[1]" {
+			t.Fatalf("shard 0: %d series, shard %+v; want both points and shard 1 lost\n%s", len(r0.Series), r0.Shard, stderr0)
+		}
+		code, _, mergeErr := runCLI(t, "merge", dir, "--out", filepath.Join(dir, "merged"), "--no-report")
+		if code != exitFailure || !strings.Contains(mergeErr, "the merged result is incomplete: shard 1 of 2 missing") {
+			t.Fatalf("merge: exit %d, want %d with the run incomplete\n%s", code, exitFailure, mergeErr)
+		}
+		m := validateFile(t, filepath.Join(dir, "merged"))
+		if m.Status != report.StatusIncomplete || fmt.Sprint(m.Shard.Missing) != "[1]" || fmt.Sprint(m.Shard.Lost) != "[1]" ||
+			len(m.Warnings) == 0 || !strings.HasPrefix(m.Warnings[0], "incomplete: ") {
+			t.Fatalf("merged: status %s, shard %+v, warnings %q", m.Status, m.Shard, m.Warnings)
+		}
+		if !runSchemaGone(t, dsn, runID) {
+			t.Error("the run's schema is still on the server after its last live shard finished")
+		}
+	})
+}
+
+func TestShardBadInput(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	dsn := "postgres://app:hunter2@127.0.0.1:1/app"
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"index out of range", []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--shard", "2/2", "--run-id", "r"},
+			"--shard 2/2: shard index out of range: valid indexes are 0 to 1"},
+		{"not i/N", []string{"run", "select-only", "--shard", "first"}, `--shard "first": want i/N`},
+		{"not dsn", []string{"run", "select-only", "--target", "local", "--shard", "0/2", "--run-id", "r", "--out", out},
+			"--shard 0/2 needs --target dsn"},
+		{"no run id", []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--shard", "0/2", "--out", out},
+			"--shard 0/2 needs --run-id"},
+		{"too few workers", []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--shard", "0/4", "--run-id", "r",
+			"--set", "workers=2", "--out", out}, "has 2 workers, fewer than the 4 shards, which leaves a shard none: use at most 2 shards or more workers"},
+		{"bad run id", []string{"run", "select-only", "--run-id", "a b", "--out", out}, `--run-id "a b": want 1 to 40 letters`},
+		{"barrier timeout", []string{"run", "select-only", "--barrier-timeout", "0s"}, "--barrier-timeout 0s: must be more than 0"},
+		{"merge nothing", []string{"merge", out}, "no result.json in this directory nor in its subdirectories"},
+		{"merge no args", []string{"merge"}, "requires at least 1 arg"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, stderr := runCLI(t, c.args...)
+			if code != exitUsage || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d with %q", code, stderr, exitUsage, c.want)
+			}
+			if strings.Contains(stderr, "hunter2") {
+				t.Fatalf("the password reached stderr: %s", stderr)
+			}
+		})
+	}
+}
