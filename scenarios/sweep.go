@@ -1,6 +1,9 @@
 package scenarios
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Dim is one sweep dimension: a name and its values.
 type Dim struct {
@@ -51,4 +54,26 @@ func StringDim(name string, vals []string) Dim {
 func VariantsParam(variants ...string) ParamSpec {
 	return ParamSpec{Name: "variants", Kind: KindString, List: true, Default: strings.Join(variants, ","),
 		Choices: variants, Help: "variants to run"}
+}
+
+// Saturation returns the least x whose y reaches share of the best y: where throughput stops
+// growing along a sweep (worker count, batch size). ys holds the best y measured at each x (the
+// best of its repeats). It needs at least two x values.
+func Saturation(ys map[int]float64, share float64) (int, bool) {
+	if len(ys) < 2 {
+		return 0, false
+	}
+	xs := make([]int, 0, len(ys))
+	top := 0.0
+	for x, y := range ys {
+		xs = append(xs, x)
+		top = max(top, y)
+	}
+	slices.Sort(xs)
+	for _, x := range xs {
+		if ys[x] >= share*top {
+			return x, true
+		}
+	}
+	return xs[len(xs)-1], true
 }

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -556,29 +555,14 @@ func (s *scenario) noteSweep(c config, m map[string]float64) {
 	}
 }
 
-// saturation returns the least batch size whose rows/s reaches saturationShare of the best in the
-// sweep (the best of its repeats), once at least two batch sizes were measured.
+// saturation returns the least batch whose throughput reaches saturationShare of the best in the
+// sweep (the best of its repeats), once at least two were measured.
 func saturation(entries []sweepEntry) (int, bool) {
 	best := map[int]float64{}
 	for _, e := range entries {
 		best[e.batch] = max(best[e.batch], e.rowsPerS)
 	}
-	if len(best) < 2 {
-		return 0, false
-	}
-	sizes := make([]int, 0, len(best))
-	top := 0.0
-	for b, r := range best {
-		sizes = append(sizes, b)
-		top = max(top, r)
-	}
-	sort.Ints(sizes)
-	for _, b := range sizes {
-		if best[b] >= saturationShare*top {
-			return b, true
-		}
-	}
-	return sizes[len(sizes)-1], true
+	return scenarios.Saturation(best, saturationShare)
 }
 
 // formatCount renders n with thousands separators, for log lines.

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -967,27 +966,12 @@ func (s *scenario) noteSweep(c config, m map[string]float64) {
 	}
 }
 
-// saturation returns the least worker count whose jobs/s reaches saturationShare of the best in
-// the sweep (the best of its repeats), once at least two worker counts were measured.
+// saturation returns the least workers whose throughput reaches saturationShare of the best in the
+// sweep (the best of its repeats), once at least two were measured.
 func saturation(entries []sweepEntry) (int, bool) {
 	best := map[int]float64{}
 	for _, e := range entries {
 		best[e.workers] = max(best[e.workers], e.jobsPerS)
 	}
-	if len(best) < 2 {
-		return 0, false
-	}
-	counts := make([]int, 0, len(best))
-	top := 0.0
-	for w, j := range best {
-		counts = append(counts, w)
-		top = max(top, j)
-	}
-	sort.Ints(counts)
-	for _, w := range counts {
-		if best[w] >= saturationShare*top {
-			return w, true
-		}
-	}
-	return counts[len(counts)-1], true
+	return scenarios.Saturation(best, saturationShare)
 }
