@@ -97,26 +97,38 @@ var (
 	entryKeys = []string{"scenario", "name", "set", "quick", "duration", "warmup", "rate", "latency", "pg_settings", "allow_intrusive"}
 )
 
-// problems collects configuration errors, each with its line.
+// problems collects configuration errors, each with its line; they are reported in line order.
 type problems struct {
-	path string
-	list []string
+	path  string
+	list  []string
+	lines []int
 }
 
 func (p *problems) add(line int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if line > 0 {
-		p.list = append(p.list, fmt.Sprintf("%s:%d: %s", p.path, line, msg))
-		return
+		msg = fmt.Sprintf("%s:%d: %s", p.path, line, msg)
+	} else {
+		msg = fmt.Sprintf("%s: %s", p.path, msg)
 	}
-	p.list = append(p.list, fmt.Sprintf("%s: %s", p.path, msg))
+	p.list = append(p.list, msg)
+	p.lines = append(p.lines, line)
 }
 
 func (p *problems) err() error {
 	if len(p.list) == 0 {
 		return nil
 	}
-	return &harness.UsageError{Msg: strings.Join(p.list, "\n")}
+	idx := make([]int, len(p.list))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p.lines[idx[a]] < p.lines[idx[b]] })
+	out := make([]string, len(idx))
+	for i, j := range idx {
+		out[i] = p.list[j]
+	}
+	return &harness.UsageError{Msg: strings.Join(out, "\n")}
 }
 
 // Load reads and validates a gate file. Every problem is reported at once, each with its line,
@@ -409,6 +421,9 @@ func (cfg *Config) parseChecks(p *problems, node, root *yaml.Node) {
 		}
 		seen[c.Text] = n.Line
 		e, ok := byName[c.Entry]
+		if !ok && len(byName) == 0 {
+			continue // no suite to check against; its problem is reported
+		}
 		if !ok {
 			if !contains(cfg.broken, c.Entry) {
 				p.add(n.Line, "check %q: no suite entry %q%s; the suite has %s", c.Text, c.Entry, suggestion(c.Entry, names, ""), quoteList(names))

@@ -232,7 +232,7 @@ func (c *Check) aggregate() string {
 
 var (
 	// absolute: [agg(]field[)] op number
-	absoluteExpr = regexp.MustCompile(`^(?:([a-z]+)\(\s*([^()\s]+)\s*\)|([^()\s<>=!]+))\s*(<=|>=|==|!=|<|>|=)\s*(\S+)$`)
+	absoluteExpr = regexp.MustCompile(`^(?:([a-z]+)\(\s*([^()\s]+)\s*\)|([^()\s<>=!]+))\s*(<=|>=|==|!=|<|>|=)\s*([^\s<>=!]+)$`)
 	// relative: field may rise|fall [by] [at most] N%
 	relativeExpr = regexp.MustCompile(`^(\S+)\s+may\s+(\S+)(?:\s+by)?(?:\s+at\s+most)?\s+(\S+?)\s*%$`)
 )

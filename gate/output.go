@@ -76,33 +76,33 @@ func (o *Outcome) rows() []row {
 	return rows
 }
 
-// header lines common to the text and Markdown renderings.
-func (o *Outcome) about() []string {
+// about is the header common to every rendering, as name and value pairs.
+func (o *Outcome) about() [][2]string {
 	cfg := o.Config
 	var names []string
 	for _, e := range cfg.Suite {
 		names = append(names, e.Name)
 	}
-	suite := fmt.Sprintf("suite: %s, %d repeat%s a side", strings.Join(names, ", "), cfg.Repeats, plural(cfg.Repeats))
+	suite := fmt.Sprintf("%s, %d repeat%s a side", strings.Join(names, ", "), cfg.Repeats, plural(cfg.Repeats))
 	if cfg.Calibrate {
 		suite += fmt.Sprintf(", calibrated by select-only (prepared, %d workers, %s per repeat)", CalibrationWorkers, CalibrationDuration)
 	}
-	lines := []string{suite}
+	lines := [][2]string{{"suite", suite}}
 	if o.Environment != "" {
-		lines = append(lines, "now: "+o.Environment)
+		lines = append(lines, [2]string{"now", o.Environment})
 	}
 	switch {
 	case o.Baseline != "":
-		lines = append(lines, fmt.Sprintf("baseline: %s (%s)", o.BaselineDir, o.Baseline))
+		lines = append(lines, [2]string{"baseline", fmt.Sprintf("%s (%s)", o.BaselineDir, o.Baseline)})
 	case cfg.HasRelative():
-		lines = append(lines, fmt.Sprintf("baseline: none in %s yet", o.BaselineDir))
+		lines = append(lines, [2]string{"baseline", fmt.Sprintf("none in %s yet", o.BaselineDir)})
 	}
 	if m := o.Calibration; m != nil {
 		if m.Base != nil {
-			lines = append(lines, fmt.Sprintf("calibration moved %s since the baseline: %s lookups/s now, %s then (p=%.3f, n=%d+%d)",
-				signedPct(m.Change), num(m.NowMedian), num(m.BaseMedian), m.P, len(m.Base), len(m.Now)))
+			lines = append(lines, [2]string{"calibration", fmt.Sprintf("moved %s since the baseline: %s lookups/s now, %s then (p=%.3f, n=%d+%d)",
+				signedPct(m.Change), num(m.NowMedian), num(m.BaseMedian), m.P, len(m.Base), len(m.Now))})
 		} else {
-			lines = append(lines, fmt.Sprintf("calibration: %s lookups/s (median of %d)", num(m.NowMedian), len(m.Now)))
+			lines = append(lines, [2]string{"calibration", fmt.Sprintf("%s lookups/s (median of %d)", num(m.NowMedian), len(m.Now))})
 		}
 	}
 	return lines
@@ -126,7 +126,7 @@ func (o *Outcome) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pgscale gate %s: %s\n", o.Config.Path, o.verdict())
 	for _, l := range o.about() {
-		fmt.Fprintf(&b, "  %s\n", l)
+		fmt.Fprintf(&b, "  %s: %s\n", l[0], l[1])
 	}
 	if o.Err != nil {
 		fmt.Fprintf(&b, "  could not run: %v\n", o.Err)
@@ -192,7 +192,7 @@ func (o *Outcome) Markdown() string {
 	fmt.Fprintf(&b, "## %s pgscale gate: %s\n\n", icon, mdEscape(o.verdict()))
 	fmt.Fprintf(&b, "Gate file `%s`.\n\n", o.Config.Path)
 	for _, l := range o.about() {
-		fmt.Fprintf(&b, "- %s\n", mdEscape(l))
+		fmt.Fprintf(&b, "- %s: %s\n", l[0], mdEscape(l[1]))
 	}
 	if o.Err != nil {
 		fmt.Fprintf(&b, "- **could not run**: %s\n", mdEscape(o.Err.Error()))
@@ -274,13 +274,11 @@ type junitMessage struct {
 
 // JUnit renders the outcome as JUnit XML.
 func (o *Outcome) JUnit() []byte {
-	pass, fail, skip, errored := o.Counts()
-	_ = pass
+	_, fail, skip, errored := o.Counts()
 	s := junitSuite{Name: "pgscale gate " + o.Config.Path, Tests: len(o.Checks), Failures: fail, Errors: errored, Skipped: skip}
 	var props []junitProp
 	for _, l := range o.about() {
-		k, v, _ := strings.Cut(l, ": ")
-		props = append(props, junitProp{Name: k, Value: v})
+		props = append(props, junitProp{Name: l[0], Value: l[1]})
 	}
 	if len(props) > 0 {
 		s.Props = &junitProps{Props: props}

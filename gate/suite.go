@@ -89,6 +89,8 @@ type Outcome struct {
 	Notes []string
 	// BaselineUpdated is set when --update-baseline wrote the baseline.
 	BaselineUpdated bool
+	// Now and Base are the results behind the checks (Base nil without a baseline).
+	Now, Base *Measured
 }
 
 // Exit statuses of the gate.
@@ -191,6 +193,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (*Outcome, error) {
 		return nil, err
 	}
 	o.Notes = append(o.Notes, notes...)
+	o.Base = base
 	if base != nil {
 		o.Baseline = describe(base)
 	}
@@ -206,6 +209,8 @@ func Run(ctx context.Context, cfg *Config, opts Options) (*Outcome, error) {
 	if err != nil && harness.IsUsage(err) {
 		return nil, err
 	}
+	o.Now = now
+	o.Notes = append(o.Notes, environmentNotes(now, base)...)
 	if now != nil {
 		o.Environment = describe(now)
 		if werr := writeResults(filepath.Join(o.OutDir, "results"), now); werr != nil && err == nil {
@@ -509,6 +514,9 @@ func describe(m *Measured) string {
 			repeats = max(repeats, s.Repeat)
 		}
 	}
+	if repeats == 0 {
+		return "" // nothing measured
+	}
 	env := res.Environment
 	s := fmt.Sprintf("%s, %s target, PostgreSQL %s, pgscale %s", res.StartedAt.UTC().Format("2006-01-02 15:04 UTC"),
 		env.Target, env.ServerVersion, env.Pgscale.Version)
@@ -516,6 +524,30 @@ func describe(m *Measured) string {
 		s += fmt.Sprintf(", %d cores (%s)", env.Host.Cores, env.Host.CPUModel)
 	}
 	return s + fmt.Sprintf(", %d repeat%s", repeats, plural(repeats))
+}
+
+// environmentNotes warns when the baseline was measured on another kind of target or another
+// PostgreSQL version: figures then differ for reasons no threshold knows about.
+func environmentNotes(now, base *Measured) []string {
+	if now == nil || base == nil {
+		return nil
+	}
+	var notes []string
+	for _, name := range sortedKeys(now.Results) {
+		b, ok := base.Results[name]
+		n := now.Results[name]
+		if !ok || len(n.Series) == 0 {
+			continue
+		}
+		if b.Environment.Target != n.Environment.Target {
+			notes = append(notes, fmt.Sprintf("%s: the baseline ran on the %s target, this run on %s", name, b.Environment.Target, n.Environment.Target))
+		}
+		if b.Environment.ServerVersion != n.Environment.ServerVersion {
+			notes = append(notes, fmt.Sprintf("%s: the baseline ran on PostgreSQL %s, this run on %s", name, b.Environment.ServerVersion, n.Environment.ServerVersion))
+		}
+		break // one entry tells; the suite shares its target
+	}
+	return notes
 }
 
 // writeResults writes each combined result as <name>.json into dir.

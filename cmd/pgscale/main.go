@@ -91,7 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 func interruptContext(tracker *harness.Tracker, stderr io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGPIPE too: `pgscale run … | head` must stop like an interrupt, not die leaving servers behind.
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	done := make(chan struct{})
 	go func() {
 		select {
