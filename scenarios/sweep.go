@@ -77,3 +77,39 @@ func Saturation(ys map[int]float64, share float64) (int, bool) {
 	}
 	return xs[len(xs)-1], true
 }
+
+// SaturationTracker follows sweeps across a run's points. After each point it writes, into the
+// metrics of every series of that sweep seen so far, the least swept value at which throughput
+// reached Share of the sweep's best (see Saturation). The maps are the ones in series already
+// handed to the runner, which keeps them in its result; a sweep's last series has the value over
+// the whole sweep in any case.
+type SaturationTracker struct {
+	Metric string  // e.g. saturation_batch
+	Share  float64 // e.g. 0.9
+	sweeps map[string][]sweepPoint
+}
+
+type sweepPoint struct {
+	x       int
+	y       float64
+	metrics map[string]float64
+}
+
+// Note records throughput y at swept value x for the named sweep, with the series' metrics.
+func (t *SaturationTracker) Note(sweep string, x int, y float64, metrics map[string]float64) {
+	if t.sweeps == nil {
+		t.sweeps = map[string][]sweepPoint{}
+	}
+	t.sweeps[sweep] = append(t.sweeps[sweep], sweepPoint{x: x, y: y, metrics: metrics})
+	best := map[int]float64{}
+	for _, p := range t.sweeps[sweep] {
+		best[p.x] = max(best[p.x], p.y)
+	}
+	sx, ok := Saturation(best, t.Share)
+	if !ok {
+		return
+	}
+	for _, p := range t.sweeps[sweep] {
+		p.metrics[t.Metric] = float64(sx)
+	}
+}

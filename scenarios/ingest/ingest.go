@@ -68,21 +68,19 @@ const (
 	loadAppName = "pgscale-ingest"
 )
 
-func init() { scenarios.Register(Name, func() scenarios.Scenario { return &scenario{} }) }
+func init() {
+	scenarios.Register(Name, func() scenarios.Scenario {
+		return &scenario{saturation: scenarios.SaturationTracker{Metric: "saturation_batch", Share: saturationShare}}
+	})
+}
 
 type scenario struct {
-	// sweeps collects each series group's rows/s per batch size, to find where throughput stops
-	// growing; insertRate keeps insert's rows/s per group for the speed-up of the others.
-	sweeps     map[string][]sweepEntry
+	// saturation finds, per series group, the batch size where rows/s stops growing; insertRate
+	// keeps insert's rows/s per group for the speed-up of the others.
+	saturation scenarios.SaturationTracker
 	insertRate map[string]float64
 	// noCheckpointNoted is set once the log has said that CHECKPOINT was refused.
 	noCheckpointNoted bool
-}
-
-type sweepEntry struct {
-	batch    int
-	rowsPerS float64
-	metrics  map[string]float64
 }
 
 func (*scenario) Doc() scenarios.Doc {
@@ -533,8 +531,7 @@ func (st *runState) addMetrics(m map[string]float64, measured time.Duration, t t
 // (the maps are the ones in the series already handed to the runner; the sweep's last series has
 // the value over the whole sweep in any case), and the speed-up over insert at the same point.
 func (s *scenario) noteSweep(c config, m map[string]float64) {
-	if s.sweeps == nil {
-		s.sweeps = map[string][]sweepEntry{}
+	if s.insertRate == nil {
 		s.insertRate = map[string]float64{}
 	}
 	rps := m["rows_per_s"]
@@ -543,26 +540,7 @@ func (s *scenario) noteSweep(c config, m map[string]float64) {
 	} else if ins := s.insertRate[c.pointKey()]; ins > 0 {
 		m["rows_per_s_vs_insert"] = rps / ins
 	}
-	key := c.groupKey()
-	s.sweeps[key] = append(s.sweeps[key], sweepEntry{batch: c.batch, rowsPerS: rps, metrics: m})
-	entries := s.sweeps[key]
-	b, ok := saturation(entries)
-	if !ok {
-		return
-	}
-	for _, e := range entries {
-		e.metrics["saturation_batch"] = float64(b)
-	}
-}
-
-// saturation returns the least batch whose throughput reaches saturationShare of the best in the
-// sweep (the best of its repeats), once at least two were measured.
-func saturation(entries []sweepEntry) (int, bool) {
-	best := map[int]float64{}
-	for _, e := range entries {
-		best[e.batch] = max(best[e.batch], e.rowsPerS)
-	}
-	return scenarios.Saturation(best, saturationShare)
+	s.saturation.Note(c.groupKey(), c.batch, rps, m)
 }
 
 // formatCount renders n with thousands separators, for log lines.

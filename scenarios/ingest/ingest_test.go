@@ -16,6 +16,7 @@ import (
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/report"
 	"github.com/pgscale/pgscale/runner"
+	"github.com/pgscale/pgscale/scenarios"
 )
 
 func needLocal(t *testing.T) {
@@ -227,13 +228,24 @@ func TestBadParameters(t *testing.T) {
 }
 
 func TestSaturation(t *testing.T) {
-	entries := []sweepEntry{{batch: 1, rowsPerS: 3000}, {batch: 10, rowsPerS: 30000}, {batch: 100, rowsPerS: 150000},
-		{batch: 1000, rowsPerS: 190000}, {batch: 10000, rowsPerS: 200000}}
-	if b, ok := saturation(entries); !ok || b != 1000 {
-		t.Errorf("saturation %d %v, want 1000 (the least batch within 90%% of the best)", b, ok)
-	}
-	if _, ok := saturation(entries[:1]); ok {
+	tracker := scenarios.SaturationTracker{Metric: "saturation_batch", Share: saturationShare}
+	first := map[string]float64{}
+	tracker.Note("copy", 1, 3000, first)
+	if _, ok := first["saturation_batch"]; ok {
 		t.Error("saturation of one batch size: want none")
+	}
+	last := map[string]float64{}
+	for _, e := range []struct {
+		batch int
+		rps   float64
+	}{{10, 30000}, {100, 150000}, {1000, 190000}, {10000, 200000}} {
+		last = map[string]float64{}
+		tracker.Note("copy", e.batch, e.rps, last)
+	}
+	for _, m := range []map[string]float64{first, last} {
+		if b := m["saturation_batch"]; b != 1000 {
+			t.Errorf("saturation %v, want 1000 (the least batch within 90%% of the best)", b)
+		}
 	}
 }
 

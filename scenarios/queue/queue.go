@@ -96,18 +96,16 @@ const (
 //go:embed schema.sql
 var schemaSQL string
 
-func init() { scenarios.Register(Name, func() scenarios.Scenario { return &scenario{} }) }
-
-type scenario struct {
-	// sweeps collects each variant's jobs/s per worker count across the run's points, to find
-	// where throughput stops growing.
-	sweeps map[string][]sweepEntry
+func init() {
+	scenarios.Register(Name, func() scenarios.Scenario {
+		return &scenario{saturation: scenarios.SaturationTracker{Metric: "saturation_workers", Share: saturationShare}}
+	})
 }
 
-type sweepEntry struct {
-	workers  int
-	jobsPerS float64
-	metrics  map[string]float64
+type scenario struct {
+	// saturation finds, per variant (and batch size), the worker count where jobs/s stops
+	// growing, across the run's points.
+	saturation scenarios.SaturationTracker
 }
 
 func (*scenario) Doc() scenarios.Doc {
@@ -951,27 +949,5 @@ func (st *runState) addMetrics(m map[string]float64, measuredS float64, before, 
 // handed to the runner, which keeps them in its result; the last series of a variant has the value
 // over the whole sweep in any case.
 func (s *scenario) noteSweep(c config, m map[string]float64) {
-	if s.sweeps == nil {
-		s.sweeps = map[string][]sweepEntry{}
-	}
-	key := fmt.Sprintf("%s/%d", c.variant, c.batch)
-	s.sweeps[key] = append(s.sweeps[key], sweepEntry{workers: c.workers, jobsPerS: m["jobs_per_s"], metrics: m})
-	entries := s.sweeps[key]
-	w, ok := saturation(entries)
-	if !ok {
-		return
-	}
-	for _, e := range entries {
-		e.metrics["saturation_workers"] = float64(w)
-	}
-}
-
-// saturation returns the least workers whose throughput reaches saturationShare of the best in the
-// sweep (the best of its repeats), once at least two were measured.
-func saturation(entries []sweepEntry) (int, bool) {
-	best := map[int]float64{}
-	for _, e := range entries {
-		best[e.workers] = max(best[e.workers], e.jobsPerS)
-	}
-	return scenarios.Saturation(best, saturationShare)
+	s.saturation.Note(fmt.Sprintf("%s/%d", c.variant, c.batch), c.workers, m["jobs_per_s"], m)
 }

@@ -242,12 +242,19 @@ func TestPlanFitsMaxConnections(t *testing.T) {
 
 func TestSaturation(t *testing.T) {
 	t.Parallel()
-	entries := []sweepEntry{{workers: 10, jobsPerS: 1000}, {workers: 100, jobsPerS: 3000},
-		{workers: 500, jobsPerS: 3200}, {workers: 1000, jobsPerS: 2500}, {workers: 100, jobsPerS: 2800}}
-	if w, ok := saturation(entries); !ok || w != 100 {
-		t.Fatalf("saturation %d %v, want 100 (3000 of the best 3200 is past 90%%)", w, ok)
-	}
-	if _, ok := saturation(entries[:1]); ok {
+	tracker := scenarios.SaturationTracker{Metric: "saturation_workers", Share: saturationShare}
+	first := map[string]float64{}
+	tracker.Note("dedicated/1", 10, 1000, first)
+	if _, ok := first["saturation_workers"]; ok {
 		t.Fatal("one worker count has no saturation point")
+	}
+	for _, e := range []struct {
+		workers int
+		jobs    float64
+	}{{100, 3000}, {500, 3200}, {1000, 2500}, {100, 2800}} {
+		tracker.Note("dedicated/1", e.workers, e.jobs, map[string]float64{})
+	}
+	if w := first["saturation_workers"]; w != 100 {
+		t.Fatalf("saturation %v, want 100 (3000 of the best 3200 is past 90%%)", w)
 	}
 }
