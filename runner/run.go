@@ -26,21 +26,21 @@ import (
 
 // Options are everything `pgscale run` takes.
 type Options struct {
-	Scenario       string
-	Sets           map[string]string // --set
-	PGSettings     map[string]string // --pg-setting
-	Target         string            // auto | docker | local | dsn
-	DSN            string
-	Image          string
-	Shape          string
-	Pooler         *harness.PoolerSpec // --pooler; overrides the scenario's
+	Scenario   string
+	Sets       map[string]string // --set
+	PGSettings map[string]string // --pg-setting
+	Target     string            // auto | docker | local | dsn
+	DSN        string
+	Image      string
+	Shape      string
+	Pooler     *harness.PoolerSpec // --pooler; overrides the scenario's
 	// Latencies (--latency) are round trips added between the load and the server. One value
 	// applies to every point; more than one is a sweep: every point runs at each, on its own
 	// target, and records latency_ms among its point values. 0 is a direct connection.
-	Latencies []time.Duration
-	Duration       time.Duration       // 0: the scenario's default
-	Warmup         time.Duration       // <0: the scenario's default
-	Workers        int                 // 0: the scenario's default
+	Latencies      []time.Duration
+	Duration       time.Duration // 0: the scenario's default
+	Warmup         time.Duration // <0: the scenario's default
+	Workers        int           // 0: the scenario's default
 	Rate           float64
 	Quick          bool
 	Repeat         int
