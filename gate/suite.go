@@ -304,7 +304,7 @@ func runEntry(ctx context.Context, cfg *Config, opts Options, e *Entry, repeat i
 	logf(opts.Log, "gate: repeat %d/%d: %s", repeat, cfg.Repeats, e.Name)
 	ro := runner.Options{
 		Scenario: e.Scenario, Sets: maps.Clone(e.Sets), PGSettings: maps.Clone(e.PGSettings),
-		Target: cfg.Target, DSN: cfg.DSN, Latencies: []time.Duration{e.Latency + extraLatency},
+		Target: cfg.Target, DSN: cfg.DSN, Latencies: latencies(e.Latency + extraLatency),
 		Duration: e.Duration, Warmup: e.Warmup, Rate: e.Rate, Quick: e.Quick, Repeat: 1,
 		Out: filepath.Join(out, "runs", fmt.Sprintf("r%d-%s", repeat, e.Name)), AllowIntrusive: e.AllowIntrusive,
 		// The same seed for the same repeat, now and in the baseline.
@@ -601,4 +601,12 @@ func logf(w io.Writer, format string, args ...any) {
 	if w != nil {
 		fmt.Fprintf(w, format+"\n", args...)
 	}
+}
+
+// latencies is the runner's --latency list for one added round trip (none for 0).
+func latencies(d time.Duration) []time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return []time.Duration{d}
 }

@@ -267,7 +267,7 @@ func (p *prepared) Run(ctx context.Context) (*report.Result, error) {
 	if opts.Rate > 0 {
 		res.Params["rate"] = opts.Rate
 	}
-	if len(opts.Latencies) > 0 {
+	if p.latencySwept() { // a single latency is recorded in the environment's target detail
 		var latencies []string
 		for _, d := range opts.Latencies {
 			latencies = append(latencies, d.String())
