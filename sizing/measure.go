@@ -76,7 +76,15 @@ type MeasurePoint struct {
 	P99Ms      float64   `json:"p99_ms"`
 	Errors     int64     `json:"errors"`
 	Result     string    `json:"result"`
+	// Unbound says why the point is left out of the fit: more CPU gave no more throughput, so
+	// the shape was not what limited it.
+	Unbound string `json:"unbound,omitempty"`
 }
+
+// boundGain is the least gain in throughput over the next smaller shape for a point to count as
+// bound by its shape: 10%, beyond the run-to-run noise of a few percent seen on a quiet host,
+// far below the 50% or more that a shape with 1.5× the CPU gives when it binds.
+const boundGain = 1.10
 
 // Fit is a least-squares line y = Intercept + Slope·x through a probe's points (x: vCPU, y:
 // operations per second).
@@ -148,9 +156,29 @@ func NewProbe(spec ProbeSpec, points []MeasurePoint) Probe {
 	sort.SliceStable(p.Points, func(i, j int) bool { return p.Points[i].CPUs < p.Points[j].CPUs })
 	var parts []string
 	var fx, fy []float64
-	for _, pt := range p.Points {
-		fx, fy = append(fx, pt.CPUs), append(fy, pt.Throughput)
-		parts = append(parts, fmt.Sprintf("%s/s on %s vCPU", num(pt.Throughput), num(pt.CPUs)))
+	var left []string
+	prev := -1
+	for i := range p.Points {
+		pt := &p.Points[i]
+		part := fmt.Sprintf("%s/s on %s vCPU", num(pt.Throughput), num(pt.CPUs))
+		if prev >= 0 && pt.Throughput < p.Points[prev].Throughput*boundGain {
+			pt.Unbound = fmt.Sprintf("%s/s is less than %.0f%% more than %s's %s/s: the shape did not limit it",
+				num(pt.Throughput), (boundGain-1)*100, p.Points[prev].Shape, num(p.Points[prev].Throughput))
+			left = append(left, pt.Shape)
+			part += " (not bound, left out)"
+		} else {
+			fx, fy = append(fx, pt.CPUs), append(fy, pt.Throughput)
+			prev = i
+		}
+		parts = append(parts, part)
+	}
+	if len(fx) < 2 {
+		// Too few bound points: fit them all and let the quality say so.
+		fx, fy, left = nil, nil, nil
+		for i := range p.Points {
+			p.Points[i].Unbound = ""
+			fx, fy = append(fx, p.Points[i].CPUs), append(fy, p.Points[i].Throughput)
+		}
 	}
 	fit, err := FitLine(fx, fy)
 	if err != nil {
@@ -167,6 +195,10 @@ func NewProbe(spec ProbeSpec, points []MeasurePoint) Probe {
 	}
 	p.Usable = true
 	p.CPUPerOpS = 1 / fit.Slope
+	if len(left) > 0 {
+		parts = append(parts, fmt.Sprintf("the fit leaves out %s, where more CPU gave under %.0f%% more throughput",
+			strings.Join(left, ", "), (boundGain-1)*100))
+	}
 	p.Text = fmt.Sprintf("%s: %s; least squares: %s/s per vCPU %s %s/s (%s), so %s of CPU per operation",
 		spec.Label, strings.Join(parts, ", "), num(fit.Slope), sign(fit.Intercept), num(math.Abs(fit.Intercept)),
 		fit.Quality(), dur(p.CPUPerOpS))

@@ -310,15 +310,19 @@ func writeMeasurement(w *errWriter, m *Measurement) {
 	w.printf("Image %s on %s; %s per point after a warm-up, %d round(s) over the shapes, each shape keeping its best round. "+
 		"The load generator runs on the same host and needs about one core, so the shapes stay below the host's cores. "+
 		"Result files: `%s`.\n\n", m.Image, m.Host, m.Duration, m.Rounds, m.Dir)
-	w.printf("| probe | shape | vCPU | ops/s (best) | rounds | p99 ms | errors |\n|---|---|--:|--:|---|--:|--:|\n")
+	w.printf("| probe | shape | vCPU | ops/s (best) | rounds | p99 ms | errors | in the fit |\n|---|---|--:|--:|---|--:|--:|---|\n")
 	for _, p := range m.Probes {
 		for _, pt := range p.Points {
 			rounds := make([]string, len(pt.Rounds))
 			for i, x := range pt.Rounds {
 				rounds[i] = num(x)
 			}
-			w.printf("| %s | %s | %s | %s | %s | %s | %d |\n", p.Label, pt.Shape, num(pt.CPUs), num(pt.Throughput),
-				strings.Join(rounds, ", "), num(pt.P99Ms), pt.Errors)
+			in := "yes"
+			if pt.Unbound != "" {
+				in = "no: " + pt.Unbound
+			}
+			w.printf("| %s | %s | %s | %s | %s | %s | %d | %s |\n", p.Label, pt.Shape, num(pt.CPUs), num(pt.Throughput),
+				strings.Join(rounds, ", "), num(pt.P99Ms), pt.Errors, in)
 		}
 	}
 	w.printf("\n")

@@ -223,7 +223,7 @@ type Workload struct {
 	Result *ResultInfo `json:"result,omitempty"`
 	// Measurement is what --measure measured on container shapes (ApplyMeasurement).
 	Measurement *Measurement `json:"measurement,omitempty"`
-	Warnings []string    `json:"warnings,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
 }
 
 // Resolve validates the spec against the catalog, reads its result file if it names one, and
