@@ -56,8 +56,16 @@ func TestPrepareRejectsBadShapes(t *testing.T) {
 			t.Errorf("%v: error %v; want one usage line containing %q", c.shapes, err, c.want)
 		}
 	}
-	// Fractional CPUs are shapes.
+	// The probes of a workload with connects and jobs are valid runs of their scenarios.
+	w := &sizing.Workload{ConnectsPerRequest: sizing.Quantity{Value: 0.5}, JobRate: 100}
 	o := base
+	o.Shapes = []string{"0.25cpu-512mb", "0.5cpu-512mb"}
+	if p, err := Prepare(o, sizing.ProbesFor(w), time.Now()); err != nil || len(p.groups) != 2 {
+		t.Errorf("select-only and queue probes: %v; want two groups, no error", err)
+	}
+
+	// Fractional CPUs are shapes.
+	o = base
 	o.Shapes = []string{"0.75cpu-512mb", "0.25cpu-512mb"}
 	p, err := Prepare(o, probes, time.Now())
 	if err != nil {
