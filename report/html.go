@@ -74,9 +74,9 @@ func (d *Document) htmlData() map[string]any {
 	return map[string]any{"Title": d.Title(), "Sections": secs, "Multi": len(secs) > 1}
 }
 
-var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"num": func(i, from int) bool { return from > 0 && i >= from },
-}).Parse(`<!doctype html>
+// htmlHead is every pgscale page's head: the Content-Security-Policy and the styles, ending with
+// <body>. It expects .Title.
+const htmlHead = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -117,7 +117,27 @@ figcaption { font-size: 13px; color: #444; margin-top: 4px; }
 </style>
 </head>
 <body>
-<h1>{{.Title}}</h1>
+`
+
+// HTMLPage is a self-contained page in the report's style around body (trusted HTML: rendered
+// from escaped Markdown or a template), for other packages' reports (the sizing report).
+func HTMLPage(title string, body template.HTML) []byte {
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, map[string]any{"Title": title, "Body": body}); err != nil {
+		return []byte("<!doctype html><title>pgscale report</title><p>report rendering failed: " +
+			template.HTMLEscapeString(err.Error()))
+	}
+	return buf.Bytes()
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(htmlHead + `{{.Body}}
+</body>
+</html>
+`))
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"num": func(i, from int) bool { return from > 0 && i >= from },
+}).Parse(htmlHead + `<h1>{{.Title}}</h1>
 {{- range .Sections}}
 <section id="{{.Scenario}}">
 {{- if $.Multi}}

@@ -128,10 +128,14 @@ func NewDemand(w *Workload, mode string) *Demand {
 
 	// Storage.
 	grown := w.DataGiB + w.GrowthGiBMonth*w.HorizonMonths.Value
-	d.StorageGiB = grown * (1 + w.Bloat.Value + w.Indexes.Value)
+	saving, savingText := 0.0, ""
+	if w.Columns != nil {
+		saving, savingText = w.Columns.Fraction, " × "+w.Columns.text()
+	}
+	d.StorageGiB = grown * (1 - saving) * (1 + w.Bloat.Value + w.Indexes.Value)
 	if d.StorageGiB > 0 {
-		d.StorageText = fmt.Sprintf("(%s GiB + %s GiB/month × %s months) × (1 + %s bloat + %s indexes) = %s GiB",
-			num(w.DataGiB), num(w.GrowthGiBMonth), num(w.HorizonMonths.Value), num(w.Bloat.Value), num(w.Indexes.Value), num(d.StorageGiB))
+		d.StorageText = fmt.Sprintf("(%s GiB + %s GiB/month × %s months)%s × (1 + %s bloat + %s indexes) = %s GiB",
+			num(w.DataGiB), num(w.GrowthGiBMonth), num(w.HorizonMonths.Value), savingText, num(w.Bloat.Value), num(w.Indexes.Value), num(d.StorageGiB))
 	} else {
 		d.StorageText = "no data size given"
 	}
@@ -383,16 +387,18 @@ type ScalePoint struct {
 // Scaling is how max_connections grows with price for one provider, from its catalog.
 type Scaling struct {
 	Frontier []ScalePoint `json:"frontier"`
-	// Text compares the anchor class with the most connections Budget buys.
-	Budget float64 `json:"budget_month"`
-	Text   string  `json:"text"`
+	// Text compares the anchor class with the most connections Budget buys; FourTimesText with
+	// the most that four times the anchor's price buys.
+	Budget        float64 `json:"budget_month"`
+	Text          string  `json:"text"`
+	FourTimesText string  `json:"four_times_text,omitempty"`
 }
 
 // SeedBudget is the seed article's "$1,000/month Postgres instance".
 const SeedBudget = 1000.0
 
-// NewScaling computes the frontier of max_connections against price, and what budget buys
-// compared with anchor (the pick, or the cheapest class).
+// NewScaling computes the frontier of max_connections against price, and what budget (and four
+// times the anchor's price) buys compared with anchor (the pick, or the cheapest class).
 func NewScaling(p *Provider, anchor *Instance, budget float64) Scaling {
 	s := Scaling{Budget: budget}
 	byPrice := make([]Instance, len(p.Instances))
@@ -408,25 +414,37 @@ func NewScaling(p *Provider, anchor *Instance, budget float64) Scaling {
 	if anchor == nil && len(byPrice) > 0 {
 		anchor = &byPrice[0]
 	}
-	if anchor == nil || anchor.PriceMonth >= budget {
+	if anchor == nil {
 		return s
+	}
+	s.Text = s.buys(p.ID, anchor, budget, money(budget)+"/month")
+	if anchor.PriceMonth > 0 {
+		s.FourTimesText = s.buys(p.ID, anchor, 4*anchor.PriceMonth, "4× its price")
+	}
+	return s
+}
+
+// buys says how many max_connections budget buys compared with anchor; "" when the anchor
+// costs budget or more.
+func (s Scaling) buys(provider string, anchor *Instance, budget float64, what string) string {
+	if anchor.PriceMonth >= budget {
+		return ""
 	}
 	var top *ScalePoint
 	for i := range s.Frontier {
-		if s.Frontier[i].Price <= budget {
+		// A cent of tolerance: four times a price rounded to cents.
+		if s.Frontier[i].Price <= budget+0.01 {
 			top = &s.Frontier[i]
 		}
 	}
 	if top == nil || top.MaxConnections <= anchor.MaxConnections {
-		s.Text = fmt.Sprintf("%s: nothing up to %s/month has more max_connections than %s (%d).",
-			p.ID, money(budget), anchor.Class, anchor.MaxConnections)
-		return s
+		return fmt.Sprintf("%s: nothing up to %s has more max_connections than %s (%d).",
+			provider, what, anchor.Class, anchor.MaxConnections)
 	}
-	s.Text = fmt.Sprintf("%s: from %s (%s/month, max_connections %d), %s/month buys at most %d (%s, %s): "+
+	return fmt.Sprintf("%s: from %s (%s/month, max_connections %d), %s buys at most %d (%s, %s): "+
 		"×%.1f the connections for ×%.1f the price.",
-		p.ID, anchor.Class, money(anchor.PriceMonth), anchor.MaxConnections, money(budget), top.MaxConnections,
+		provider, anchor.Class, money(anchor.PriceMonth), anchor.MaxConnections, what, top.MaxConnections,
 		top.Class, money(top.Price), float64(top.MaxConnections)/float64(anchor.MaxConnections), top.Price/anchor.PriceMonth)
-	return s
 }
 
 // ceil rounds a count of connections up, forgiving floating-point dust (800 × 0.005).

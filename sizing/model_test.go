@@ -2,6 +2,7 @@ package sizing
 
 import (
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -199,5 +200,44 @@ providers: [gcp-cloudsql]
 	}
 	if pr.Alternative.Pick == nil || pr.Alternative.Pick.Price >= pick.Price || pr.AlternativeText == "" {
 		t.Errorf("with a pooler the answer should change to a cheaper class: %+v / %q", pr.Alternative.Pick, pr.AlternativeText)
+	}
+}
+
+// TestSeedCatalogPutsHighmem2AtItsLimit sizes the seed workload with examples/catalog-cloudsql-seed.yaml,
+// where db-n1-highmem-2 has the seed article's 200 connections: it cannot carry the 205 needed;
+// through a pooler a smaller class does. Four times highmem-2's price buys at most ×1.5 on the
+// built-in catalog (the "doubles at most").
+func TestSeedCatalogPutsHighmem2AtItsLimit(t *testing.T) {
+	t.Parallel()
+	cat := loadCatalog(t, filepath.Join("..", "examples", "catalog-cloudsql-seed.yaml"))
+	w := resolve(t, cat, `
+requests: {peak_rate: 800, hold_time: 250ms, db_time: 5ms, cpu_time: 250us, connects_per_request: 0.02}
+data: {size: 50GB, growth_per_month: 20GB}
+providers: [gcp-cloudsql-seed]
+`)
+	pr := Size(w, cat).Providers[0]
+	if pr.Choice.Pick != nil {
+		t.Errorf("seed catalog: pick %s; want none (highmem-2 at its limit)", pr.Choice.Pick.Class)
+	}
+	for _, e := range pr.Choice.Ranked {
+		if e.Class == "db-n1-highmem-2" {
+			if c := e.Check(Connections); e.MaxConnections != 200 || c.Status != StatusFail || c.Need != 205 || c.Capacity != 197 {
+				t.Errorf("highmem-2: max_connections %d, connections %+v; want 200, 205 of 197 failing", e.MaxConnections, c)
+			}
+		}
+	}
+	if a := pr.Alternative.Pick; a == nil || a.Class != "db-g1-small" {
+		t.Errorf("through a pooler: %+v; want db-g1-small", a)
+	}
+	builtin := cat.Provider("gcp-cloudsql")
+	for _, in := range builtin.Instances {
+		if in.Class == "db-n1-highmem-2" {
+			if in.MaxConnections != 400 {
+				t.Errorf("built-in highmem-2 has %d; the table as collected gives 400", in.MaxConnections)
+			}
+			if s := NewScaling(builtin, &in, SeedBudget); !strings.Contains(s.FourTimesText, "at most 600") || !strings.Contains(s.FourTimesText, "×1.5 the connections") {
+				t.Errorf("four times highmem-2's price: %s", s.FourTimesText)
+			}
+		}
 	}
 }

@@ -52,6 +52,14 @@ func WriteText(out io.Writer, r *Report) error {
 	w.printf("  memory      %s (per connection: %s)\n", d.MemoryText, wl.PerConnectionMiB.Source)
 	w.printf("  cpu         %s (CPU per request: %s)\n", d.CPUText, wl.CPUTimeS.Source)
 	w.printf("  storage     %s\n", d.StorageText)
+	if m := wl.Measurement; m != nil {
+		for _, p := range m.Probes {
+			w.printf("  measured    %s\n", p.Text)
+		}
+		if m.Memory != nil {
+			w.printf("  measured    memory per backend %s MiB: %s idle backends on %s\n", num(m.Memory.MiB), fmt.Sprint(m.Memory.Backends), m.Memory.Shape)
+		}
+	}
 	w.printf("  headroom    %s: a class passes when every need is at most %s of its capacity\n",
 		pct(wl.Headroom.Value), pct(1-wl.Headroom.Value))
 	for _, p := range r.Providers {
@@ -75,6 +83,9 @@ func WriteText(out io.Writer, r *Report) error {
 			w.printf("  %-11s %s\n", r.Alternative, p.AlternativeText)
 		} else {
 			w.printf("  %-11s same class %s\n", r.Alternative, modeText(r.Alternative))
+		}
+		if p.Scaling.FourTimesText != "" {
+			w.printf("  scaling     %s\n", p.Scaling.FourTimesText)
 		}
 		if p.Scaling.Text != "" {
 			w.printf("  scaling     %s\n", p.Scaling.Text)
@@ -101,7 +112,13 @@ func pickLine(e *Evaluation) string {
 // WriteMarkdown writes the full report: the workload with each figure's source, the model in
 // both modes, the recommendation per provider, every class ranked by price with pass or fail on
 // each constraint, and max_connections against price.
-func WriteMarkdown(out io.Writer, r *Report) error {
+func WriteMarkdown(out io.Writer, r *Report) error { return writeMarkdown(out, r, nil) }
+
+// plotRef is the capacity plot as the Markdown shows it: its source (a file name, or a data: URI
+// for the HTML) and caption.
+type plotRef struct{ src, title, caption string }
+
+func writeMarkdown(out io.Writer, r *Report, fig *plotRef) error {
 	w := &errWriter{w: out}
 	wl := r.Workload
 	w.printf("# Sizing: %s\n\n", wl.Name)
@@ -136,8 +153,11 @@ func WriteMarkdown(out io.Writer, r *Report) error {
 	if len(r.Warnings) > 0 {
 		w.printf("\n**Warnings**\n\n")
 		for _, warn := range r.Warnings {
-			w.printf("- %s\n", warn)
+			w.printf("- %s\n", mdText(warn))
 		}
+	}
+	if fig != nil {
+		w.printf("\n![%s](%s)\n\n*%s.* %s\n", fig.title, fig.src, fig.title, fig.caption)
 	}
 
 	w.printf("\n## Workload\n\n| figure | value | source |\n|---|--:|---|\n")
@@ -160,7 +180,15 @@ func WriteMarkdown(out io.Writer, r *Report) error {
 	}
 	row("memory per connection", num(wl.PerConnectionMiB.Value)+" MiB", wl.PerConnectionMiB.Source)
 	row("work_mem per active connection", num(wl.WorkMemMiB.Value)+" MiB", wl.WorkMemMiB.Source)
-	row("data", fmt.Sprintf("%s GiB + %s GiB/month", num(wl.DataGiB), num(wl.GrowthGiBMonth)), "given")
+	dataSource := wl.DataSource
+	if dataSource == "" {
+		dataSource = "not given"
+	}
+	row("data", fmt.Sprintf("%s GiB + %s GiB/month", num(wl.DataGiB), num(wl.GrowthGiBMonth)), dataSource)
+	if c := wl.Columns; c != nil {
+		row("column reorder saving", fmt.Sprintf("%s (%s)", mibText(c.SavingBytes/mib), pct1(c.Fraction)),
+			fmt.Sprintf("pgscale columns: %s, %d tables of %s; growth assumed to keep today's mix", c.File, c.Tables, mibText(c.TablesBytes/mib)))
+	}
 	row("horizon", num(wl.HorizonMonths.Value)+" months", wl.HorizonMonths.Source)
 	row("bloat / indexes", num(wl.Bloat.Value)+" / "+num(wl.Indexes.Value), wl.Bloat.Source+"; "+wl.Indexes.Source)
 	row("extra connections", num(wl.ExtraConnections.Value), wl.ExtraConnections.Source)
@@ -173,6 +201,10 @@ func WriteMarkdown(out io.Writer, r *Report) error {
 	if wl.Result != nil {
 		w.printf("\nMeasured figures come from `%s` (%s, target %s, PostgreSQL %s), series %s %s.\n",
 			wl.Result.File, wl.Result.Scenario, wl.Result.Target, wl.Result.Server, wl.Result.Variant, report.PointString(wl.Result.Point))
+	}
+
+	if m := wl.Measurement; m != nil {
+		writeMeasurement(w, m)
 	}
 
 	w.printf("\n## Model\n\n")
@@ -198,8 +230,10 @@ func WriteMarkdown(out io.Writer, r *Report) error {
 		for _, s := range p.Scaling.Frontier {
 			w.printf("| %s | %s | %d | %s |\n", s.Class, num(s.MemoryGiB), s.MaxConnections, money(s.Price))
 		}
-		if p.Scaling.Text != "" {
-			w.printf("\n%s\n", p.Scaling.Text)
+		for _, t := range []string{p.Scaling.FourTimesText, p.Scaling.Text} {
+			if t != "" {
+				w.printf("\n%s\n", t)
+			}
 		}
 		w.printf("\n")
 	}
@@ -267,4 +301,43 @@ func (e *errWriter) printf(format string, args ...any) {
 		return
 	}
 	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
+
+// writeMeasurement is the --measure section: each probe's throughput per shape, its fit, and
+// the memory per backend.
+func writeMeasurement(w *errWriter, m *Measurement) {
+	w.printf("\n## Measured on container shapes (--measure)\n\n")
+	w.printf("Image %s on %s; %s per point after a warm-up, %d round(s) over the shapes, each shape keeping its best round. "+
+		"The load generator runs on the same host and needs about one core, so the shapes stay below the host's cores. "+
+		"Result files: `%s`.\n\n", m.Image, m.Host, m.Duration, m.Rounds, m.Dir)
+	w.printf("| probe | shape | vCPU | ops/s (best) | rounds | p99 ms | errors | in the fit |\n|---|---|--:|--:|---|--:|--:|---|\n")
+	for _, p := range m.Probes {
+		for _, pt := range p.Points {
+			rounds := make([]string, len(pt.Rounds))
+			for i, x := range pt.Rounds {
+				rounds[i] = num(x)
+			}
+			in := "yes"
+			if pt.Unbound != "" {
+				in = "no: " + pt.Unbound
+			}
+			w.printf("| %s | %s | %s | %s | %s | %s | %d | %s |\n", p.Label, pt.Shape, num(pt.CPUs), num(pt.Throughput),
+				strings.Join(rounds, ", "), num(pt.P99Ms), pt.Errors, in)
+		}
+	}
+	w.printf("\n")
+	for _, p := range m.Probes {
+		w.printf("- %s.\n", mdText(p.Text))
+	}
+	if b := m.Memory; b != nil {
+		w.printf("- Memory per backend: %s MiB, the mean private memory of %d idle backends on %s (%s).\n", num(b.MiB), b.Backends, b.Shape, b.Method)
+	}
+	for _, warn := range m.Warnings {
+		w.printf("- Warning: %s\n", mdText(warn))
+	}
+}
+
+// mdText keeps a sentence from being read as Markdown markup (a "*" or "_" in a figure).
+func mdText(s string) string {
+	return strings.NewReplacer("*", `\*`, "|", `\|`).Replace(s)
 }

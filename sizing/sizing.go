@@ -10,14 +10,17 @@
 //     connections, against max_connections less the provider's reserved slots;
 //   - memory: connections × memory per backend (measured when a result gives it) plus work_mem
 //     for each active connection, against memory less shared_buffers and the system's reserve;
-//   - CPU: rate × CPU per request (measured bounds from a result, or given), plus connects, jobs
-//     and ingest, against the class's sustained vCPU;
-//   - storage: data size and growth over a horizon, with bloat and indexes.
+//   - CPU: rate × CPU per request (measured bounds from a result, a fit of throughput against
+//     vCPU on container shapes with --measure, see Measurement and package sizing/measure, or
+//     given), plus connects, jobs and ingest, against the class's sustained vCPU;
+//   - storage: data size and growth over a horizon, with bloat and indexes, less the savings of a
+//     `pgscale columns` output when given.
 //
 // A class passes when every need is within the headroom (30% by default). The recommendation per
 // provider is the cheapest class that passes, with the binding constraint named in a sentence,
 // its runners-up, the cheaper class that fails and why, the answer with a pooler when that
-// changes it, and how max_connections scales with price.
+// changes it, and how max_connections scales with price. WriteFiles renders it as Markdown, a
+// self-contained HTML page and a plot of capacity against price.
 package sizing
 
 import (

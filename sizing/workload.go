@@ -100,6 +100,9 @@ type DataSpec struct {
 	HorizonMonths   *float64 `yaml:"horizon_months"`
 	Bloat           *float64 `yaml:"bloat"`
 	IndexesFraction *float64 `yaml:"indexes"`
+	// Columns is a `pgscale columns --json` output (relative to this file): its tables' savings
+	// from reordering columns shrink the data and its growth.
+	Columns string `yaml:"columns"`
 }
 
 // MemorySpec overrides the memory model's per-connection figures.
@@ -201,10 +204,13 @@ type Workload struct {
 	CPUPerRowS     Quantity `json:"cpu_per_row_s"`
 
 	DataGiB        float64  `json:"data_gib"`
+	DataSource     string   `json:"data_source,omitempty"`
 	GrowthGiBMonth float64  `json:"growth_gib_per_month"`
 	HorizonMonths  Quantity `json:"horizon_months"`
 	Bloat          Quantity `json:"bloat"`
 	Indexes        Quantity `json:"indexes"`
+	// Columns is the saving `pgscale columns` proposes, when a columns output is given.
+	Columns *ColumnsSaving `json:"columns,omitempty"`
 
 	PerConnectionMiB Quantity `json:"per_connection_mib"`
 	WorkMemMiB       Quantity `json:"work_mem_mib"`
@@ -214,8 +220,10 @@ type Workload struct {
 	ExtraConnections Quantity `json:"extra_connections"`
 	Providers        []string `json:"providers"`
 
-	Result   *ResultInfo `json:"result,omitempty"`
-	Warnings []string    `json:"warnings,omitempty"`
+	Result *ResultInfo `json:"result,omitempty"`
+	// Measurement is what --measure measured on container shapes (ApplyMeasurement).
+	Measurement *Measurement `json:"measurement,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
 }
 
 // Resolve validates the spec against the catalog, reads its result file if it names one, and
@@ -373,6 +381,31 @@ func (s *Spec) Resolve(cat *Catalog) (*Workload, error) {
 		"default: autovacuum's scale factor 0.2", 0, 10)
 	w.Indexes = v.optFloat("data.indexes", d.IndexesFraction, 0,
 		"default: 0, data.size includes indexes (pg_database_size)", 0, 10)
+	if d.Size.Set() {
+		w.DataSource = "given"
+	}
+	if d.Columns != "" {
+		file := d.Columns
+		if !filepath.IsAbs(file) && s.dir != "" {
+			file = filepath.Join(s.dir, file)
+		}
+		cs, err := readColumns(file)
+		switch {
+		case err != nil:
+			v.errs = append(v.errs, err)
+		case !d.Size.Set():
+			w.DataGiB = cs.TablesBytes / gib
+			w.DataSource = fmt.Sprintf("the %d tables of %s (no data.size given)", cs.Tables, cs.File)
+			cs.Fraction = cs.SavingBytes / cs.TablesBytes
+			w.Columns = cs
+		case cs.SavingBytes > w.DataGiB*gib:
+			v.bad("data.columns", "%s saves %s, more than data.size %s; is it the same database?",
+				cs.File, mibText(cs.SavingBytes/mib), d.Size.Raw)
+		default:
+			cs.Fraction = cs.SavingBytes / (w.DataGiB * gib)
+			w.Columns = cs
+		}
+	}
 
 	// Memory.
 	switch {

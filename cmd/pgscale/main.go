@@ -144,7 +144,7 @@ func newRootCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 		newCompareCmd(stdout),
 		newMergeCmd(stdout, stderr),
 		newGateCmd(stdout, stderr, tracker),
-		newSizeCmd(stdout),
+		newSizeCmd(stdout, stderr, tracker),
 		newCleanCmd(stdout),
 		newVersionCmd(stdout),
 	)

@@ -27,6 +27,15 @@ func TestSizeCommand(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "## Recommendation") {
 		t.Errorf("size.md: %v\n%s", err, md)
 	}
+	page, err := os.ReadFile(filepath.Join(out, "size.html"))
+	if err != nil || !strings.Contains(string(page), "<h2>Recommendation</h2>") || !strings.Contains(string(page), "data:image/png;base64,") {
+		t.Errorf("size.html: %v (%d bytes)", err, len(page))
+	}
+	for _, f := range []string{"size-capacity.png", "size-capacity.svg"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
 	data, err := os.ReadFile(filepath.Join(out, "size.json"))
 	var r struct {
 		Schema string `json:"schema"`
@@ -59,10 +68,19 @@ func TestSizeBadInputExitsTwo(t *testing.T) {
 		{"bad spec", []string{"size", "--workload", bad}, []string{"requests.peak_rate: 0; must be above 0", `unknown provider "aws"`}},
 		{"unknown provider flag", []string{"size", "--workload", workload, "--provider", "gcp"}, []string{`unknown provider "gcp"`}},
 		{"missing catalog", []string{"size", "--workload", workload, "--catalog", filepath.Join(dir, "c.yaml")}, []string{"--catalog"}},
+		{"bad measure shape", []string{"size", "--workload", workload, "--measure", "--shapes", "0.5cpu-1gb,fast"},
+			[]string{`--shapes "fast": not a shape; give <cpus>cpu-<memory>`}},
+		{"one measure shape", []string{"size", "--workload", workload, "--measure", "--shapes", "0.5cpu-1gb"},
+			[]string{"--shapes 0.5cpu-1gb: give at least two shapes with different CPU limits"}},
+		{"shapes without measure", []string{"size", "--workload", workload, "--shapes", "0.5cpu-1gb,1cpu-1gb"}, []string{"--shapes is for --measure"}},
+		{"columns not a columns output", []string{"size", "--workload", workload, "--columns", workload}, []string{"data.columns: ", "is not JSON"}},
 	} {
 		code, _, stderr := runCLI(t, c.args...)
 		if code != exitUsage {
 			t.Errorf("%s: exit %d, want %d; stderr %s", c.name, code, exitUsage, stderr)
+		}
+		if strings.HasPrefix(c.name, "bad measure") && strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%s: want one line, got:\n%s", c.name, stderr)
 		}
 		for _, want := range c.want {
 			if !strings.Contains(stderr, want) {
