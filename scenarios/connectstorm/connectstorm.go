@@ -100,6 +100,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"the seed article's 413-and-batch workaround, with every event accounted for in the database; " +
 			"the rate cap max_connections / time per request (200 connections at 250 ms: 800 req/s).",
 		Variants:  allVariants,
+		Headline:  &report.Headline{Metric: report.HeadlineThroughput, Label: "request throughput", Unit: "requests/s", Better: report.BetterHigher},
 		Intrusive: true,
 		Params: []scenarios.ParamSpec{
 			quickVariants(),

@@ -123,6 +123,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"the producer at R jobs/s. Network latency between workers and server (--latency) comes from " +
 			"the harness.",
 		Variants: variants,
+		Headline: &report.Headline{Metric: "jobs_per_s", Label: "job throughput", Unit: "jobs/s", Better: report.BetterHigher},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(variants...),
 			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "10,100,500,1000,2000", Quick: "50", Min: 1,
