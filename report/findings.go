@@ -74,12 +74,11 @@ func Findings(run *Run, slo float64) []string {
 	x, swept := run.Swept()
 	if swept {
 		lines := run.SweepLines(x, slo)
-		out = append(out, errorOnsetFindings(run, x, lines)...)
+		out = append(out, errorOnsetFindings(run, x, lines, run.Unswept(x))...)
 		out = append(out, sloFindings(x, lines, slo)...)
 		out = append(out, saturationFindings(x, lines, h)...)
-		// The variants that do not take the swept parameter, one sentence each as in a run
-		// without a sweep.
-		out = append(out, groupErrorFindings(run, run.Unswept(x))...)
+		// The variants that do not take the swept parameter are described as in a run without
+		// a sweep (their errors by errorOnsetFindings).
 		out = append(out, groupSLOFindings(run, run.Unswept(x), slo)...)
 	} else {
 		out = append(out, groupErrorFindings(run, run.Groups)...)
@@ -145,7 +144,9 @@ func lineContext(run *Run, l *Line) string {
 	return " (" + strings.ReplaceAll(PointString(ctx), " ", ", ") + ")"
 }
 
-func errorOnsetFindings(run *Run, x Dim, lines []*Line) []string {
+// errorOnsetFindings says where errors began along each line, what errors the unswept groups had
+// (see Run.Unswept), and which lines and groups had none.
+func errorOnsetFindings(run *Run, x Dim, lines []*Line, unswept []*Group) []string {
 	type onset struct {
 		at      string
 		context string
@@ -186,6 +187,14 @@ func errorOnsetFindings(run *Run, x Dim, lines []*Line) []string {
 		o.lines = append(o.lines, l.Variant)
 		o.count += g.TotalErrors()
 	}
+	erred := len(onsets) > 0
+	for _, g := range unswept {
+		if g.TotalErrors() > 0 {
+			erred = true
+		} else {
+			clean = append(clean, run.ShortLabel(g))
+		}
+	}
 	var out []string
 	for _, o := range onsets {
 		labels := make([]string, len(o.classes))
@@ -207,7 +216,8 @@ func errorOnsetFindings(run *Run, x Dim, lines []*Line) []string {
 		}
 		out = append(out, msg+".")
 	}
-	if len(onsets) > 0 && len(clean) > 0 {
+	out = append(out, groupErrorFindings(run, unswept)...)
+	if erred && len(clean) > 0 {
 		out = append(out, fmt.Sprintf("No errors for %s.", joinAndAtMost(clean, maxListed)))
 	}
 	return out

@@ -163,3 +163,56 @@ func TestHeadlineInTheSchema(t *testing.T) {
 		t.Errorf("a metric of its own in ops/s: %v", err)
 	}
 }
+
+// ddlLockLike is a run where only one variant takes the swept parameter: long-queries runs once
+// per statement_timeout, no-timeout and lock-timeout have no such key.
+func ddlLockLike(t *testing.T) *Result {
+	r := sampleResult()
+	r.Scenario = "ddl-lock"
+	base := func(variant string, extra map[string]any, tput, p99 float64, errs map[string]int64) Series {
+		pt := map[string]any{"connect": "per-request", "max_connections": 100}
+		for k, v := range extra {
+			pt[k] = v
+		}
+		s := fixtureSeries(t, variant, pt, 1, fixtureStart, fixturePoint{workers: 200, tput: tput, p50: p99 / 10, p99: p99, errors: errs}, 100)
+		return s
+	}
+	r.Series = []Series{
+		base("no-timeout", nil, 31, 4200, map[string]int64{"53300": 120}),
+		base("lock-timeout", nil, 50, 40, nil),
+		base("long-queries", map[string]any{"statement_timeout": "off"}, 44, 3000, nil),
+		base("long-queries", map[string]any{"statement_timeout": "1s"}, 49, 900, map[string]int64{"57014": 35}),
+	}
+	return r
+}
+
+// TestMissingPointKeysAreNotNil: a variant without the swept parameter is described on its own,
+// never as "statement_timeout=<nil>", in the findings, the report and the plots.
+func TestMissingPointKeysAreNotNil(t *testing.T) {
+	t.Parallel()
+	r := ddlLockLike(t)
+	got := findingsOf(t, r)
+	if strings.Contains(got, "<nil>") {
+		t.Errorf("findings print a missing point key:\n%s", got)
+	}
+	for _, want := range []string{
+		"no-timeout had 120 errors (53300 too_many_connections)",
+		"57014 query_canceled errors began at statement_timeout=1s",
+		"p99 was above the 100 ms SLO for no-timeout (",
+		"no-timeout had 120 errors (53300 too_many_connections), 56.3% of its requests.\nNo errors for lock-timeout.",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("findings lack %q:\n%s", want, got)
+		}
+	}
+	doc, err := NewDocument([]*Result{r}, ReportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := doc.Markdown(); strings.Contains(md, "<nil>") || strings.Contains(md, "&lt;nil&gt;") {
+		t.Errorf("report.md prints a missing point key:\n%s", md)
+	}
+	if html := string(doc.HTML()); strings.Contains(html, "nil&gt;") {
+		t.Error("report.html prints a missing point key")
+	}
+}

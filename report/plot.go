@@ -310,12 +310,13 @@ func FileStem(s string) string {
 var nonFileChars = regexp.MustCompile(`[^a-z0-9._]+`)
 
 // ShortLabel names a group by its variant and only the point values that vary in the run, so
-// legends stay short (connect=pool is left out when every series used the pool).
+// legends stay short (connect=pool is left out when every series used the pool). A value the
+// group's point lacks (a parameter of another variant) is left out too.
 func (run *Run) ShortLabel(g *Group) string {
 	vary := map[string]any{}
 	for _, d := range run.Dims {
-		if len(d.Values) > 1 {
-			vary[d.Name] = g.Point[d.Name]
+		if v, ok := g.Point[d.Name]; ok && len(d.Values) > 1 {
+			vary[d.Name] = v
 		}
 	}
 	if len(vary) == 0 {
