@@ -216,3 +216,37 @@ func TestMissingPointKeysAreNotNil(t *testing.T) {
 		t.Error("report.html prints a missing point key")
 	}
 }
+
+// TestVariantsWithAParameterOfTheirOwnAreCompared: queue's batch variant carries batch=10, the
+// others do not; they are compared at the workers they share, by jobs/s.
+func TestVariantsWithAParameterOfTheirOwnAreCompared(t *testing.T) {
+	t.Parallel()
+	r := sampleResult()
+	r.Scenario = "queue"
+	r.Headline = &Headline{Metric: "jobs_per_s", Label: "job throughput", Unit: "jobs/s", Better: BetterHigher}
+	mk := func(variant string, pt map[string]any, opsPerS, jobsPerS float64) Series {
+		s := fixtureSeries(t, variant, pt, 1, fixtureStart, fixturePoint{workers: 50, tput: opsPerS, p50: 20, p99: 80}, 100)
+		s.Metrics["jobs_per_s"] = jobsPerS
+		return s
+	}
+	r.Series = []Series{
+		mk("naive", map[string]any{"workers": 50}, 150, 150),
+		mk("dedicated", map[string]any{"workers": 50}, 1800, 1800),
+		// 600 batches of 10: the most jobs, the fewest operations.
+		mk("batch", map[string]any{"workers": 50, "batch": 10}, 600, 6000),
+	}
+	got := findingsOf(t, r)
+	for _, want := range []string{
+		"batch served 40x the job throughput of naive (6000 vs 150 jobs/s)",
+		"Best job throughput: batch; worst: naive.",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("findings lack %q:\n%s", want, got)
+		}
+	}
+	// A variant at two values of its own parameter is left out of the comparison there.
+	r.Series = append(r.Series, mk("batch", map[string]any{"workers": 50, "batch": 100}, 90, 9000))
+	if got := findingsOf(t, r); strings.Contains(got, "served") {
+		t.Errorf("a comparison with two batch series at one point:\n%s", got)
+	}
+}

@@ -354,7 +354,7 @@ func (p *prepared) runGroup(ctx context.Context, provider harness.Provider, g gr
 	started := time.Now()
 	target, err := harness.StartTarget(ctx, provider, spec)
 	if err != nil {
-		return fmt.Errorf("start %s target: %w", provider.Kind(), err)
+		return err // the harness's errors name the target
 	}
 	if opts.Tracker != nil {
 		opts.Tracker.Add(target)

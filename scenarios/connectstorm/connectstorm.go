@@ -206,7 +206,7 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 			PRIMARY KEY (point, client, seq))`,
 	} {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("connect-storm setup: %w", err)
+			return fmt.Errorf("create tables: %w", err)
 		}
 	}
 	return nil

@@ -212,7 +212,7 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 	}
 	defer conn.Close(context.Background())
 	if err := execAll(ctx, conn, schemaSQL(false, env.Params.Int("indexes"))); err != nil {
-		return fmt.Errorf("ingest setup: %w", err)
+		return fmt.Errorf("create the events table: %w", err)
 	}
 	return nil
 }

@@ -221,7 +221,7 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 		{sql: "VACUUM (ANALYZE) task"},
 	}
 	if err := execSteps(ctx, conn, steps); err != nil {
-		return fmt.Errorf("queue setup: %w", err)
+		return fmt.Errorf("schema and history: %w", err)
 	}
 	env.Logf("queue: loaded %d done jobs of history in %s", history, time.Since(started).Round(time.Millisecond))
 	return nil
