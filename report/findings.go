@@ -313,7 +313,9 @@ func sloFindings(x Dim, lines []*Line, slo float64) []string {
 
 // saturationFindings notes lines whose headline (throughput unless the scenario names another)
 // peaked before the largest swept value, one sentence for the lines that peaked and ended at the
-// same values. A headline where lower is better has no peak to find.
+// same values, and lines that were still growing at the largest value, one sentence for those
+// that started and ended at the same values. A headline where lower is better has no peak to
+// find.
 func saturationFindings(x Dim, lines []*Line, h Headline) []string {
 	if !x.Numeric || !h.HigherIsBetter() {
 		return nil
@@ -322,7 +324,16 @@ func saturationFindings(x Dim, lines []*Line, h Headline) []string {
 		peakAt, lastAt any
 		items          []string
 	}
-	var drops []*drop
+	var drops, rises []*drop
+	note := func(list *[]*drop, a, b any, item string) {
+		for _, d := range *list {
+			if sameValue(d.peakAt, a) && sameValue(d.lastAt, b) {
+				d.items = append(d.items, item)
+				return
+			}
+		}
+		*list = append(*list, &drop{peakAt: a, lastAt: b, items: []string{item}})
+	}
 	for _, l := range lines {
 		var gs []*Group
 		for _, g := range l.Groups {
@@ -339,29 +350,30 @@ func saturationFindings(x Dim, lines []*Line, h Headline) []string {
 				peak = i
 			}
 		}
-		last := gs[len(gs)-1]
-		// A drop of less than 5% is within what repeats on this kind of machine vary by.
-		if peak == len(gs)-1 || last.Headline >= 0.95*gs[peak].Headline {
+		first, last := gs[0], gs[len(gs)-1]
+		// A change of less than 5% is within what repeats on this kind of machine vary by.
+		if peak == len(gs)-1 {
+			if last.Headline > 1.05*first.Headline {
+				note(&rises, first.Point[x.Name], last.Point[x.Name],
+					fmt.Sprintf("%s (%s to %s %s)", l.Label(), formatNum(first.Headline), formatNum(last.Headline), h.Unit))
+			}
+			continue
+		}
+		if last.Headline >= 0.95*gs[peak].Headline {
 			continue
 		}
 		pg := gs[peak]
-		peakAt, lastAt := pg.Point[x.Name], last.Point[x.Name]
-		var d *drop
-		for _, dd := range drops {
-			if sameValue(dd.peakAt, peakAt) && sameValue(dd.lastAt, lastAt) {
-				d = dd
-			}
-		}
-		if d == nil {
-			d = &drop{peakAt: peakAt, lastAt: lastAt}
-			drops = append(drops, d)
-		}
-		d.items = append(d.items, fmt.Sprintf("%s (%s vs %s %s)", l.Label(), formatNum(pg.Headline), formatNum(last.Headline), h.Unit))
+		note(&drops, pg.Point[x.Name], last.Point[x.Name],
+			fmt.Sprintf("%s (%s vs %s %s)", l.Label(), formatNum(pg.Headline), formatNum(last.Headline), h.Unit))
 	}
 	var out []string
 	for _, d := range drops {
 		out = append(out, fmt.Sprintf("%s peaked at %s and was lower at %s for %s.", h.Sentence(), xPhrase(x.Name, d.peakAt),
 			xPhrase(x.Name, d.lastAt), joinAndAtMost(d.items, maxListed)))
+	}
+	for _, d := range rises {
+		out = append(out, fmt.Sprintf("%s grew from %s to %s, the largest value measured, and was highest there for %s.",
+			h.Sentence(), xPhrase(x.Name, d.peakAt), xPhrase(x.Name, d.lastAt), joinAndAtMost(d.items, maxListed)))
 	}
 	return out
 }

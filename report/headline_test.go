@@ -31,12 +31,14 @@ func TestFindingsUseTheHeadline(t *testing.T) {
 	for _, want := range []string{
 		"Row throughput peaked at batch=100 and was lower at batch=1000 for pipeline (30000 vs 20000 rows/s).",
 		"copy served the most row throughput at 3 of 3 points: 1.6 to 6.0x the row throughput of pipeline; pipeline the least at 2.",
+		"Row throughput grew from batch=10 to batch=1000, the largest value measured, and was highest there for " +
+			"multi-insert (10000 to 60000 rows/s) and copy (24000 to 120000 rows/s).",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("findings lack %q:\n%s", want, got)
 		}
 	}
-	for _, bad := range []string{"ops/s", "Throughput peaked", "for copy (", "for multi-insert ("} {
+	for _, bad := range []string{"ops/s", "Throughput peaked"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("findings say %q, judging by operations:\n%s", bad, got)
 		}
