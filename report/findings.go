@@ -211,8 +211,10 @@ func errorOnsetFindings(run *Run, x Dim, lines []*Line, unswept []*Group) []stri
 		} else {
 			msg += fmt.Sprintf(", %d errors at that point", o.count)
 		}
-		if o.first {
+		if o.first && x.Numeric {
 			msg += ", the smallest value measured"
+		} else if o.first {
+			msg += ", the first value measured"
 		}
 		out = append(out, msg+".")
 	}
