@@ -83,14 +83,17 @@ func fallbackNote(skipped []error, next string) string {
 	var reasons []string
 	for _, err := range skipped {
 		var image *ImageUnavailableError
-		if errors.As(err, &image) {
-			if len(skipped) == 1 {
-				return image.Fallback(next)
-			}
+		var engine *EngineUnavailableError
+		switch {
+		case errors.As(err, &image) && len(skipped) == 1:
+			return image.Fallback(next)
+		case errors.As(err, &image):
 			reasons = append(reasons, fmt.Sprintf("docker: image %s not available (%s, and not built locally)", image.Image, image.Reason))
-			continue
+		case errors.As(err, &engine):
+			reasons = append(reasons, fmt.Sprintf("docker: no Docker engine answers at %s", engine.Host))
+		default:
+			reasons = append(reasons, firstLine(err.Error()))
 		}
-		reasons = append(reasons, firstLine(err.Error()))
 	}
 	return fmt.Sprintf("%s; using the %s target", strings.Join(reasons, "; "), next)
 }

@@ -33,9 +33,14 @@ func TestFallbackNoteIsOneShortLine(t *testing.T) {
 	if !IsUsage(e) || !strings.Contains(e.Error(), "`make image`") || !errors.Is(e, cause) {
 		t.Errorf("error %q: usage %v, wraps the cause %v", e, IsUsage(e), errors.Is(e, cause))
 	}
-	// Another reason in the list keeps its own words, once.
-	noEngine := errors.New("docker target: no Docker engine answers at unix:///nonexistent.sock (refused)")
-	if got := fallbackNote([]error{noEngine}, KindLocal); got != noEngine.Error()+"; using the local target" {
+	// No engine: where it looked, without the client library's words.
+	noEngine := &EngineUnavailableError{Host: "unix:///nonexistent.sock", Cause: errors.New("dial unix /nonexistent.sock: connect: refused")}
+	if got := fallbackNote([]error{noEngine}, KindLocal); got != "docker: no Docker engine answers at unix:///nonexistent.sock; using the local target" {
+		t.Errorf("note %q", got)
+	}
+	// Any other reason keeps its own words, once.
+	other := errors.New("local target: PGSCALE_PG_BINDIR=/x: no initdb there")
+	if got := fallbackNote([]error{other}, KindDocker); got != other.Error()+"; using the docker target" {
 		t.Errorf("note %q", got)
 	}
 }

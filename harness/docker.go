@@ -1083,8 +1083,7 @@ func dockerConnect(ctx context.Context) (*client.Client, error) {
 		if host == "" {
 			host = "unix:///var/run/docker.sock"
 		}
-		return nil, fmt.Errorf("docker target: no Docker engine answers at %s (%s); start Docker or set DOCKER_HOST, or use --target local",
-			host, firstLine(err.Error()))
+		return nil, &EngineUnavailableError{Host: host, Cause: err}
 	}
 	dockerSetup.once.Do(func() {
 		tclog.SetDefault(tclog.NewNoopLogger()) // testcontainers' progress lines are not pgscale's
@@ -1131,6 +1130,24 @@ func dockerEnsureImage(ctx context.Context, cli *client.Client, image, from stri
 		return fmt.Errorf("docker target: %w", context.Cause(ctx))
 	}
 	return &ImageUnavailableError{Image: image, From: from, Reason: pullFailure(pctx, err), Cause: err}
+}
+
+// EngineUnavailableError says that no Docker engine answers at Host.
+type EngineUnavailableError struct {
+	Host  string
+	Cause error
+}
+
+func (e *EngineUnavailableError) Error() string {
+	return fmt.Sprintf("docker target: no Docker engine answers at %s (%s); start Docker or set DOCKER_HOST, or use --target local",
+		e.Host, firstLine(e.Cause.Error()))
+}
+
+func (e *EngineUnavailableError) Unwrap() error { return e.Cause }
+
+// Fallback is the line auto says when it passes over docker for this error.
+func (e *EngineUnavailableError) Fallback(next string) string {
+	return fmt.Sprintf("docker: no Docker engine answers at %s; using the %s target", e.Host, next)
 }
 
 // ImageUnavailableError says that an image is neither on the Docker engine nor can be pulled.
