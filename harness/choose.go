@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -38,28 +39,33 @@ func ChooseFor(ctx context.Context, spec Spec) (p Provider, note string, err err
 	kind := spec.Kind
 	switch kind {
 	case "", KindAuto:
-		var skipped []string
+		var skipped []error
 		for _, p := range providers {
 			if p.Kind() == KindDSN {
 				continue
 			}
 			if err := availableFor(ctx, p, spec); err != nil {
-				skipped = append(skipped, fmt.Sprintf("%s: %v", p.Kind(), err))
+				skipped = append(skipped, err)
 				continue
 			}
 			if len(skipped) > 0 {
-				note = fmt.Sprintf("target %s (%s)", p.Kind(), strings.Join(skipped, "; "))
+				note = fallbackNote(skipped, p.Kind())
 			}
 			return p, note, nil
 		}
+		reasons := make([]string, len(skipped))
+		for i, err := range skipped {
+			reasons[i] = firstLine(err.Error())
+		}
 		return nil, "", fmt.Errorf("%w: %s. Install Docker (https://docs.docker.com/engine/install/) "+
 			"or PostgreSQL (apt-get install postgresql, brew install postgresql), or give --target dsn --dsn URL",
-			ErrNoTarget, strings.Join(skipped, "; "))
+			ErrNoTarget, strings.Join(reasons, "; "))
 	}
 	for _, p := range providers {
 		if p.Kind() == kind {
+			// The provider's errors name it ("docker target: …", or the flag that is wrong).
 			if err := availableFor(ctx, p, spec); err != nil {
-				return nil, "", fmt.Errorf("target %s: %w", kind, err)
+				return nil, "", err
 			}
 			return p, "", nil
 		}
@@ -69,6 +75,27 @@ func ChooseFor(ctx context.Context, spec Spec) (p Provider, note string, err err
 		kinds = append(kinds, p.Kind())
 	}
 	return nil, "", Usagef("--target %q: valid targets are auto, %s", kind, strings.Join(kinds, ", "))
+}
+
+// fallbackNote is the one line auto says when it passes over providers: why, in a few words, and
+// which target it uses instead.
+func fallbackNote(skipped []error, next string) string {
+	var reasons []string
+	for _, err := range skipped {
+		var image *ImageUnavailableError
+		var engine *EngineUnavailableError
+		switch {
+		case errors.As(err, &image) && len(skipped) == 1:
+			return image.Fallback(next)
+		case errors.As(err, &image):
+			reasons = append(reasons, fmt.Sprintf("docker: image %s not available (%s, and not built locally)", image.Image, image.Reason))
+		case errors.As(err, &engine):
+			reasons = append(reasons, fmt.Sprintf("docker: no Docker engine answers at %s", engine.Host))
+		default:
+			reasons = append(reasons, firstLine(err.Error()))
+		}
+	}
+	return fmt.Sprintf("%s; using the %s target", strings.Join(reasons, "; "), next)
 }
 
 // CheckKind rejects a target kind this build does not know, before anything starts.

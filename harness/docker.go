@@ -231,7 +231,8 @@ func (p *DockerProvider) StartDocker(ctx context.Context, spec Spec) (*DockerTar
 			err = errors.Join(err, rerr)
 		}
 		if ctx.Err() != nil {
-			err = fmt.Errorf("docker target: start: %w (%v)", context.Cause(ctx), err)
+			// err names the target already.
+			err = fmt.Errorf("%w (start cut short: %w)", err, context.Cause(ctx))
 		}
 		return nil, err
 	}
@@ -1082,8 +1083,7 @@ func dockerConnect(ctx context.Context) (*client.Client, error) {
 		if host == "" {
 			host = "unix:///var/run/docker.sock"
 		}
-		return nil, fmt.Errorf("no Docker engine answers at %s (%s); start Docker or set DOCKER_HOST, or use --target local",
-			host, firstLine(err.Error()))
+		return nil, &EngineUnavailableError{Host: host, Cause: err}
 	}
 	dockerSetup.once.Do(func() {
 		tclog.SetDefault(tclog.NewNoopLogger()) // testcontainers' progress lines are not pgscale's
@@ -1127,14 +1127,92 @@ func dockerEnsureImage(ctx context.Context, cli *client.Client, image, from stri
 		return nil
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("docker: %w", context.Cause(ctx))
+		return fmt.Errorf("docker target: %w", context.Cause(ctx))
 	}
+	return &ImageUnavailableError{Image: image, From: from, Reason: pullFailure(pctx, err), Cause: err}
+}
+
+// EngineUnavailableError says that no Docker engine answers at Host.
+type EngineUnavailableError struct {
+	Host  string
+	Cause error
+}
+
+func (e *EngineUnavailableError) Error() string {
+	return fmt.Sprintf("docker target: no Docker engine answers at %s (%s); start Docker or set DOCKER_HOST, or use --target local",
+		e.Host, firstLine(e.Cause.Error()))
+}
+
+func (e *EngineUnavailableError) Unwrap() error { return e.Cause }
+
+// Fallback is the line auto says when it passes over docker for this error.
+func (e *EngineUnavailableError) Fallback(next string) string {
+	return fmt.Sprintf("docker: no Docker engine answers at %s; using the %s target", e.Host, next)
+}
+
+// ImageUnavailableError says that an image is neither on the Docker engine nor can be pulled.
+// It is a usage error (IsUsage). Its message is one line in pgscale's words: the engine's own
+// (which name the registry host it tried and the resolver it asked) stay in Cause.
+type ImageUnavailableError struct {
+	Image string
+	// From says where the name came from: --image, PGSCALE_IMAGE, the default image, or
+	// PGSCALE_POOLER_IMAGE (PgBouncer's).
+	From string
+	// Reason is why the pull check failed: "no registry reachable", "the registry does not have
+	// it"…
+	Reason string
+	Cause  error
+}
+
+func (e *ImageUnavailableError) Error() string {
 	hint := fmt.Sprintf("then use --image %s (or set %s)", BuiltImage, EnvImage)
-	if from == EnvPoolerImage {
+	if e.From == EnvPoolerImage {
 		hint = fmt.Sprintf("which makes %s (or set %s to a PgBouncer image of that kind)", DefaultPoolerImage, EnvPoolerImage)
 	}
-	return Usagef("%s %s: not on this Docker engine, and it cannot be pulled (%s); on a host with no registry "+
-		"build pgscale's images with `make image`, %s", from, image, firstLine(err.Error()), hint)
+	return fmt.Sprintf("%s %s: not on this Docker engine, and it cannot be pulled (%s); on a host with no registry "+
+		"build pgscale's images with `make image`, %s", e.From, e.Image, e.Reason, hint)
+}
+
+// Fallback is the line auto says when it passes over docker for this error.
+func (e *ImageUnavailableError) Fallback(next string) string {
+	what, hint := "image", fmt.Sprintf("Build one with `make image` and set --image/%s to %s", EnvImage, BuiltImage)
+	if e.From == EnvPoolerImage {
+		what, hint = "PgBouncer image", fmt.Sprintf("Build one with `make image` (%s) or set %s", DefaultPoolerImage, EnvPoolerImage)
+	}
+	return fmt.Sprintf("docker: %s %s not available (%s, and not built locally); using the %s target. %s",
+		what, e.Image, e.Reason, next, hint)
+}
+
+func (e *ImageUnavailableError) Unwrap() error { return e.Cause }
+
+// As makes the error a usage error for IsUsage.
+func (e *ImageUnavailableError) As(target any) bool {
+	if u, ok := target.(**UsageError); ok {
+		*u = &UsageError{Msg: e.Error()}
+		return true
+	}
+	return false
+}
+
+// pullFailure says in a few words why the engine could not find image in a registry. The engine
+// passes the registry's failure on as text, so a network failure is told by its words.
+func pullFailure(ctx context.Context, err error) string {
+	msg := err.Error()
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return "the registry does not have it"
+	case cerrdefs.IsUnauthorized(err) || cerrdefs.IsPermissionDenied(err):
+		return "the registry refused access to it"
+	case ctx.Err() != nil:
+		return fmt.Sprintf("no registry answered within %s", dockerPullCheckTimeout)
+	}
+	for _, net := range []string{"no such host", "dial tcp", "i/o timeout", "connection refused", "network is unreachable",
+		"TLS handshake timeout", "server misbehaving"} {
+		if strings.Contains(msg, net) {
+			return "no registry reachable"
+		}
+	}
+	return "the registry check failed"
 }
 
 // reapDockerRuns removes the containers (with their anonymous volumes) and networks that carry

@@ -238,7 +238,7 @@ func TestDockerNoEngine(t *testing.T) {
 		t.Fatalf("Available with no engine: %v", err)
 	}
 	_, _, err = Choose(context.Background(), KindDocker)
-	if err == nil || !strings.HasPrefix(err.Error(), "target docker: no Docker engine answers") {
+	if err == nil || !strings.HasPrefix(err.Error(), "docker target: no Docker engine answers") {
 		t.Errorf("Choose(docker) with no engine: %v", err)
 	}
 }

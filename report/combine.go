@@ -97,6 +97,9 @@ type Run struct {
 	Groups []*Group
 	// Dims are the point's parameters over all groups, by name.
 	Dims []Dim
+	// Headline is the figure the run is judged by: the first result's that declares one, else
+	// ops/s.
+	Headline Headline
 }
 
 // Dim is one parameter of the points in a run and the values it takes.
@@ -118,6 +121,10 @@ type Group struct {
 	Throughput float64
 	Latency    Percentiles
 	Errors     map[string]int64
+	// Headline is the median of the repeats' values of the run's headline; HasHeadline is false
+	// when no repeat has one (a series cut short before the scenario computed its metrics).
+	Headline    float64
+	HasHeadline bool
 	// Histogram is the merged latency histogram, nil when a repeat had none.
 	Histogram *hdrhistogram.Histogram
 }
@@ -173,6 +180,7 @@ func Combine(results []*Result) []*Run {
 		run.Results = append(run.Results, r)
 	}
 	for _, run := range runs {
+		run.Headline = headlineOfAll(run.Results)
 		run.group()
 	}
 	return runs
@@ -237,18 +245,21 @@ func (run *Run) group() {
 		run.Dims = append(run.Dims, d)
 	}
 	for _, g := range run.Groups {
-		g.combine()
+		g.combine(run.Headline)
 	}
 }
 
-func (g *Group) combine() {
+func (g *Group) combine(h Headline) {
 	g.Errors = map[string]int64{}
-	var tput []float64
+	var tput, head []float64
 	merged := NewHistogram()
 	exact := true
 	for _, s := range g.Repeats {
 		g.Ops += s.Ops
 		tput = append(tput, s.ThroughputPerS)
+		if v, ok := h.Of(s); ok {
+			head = append(head, v)
+		}
 		for c, n := range s.Errors {
 			g.Errors[c] += n
 		}
@@ -266,6 +277,7 @@ func (g *Group) combine() {
 		merged.Merge(h)
 	}
 	g.Throughput = median(tput)
+	g.Headline, g.HasHeadline = median(head), len(head) > 0
 	if len(g.Repeats) == 1 {
 		// One repeat: its own figures, exactly as the run reported them.
 		g.Latency = g.Repeats[0].LatencyMs
@@ -374,7 +386,8 @@ func (l *Line) Label() string {
 }
 
 // SweepLines splits the run's groups into lines along the swept dimension x, and finds each
-// line's knee against slo (milliseconds of p99; 0 disables the SLO).
+// line's knee against slo (milliseconds of p99; 0 disables the SLO). Groups whose point lacks x
+// are left out (Unswept).
 func (run *Run) SweepLines(x Dim, slo float64) []*Line {
 	varying := map[string]bool{}
 	for _, d := range run.Dims {
@@ -385,6 +398,9 @@ func (run *Run) SweepLines(x Dim, slo float64) []*Line {
 	var lines []*Line
 	byKey := map[string]*Line{}
 	for _, g := range run.Groups {
+		if _, ok := g.Point[x.Name]; !ok {
+			continue // a variant that does not take x: see Unswept
+		}
 		fixed := map[string]any{}
 		for k, v := range g.Point {
 			if varying[k] {
@@ -417,6 +433,18 @@ func (run *Run) SweepLines(x Dim, slo float64) []*Line {
 		}
 	}
 	return lines
+}
+
+// Unswept lists the groups whose point lacks the swept dimension x (ddl-lock's no-timeout has no
+// statement_timeout): they are on no line of SweepLines.
+func (run *Run) Unswept(x Dim) []*Group {
+	var out []*Group
+	for _, g := range run.Groups {
+		if _, ok := g.Point[x.Name]; !ok {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // number converts a point value to a float64 when it is a number.

@@ -35,7 +35,7 @@ type CompareRow struct {
 
 // MetricDelta is one figure of a series on both sides.
 type MetricDelta struct {
-	Metric string // ops/s, p50 ms, p99 ms, p99.9 ms, errors
+	Metric string // the headline's unit when it has its own (rows/s), ops/s, p50 ms, p99 ms, p99.9 ms, errors
 	// A and B are the medians over the repeats; NA and NB the numbers of repeats.
 	A, B   float64
 	NA, NB int
@@ -57,15 +57,28 @@ type metricSpec struct {
 	name         string
 	higherBetter bool
 	absolute     bool // delta as a count, not a percentage
-	get          func(s *Series) float64
+	get          func(s *Series) (float64, bool)
 }
 
-var compareMetrics = []metricSpec{
-	{"ops/s", true, false, func(s *Series) float64 { return s.ThroughputPerS }},
-	{"p50 ms", false, false, func(s *Series) float64 { return s.LatencyMs.P50 }},
-	{"p99 ms", false, false, func(s *Series) float64 { return s.LatencyMs.P99 }},
-	{"p99.9 ms", false, false, func(s *Series) float64 { return s.LatencyMs.P999 }},
-	{"errors", false, true, func(s *Series) float64 { return float64(TotalErrors(*s)) }},
+func always(f func(s *Series) float64) func(s *Series) (float64, bool) {
+	return func(s *Series) (float64, bool) { return f(s), true }
+}
+
+// compareMetrics are the figures Compare compares: the headline first when it is a metric of its
+// own (rows/s), then ops/s (named by the headline when it is ops/s under another name),
+// latency and errors.
+func compareMetrics(h Headline) []metricSpec {
+	var ms []metricSpec
+	if h.OwnMetric() {
+		ms = append(ms, metricSpec{h.Unit, h.HigherIsBetter(), false, h.Of})
+	}
+	return append(ms,
+		metricSpec{h.opsUnit(), true, false, always(func(s *Series) float64 { return s.ThroughputPerS })},
+		metricSpec{"p50 ms", false, false, always(func(s *Series) float64 { return s.LatencyMs.P50 })},
+		metricSpec{"p99 ms", false, false, always(func(s *Series) float64 { return s.LatencyMs.P99 })},
+		metricSpec{"p99.9 ms", false, false, always(func(s *Series) float64 { return s.LatencyMs.P999 })},
+		metricSpec{"errors", false, true, always(func(s *Series) float64 { return float64(TotalErrors(*s)) })},
+	)
 }
 
 // Compare matches the series of a and b by variant and point and compares their figures.
@@ -89,6 +102,12 @@ func Compare(a, b []*Result, nameA, nameB string, alpha float64) (*Comparison, e
 		return nil, badInputf("cannot compare different scenarios: %s is %s, %s is %s", nameA, ra.Scenario, nameB, rb.Scenario)
 	}
 	c := &Comparison{Scenario: ra.Scenario, A: ra, B: rb, NameA: nameA, NameB: nameB, Alpha: alpha}
+	// A result written before headlines existed has none: take the other side's.
+	h := ra.Headline
+	if h == Throughput {
+		h = rb.Headline
+	}
+	metrics := compareMetrics(h)
 	thresholds := benchmath.Thresholds{CompareAlpha: alpha}
 	inB := map[string]*Group{}
 	for _, g := range rb.Groups {
@@ -103,8 +122,10 @@ func Compare(a, b []*Result, nameA, nameB string, alpha float64) (*Comparison, e
 			continue
 		}
 		row := CompareRow{Label: ga.Label()}
-		for _, m := range compareMetrics {
-			row.Metrics = append(row.Metrics, compareMetric(m, ga, gb, &thresholds))
+		for _, m := range metrics {
+			if d, ok := compareMetric(m, ga, gb, &thresholds); ok {
+				row.Metrics = append(row.Metrics, d)
+			}
 		}
 		c.Rows = append(c.Rows, row)
 	}
@@ -116,15 +137,22 @@ func Compare(a, b []*Result, nameA, nameB string, alpha float64) (*Comparison, e
 	return c, nil
 }
 
-func compareMetric(m metricSpec, ga, gb *Group, th *benchmath.Thresholds) MetricDelta {
+// compareMetric compares one figure of a series; ok is false when a side has no value of it
+// (a series cut short before the scenario computed its metrics).
+func compareMetric(m metricSpec, ga, gb *Group, th *benchmath.Thresholds) (MetricDelta, bool) {
 	values := func(g *Group) []float64 {
-		xs := make([]float64, len(g.Repeats))
-		for i, s := range g.Repeats {
-			xs[i] = m.get(s)
+		var xs []float64
+		for _, s := range g.Repeats {
+			if v, ok := m.get(s); ok {
+				xs = append(xs, v)
+			}
 		}
 		return xs
 	}
 	va, vb := values(ga), values(gb)
+	if len(va) == 0 || len(vb) == 0 {
+		return MetricDelta{}, false
+	}
 	d := MetricDelta{Metric: m.name, A: median(va), B: median(vb), NA: len(va), NB: len(vb)}
 	significant := true
 	if d.NA >= MinRepeatsForTest && d.NB >= MinRepeatsForTest {
@@ -155,7 +183,7 @@ func compareMetric(m metricSpec, ga, gb *Group, th *benchmath.Thresholds) Metric
 			d.Verdict = "worse"
 		}
 	}
-	return d
+	return d, true
 }
 
 // note is the statistics behind a delta: "p=0.100 n=3" or "n=1+1, untested".
@@ -171,13 +199,13 @@ func (d MetricDelta) note() string {
 }
 
 func formatMetricValue(metric string, v float64) string {
-	switch metric {
-	case "errors":
+	switch {
+	case metric == "errors":
 		return fmt.Sprintf("%.0f", v)
-	case "ops/s":
-		return fmt.Sprintf("%.1f", v)
+	case strings.HasSuffix(metric, " ms"):
+		return fmt.Sprintf("%.3f", v)
 	}
-	return fmt.Sprintf("%.3f", v)
+	return fmt.Sprintf("%.1f", v) // ops/s and the headline
 }
 
 func runName(name string, r *Run) string {

@@ -181,17 +181,40 @@ func toAny(m map[string]string) map[string]any {
 	return out
 }
 
-var seriesHeader = []string{"variant", "point", "repeats", "ops/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors"}
+// seriesHeader is the header of the series table: ops/s, and the headline after it when it is a
+// metric of its own (rows/s); ops/s takes the headline's unit when it is ops/s under another name
+// (requests/s).
+func (s *Section) seriesHeader() []string {
+	h := s.Run.Headline
+	header := []string{"variant", "point", "repeats", h.opsUnit()}
+	if h.OwnMetric() {
+		header = append(header, h.Unit)
+	}
+	return append(header, "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors")
+}
 
 func (s *Section) seriesRows() [][]string {
 	var rows [][]string
 	for _, g := range s.Run.Groups {
-		rows = append(rows, []string{g.Variant, PointString(g.Point), fmt.Sprint(len(g.Repeats)),
-			fmt.Sprintf("%.1f", g.Throughput), fmt.Sprintf("%.3f", g.Latency.P50), fmt.Sprintf("%.3f", g.Latency.P90),
+		row := []string{g.Variant, PointString(g.Point), fmt.Sprint(len(g.Repeats)), fmt.Sprintf("%.1f", g.Throughput)}
+		if s.Run.Headline.OwnMetric() {
+			row = append(row, formatHeadline(g.Headline, g.HasHeadline))
+		}
+		rows = append(rows, append(row, fmt.Sprintf("%.3f", g.Latency.P50), fmt.Sprintf("%.3f", g.Latency.P90),
 			fmt.Sprintf("%.3f", g.Latency.P99), fmt.Sprintf("%.3f", g.Latency.P999), fmt.Sprintf("%.3f", g.Latency.Max),
-			ErrorString(g.Errors)})
+			ErrorString(g.Errors)))
 	}
 	return rows
+}
+
+// repeatsNote says how repeats combine in the series table.
+func (s *Section) repeatsNote() string {
+	h := s.Run.Headline
+	rates := h.opsUnit() + " is the median"
+	if h.OwnMetric() {
+		rates = h.opsUnit() + " and " + h.Unit + " are medians"
+	}
+	return "With repeats: " + rates + "; latency percentiles come from the merged histograms; errors are summed."
 }
 
 // kneeRows is the table of knees of a sweep, nil when nothing is swept.
@@ -200,23 +223,32 @@ func (s *Section) kneeRows(slo float64) (Dim, []string, [][]string) {
 	if !ok {
 		return x, nil, nil
 	}
-	header := []string{"variant", "knee at " + x.Name, "why", "ops/s there", "p99 ms there", "best ops/s (at " + x.Name + ")"}
+	h := s.Run.Headline
+	header := []string{"variant", "knee at " + x.Name, "why", h.Unit + " there", "p99 ms there", "best " + h.Unit + " (at " + x.Name + ")"}
 	var rows [][]string
 	for _, l := range s.Run.SweepLines(x, slo) {
-		best := l.Groups[0]
+		var best *Group
 		for _, g := range l.Groups {
-			if g.Throughput > best.Throughput {
+			if g.HasHeadline && (best == nil || h.HigherIsBetter() && g.Headline > best.Headline ||
+				!h.HigherIsBetter() && g.Headline < best.Headline) {
 				best = g
 			}
 		}
-		bestCell := fmt.Sprintf("%s (%v)", formatNum(best.Throughput), best.Point[x.Name])
+		bestCell := ""
+		if best != nil {
+			bestCell = fmt.Sprintf("%s (%v)", formatNum(best.Headline), best.Point[x.Name])
+		}
 		if l.Knee < 0 {
 			rows = append(rows, []string{l.Label(), "none", "", "", "", bestCell})
 			continue
 		}
 		g := l.Groups[l.Knee]
+		there := ""
+		if g.HasHeadline {
+			there = formatNum(g.Headline)
+		}
 		rows = append(rows, []string{l.Label(), fmt.Sprint(g.Point[x.Name]), l.KneeReason,
-			formatNum(g.Throughput), formatNum(g.Latency.P99), bestCell})
+			there, formatNum(g.Latency.P99), bestCell})
 	}
 	return x, header, rows
 }

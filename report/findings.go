@@ -45,7 +45,11 @@ func Findings(run *Run, slo float64) []string {
 	for _, r := range run.Results {
 		switch r.Status {
 		case StatusInterrupted, StatusFailed:
-			msg := fmt.Sprintf("The run %s was %s", r.RunID, r.Status)
+			verb := "was interrupted"
+			if r.Status == StatusFailed {
+				verb = "failed"
+			}
+			msg := fmt.Sprintf("The run %s %s", r.RunID, verb)
 			if r.Reason != "" {
 				msg += ": " + r.Reason
 			}
@@ -66,31 +70,34 @@ func Findings(run *Run, slo float64) []string {
 	if len(idle) > 0 {
 		out = append(out, fmt.Sprintf("No operation succeeded in %s: its figures are empty.", joinAndAtMost(idle, maxListed)))
 	}
+	h := run.Headline
 	x, swept := run.Swept()
 	if swept {
 		lines := run.SweepLines(x, slo)
-		out = append(out, errorOnsetFindings(run, x, lines)...)
+		out = append(out, errorOnsetFindings(run, x, lines, run.Unswept(x))...)
 		out = append(out, sloFindings(x, lines, slo)...)
-		out = append(out, saturationFindings(x, lines)...)
+		out = append(out, saturationFindings(x, lines, h)...)
+		// The variants that do not take the swept parameter are described as in a run without
+		// a sweep (their errors by errorOnsetFindings).
+		out = append(out, groupSLOFindings(run, run.Unswept(x), slo)...)
 	} else {
-		out = append(out, groupErrorFindings(run)...)
-		if slo > 0 {
-			var over []string
-			for _, g := range run.Groups {
-				if g.Latency.P99 > slo {
-					over = append(over, fmt.Sprintf("%s (%s ms)", run.ShortLabel(g), formatNum(g.Latency.P99)))
-				}
-			}
-			if len(over) > 0 {
-				out = append(out, fmt.Sprintf("p99 was above the %s ms SLO for %s.", formatNum(slo), joinAnd(over)))
-			}
-		}
+		out = append(out, groupErrorFindings(run, run.Groups)...)
+		out = append(out, groupSLOFindings(run, run.Groups, slo)...)
 	}
 	out = append(out, variantFindings(run)...)
 	if len(run.Variants()) == 1 && len(run.Groups) == 1 {
 		g := run.Groups[0]
-		out = append(out, fmt.Sprintf("%s ran at %s ops/s with p50 %s ms, p99 %s ms and p99.9 %s ms.",
-			g.Label(), formatNum(g.Throughput), formatNum(g.Latency.P50), formatNum(g.Latency.P99), formatNum(g.Latency.P999)))
+		// "ran at 52000 rows/s (52 ops/s)"; a figure where lower is better is not a rate:
+		// "measured 180 B/row and ran at 52000 ops/s".
+		rate := "ran at " + formatNum(g.Throughput) + " " + h.opsUnit()
+		switch {
+		case h.OwnMetric() && g.HasHeadline && h.HigherIsBetter():
+			rate = fmt.Sprintf("ran at %s %s (%s ops/s)", formatNum(g.Headline), h.Unit, formatNum(g.Throughput))
+		case h.OwnMetric() && g.HasHeadline:
+			rate = fmt.Sprintf("measured %s %s and %s", formatNum(g.Headline), h.Unit, rate)
+		}
+		out = append(out, fmt.Sprintf("%s %s with p50 %s ms, p99 %s ms and p99.9 %s ms.",
+			g.Label(), rate, formatNum(g.Latency.P50), formatNum(g.Latency.P99), formatNum(g.Latency.P999)))
 	}
 	out = append(out, noiseFindings(run)...)
 	total := int64(0)
@@ -137,7 +144,9 @@ func lineContext(run *Run, l *Line) string {
 	return " (" + strings.ReplaceAll(PointString(ctx), " ", ", ") + ")"
 }
 
-func errorOnsetFindings(run *Run, x Dim, lines []*Line) []string {
+// errorOnsetFindings says where errors began along each line, what errors the unswept groups had
+// (see Run.Unswept), and which lines and groups had none.
+func errorOnsetFindings(run *Run, x Dim, lines []*Line, unswept []*Group) []string {
 	type onset struct {
 		at      string
 		context string
@@ -178,6 +187,14 @@ func errorOnsetFindings(run *Run, x Dim, lines []*Line) []string {
 		o.lines = append(o.lines, l.Variant)
 		o.count += g.TotalErrors()
 	}
+	erred := len(onsets) > 0
+	for _, g := range unswept {
+		if g.TotalErrors() > 0 {
+			erred = true
+		} else {
+			clean = append(clean, run.ShortLabel(g))
+		}
+	}
 	var out []string
 	for _, o := range onsets {
 		labels := make([]string, len(o.classes))
@@ -194,12 +211,15 @@ func errorOnsetFindings(run *Run, x Dim, lines []*Line) []string {
 		} else {
 			msg += fmt.Sprintf(", %d errors at that point", o.count)
 		}
-		if o.first {
+		if o.first && x.Numeric {
 			msg += ", the smallest value measured"
+		} else if o.first {
+			msg += ", the first value measured"
 		}
 		out = append(out, msg+".")
 	}
-	if len(onsets) > 0 && len(clean) > 0 {
+	out = append(out, groupErrorFindings(run, unswept)...)
+	if erred && len(clean) > 0 {
 		out = append(out, fmt.Sprintf("No errors for %s.", joinAndAtMost(clean, maxListed)))
 	}
 	return out
@@ -224,6 +244,23 @@ func familiesByCount(errs map[string]int64) []string {
 		return fams[i] < fams[j]
 	})
 	return fams
+}
+
+// groupSLOFindings names the groups whose p99 was above the SLO, in one sentence.
+func groupSLOFindings(run *Run, groups []*Group, slo float64) []string {
+	if slo <= 0 {
+		return nil
+	}
+	var over []string
+	for _, g := range groups {
+		if g.Latency.P99 > slo {
+			over = append(over, fmt.Sprintf("%s (%s ms)", run.ShortLabel(g), formatNum(g.Latency.P99)))
+		}
+	}
+	if len(over) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("p99 was above the %s ms SLO for %s.", formatNum(slo), joinAnd(over))}
 }
 
 func sloFindings(x Dim, lines []*Line, slo float64) []string {
@@ -276,50 +313,69 @@ func sloFindings(x Dim, lines []*Line, slo float64) []string {
 	return []string{msg + "."}
 }
 
-// saturationFindings notes lines whose throughput peaked before the largest swept value, one
-// sentence for the lines that peaked and ended at the same values.
-func saturationFindings(x Dim, lines []*Line) []string {
-	if !x.Numeric {
+// saturationFindings notes lines whose headline (throughput unless the scenario names another)
+// peaked before the largest swept value, one sentence for the lines that peaked and ended at the
+// same values, and lines that were still growing at the largest value, one sentence for those
+// that started and ended at the same values. A headline where lower is better has no peak to
+// find.
+func saturationFindings(x Dim, lines []*Line, h Headline) []string {
+	if !x.Numeric || !h.HigherIsBetter() {
 		return nil
 	}
 	type drop struct {
 		peakAt, lastAt any
 		items          []string
 	}
-	var drops []*drop
+	var drops, rises []*drop
+	note := func(list *[]*drop, a, b any, item string) {
+		for _, d := range *list {
+			if sameValue(d.peakAt, a) && sameValue(d.lastAt, b) {
+				d.items = append(d.items, item)
+				return
+			}
+		}
+		*list = append(*list, &drop{peakAt: a, lastAt: b, items: []string{item}})
+	}
 	for _, l := range lines {
-		if len(l.Groups) < 2 {
+		var gs []*Group
+		for _, g := range l.Groups {
+			if g.HasHeadline {
+				gs = append(gs, g)
+			}
+		}
+		if len(gs) < 2 {
 			continue
 		}
 		peak := 0
-		for i, g := range l.Groups {
-			if g.Throughput > l.Groups[peak].Throughput {
+		for i, g := range gs {
+			if g.Headline > gs[peak].Headline {
 				peak = i
 			}
 		}
-		last := l.Groups[len(l.Groups)-1]
-		// A drop of less than 5% is within what repeats on this kind of machine vary by.
-		if peak == len(l.Groups)-1 || last.Throughput >= 0.95*l.Groups[peak].Throughput {
+		first, last := gs[0], gs[len(gs)-1]
+		// A change of less than 5% is within what repeats on this kind of machine vary by.
+		if peak == len(gs)-1 {
+			if last.Headline > 1.05*first.Headline {
+				note(&rises, first.Point[x.Name], last.Point[x.Name],
+					fmt.Sprintf("%s (%s to %s %s)", l.Label(), formatNum(first.Headline), formatNum(last.Headline), h.Unit))
+			}
 			continue
 		}
-		pg := l.Groups[peak]
-		peakAt, lastAt := pg.Point[x.Name], last.Point[x.Name]
-		var d *drop
-		for _, dd := range drops {
-			if sameValue(dd.peakAt, peakAt) && sameValue(dd.lastAt, lastAt) {
-				d = dd
-			}
+		if last.Headline >= 0.95*gs[peak].Headline {
+			continue
 		}
-		if d == nil {
-			d = &drop{peakAt: peakAt, lastAt: lastAt}
-			drops = append(drops, d)
-		}
-		d.items = append(d.items, fmt.Sprintf("%s (%s vs %s ops/s)", l.Label(), formatNum(pg.Throughput), formatNum(last.Throughput)))
+		pg := gs[peak]
+		note(&drops, pg.Point[x.Name], last.Point[x.Name],
+			fmt.Sprintf("%s (%s vs %s %s)", l.Label(), formatNum(pg.Headline), formatNum(last.Headline), h.Unit))
 	}
 	var out []string
 	for _, d := range drops {
-		out = append(out, fmt.Sprintf("Throughput peaked at %s and was lower at %s for %s.", xPhrase(x.Name, d.peakAt),
+		out = append(out, fmt.Sprintf("%s peaked at %s and was lower at %s for %s.", h.Sentence(), xPhrase(x.Name, d.peakAt),
 			xPhrase(x.Name, d.lastAt), joinAndAtMost(d.items, maxListed)))
+	}
+	for _, d := range rises {
+		out = append(out, fmt.Sprintf("%s grew from %s to %s, the largest value measured, and was highest there for %s.",
+			h.Sentence(), xPhrase(x.Name, d.peakAt), xPhrase(x.Name, d.lastAt), joinAndAtMost(d.items, maxListed)))
 	}
 	return out
 }
@@ -335,9 +391,9 @@ func joinAndAtMost(items []string, n int) string {
 	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
 }
 
-func groupErrorFindings(run *Run) []string {
+func groupErrorFindings(run *Run, groups []*Group) []string {
 	var out []string
-	for _, g := range run.Groups {
+	for _, g := range groups {
 		n := g.TotalErrors()
 		if n == 0 {
 			continue
@@ -354,31 +410,53 @@ func groupErrorFindings(run *Run) []string {
 	return out
 }
 
-// variantFindings compares the variants at the points they share.
+// variantFindings compares the variants by the run's headline at the points they share. Points
+// match on the parameters every series carries, so that a variant with a parameter of its own
+// (queue's batch) is still compared with the others; a variant with several series at such a
+// point (several batch sizes) is left out there.
 func variantFindings(run *Run) []string {
 	variants := run.Variants()
 	if len(variants) < 2 {
 		return nil
 	}
-	// points where every variant has a group
+	h := run.Headline
+	common := commonKeys(run.Groups)
 	byPoint := map[string]map[string]*Group{}
+	ambiguous := map[string]bool{}
 	var points []string
 	for _, g := range run.Groups {
-		p := PointString(g.Point)
+		p := PointString(restrict(g.Point, common))
 		if byPoint[p] == nil {
 			byPoint[p] = map[string]*Group{}
 			points = append(points, p)
+		}
+		if _, dup := byPoint[p][g.Variant]; dup {
+			ambiguous[p] = true
 		}
 		byPoint[p][g.Variant] = g
 	}
 	var shared []string
 	for _, p := range points {
-		if len(byPoint[p]) == len(variants) {
+		if len(byPoint[p]) != len(variants) || ambiguous[p] {
+			continue
+		}
+		ok := true
+		for _, g := range byPoint[p] {
+			ok = ok && g.HasHeadline
+		}
+		if ok {
 			shared = append(shared, p)
 		}
 	}
 	if len(shared) == 0 {
 		return nil
+	}
+	// better tells whether a beats b on the headline.
+	better := func(a, b *Group) bool {
+		if h.HigherIsBetter() {
+			return a.Headline > b.Headline
+		}
+		return a.Headline < b.Headline
 	}
 	wins, losses := map[string]int{}, map[string]int{}
 	latWins := map[string]int{}
@@ -386,10 +464,10 @@ func variantFindings(run *Run) []string {
 		best, worst, fastest := "", "", ""
 		for _, v := range variants {
 			g := byPoint[p][v]
-			if best == "" || g.Throughput > byPoint[p][best].Throughput {
+			if best == "" || better(g, byPoint[p][best]) {
 				best = v
 			}
-			if worst == "" || g.Throughput < byPoint[p][worst].Throughput {
+			if worst == "" || better(byPoint[p][worst], g) {
 				worst = v
 			}
 			if g.Latency.P99 > 0 && (fastest == "" || g.Latency.P99 < byPoint[p][fastest].Latency.P99) {
@@ -416,11 +494,17 @@ func variantFindings(run *Run) []string {
 	if bestV == worstV || bestV == "" || worstV == "" {
 		return nil
 	}
+	// The verbs and superlatives of the headline's direction: a variant serves more throughput,
+	// or has fewer bytes per row.
+	verb, most, least := "served", "most", "least"
+	if !h.HigherIsBetter() {
+		verb, most, least = "had", "least", "most"
+	}
 	if len(shared) == 1 {
 		p := shared[0]
 		b, w := byPoint[p][bestV], byPoint[p][worstV]
-		msg := fmt.Sprintf("%s served %s the throughput of %s (%s vs %s ops/s)", bestV, ratio(b.Throughput, w.Throughput),
-			worstV, formatNum(b.Throughput), formatNum(w.Throughput))
+		msg := fmt.Sprintf("%s %s %s the %s of %s (%s vs %s %s)", bestV, verb, ratio(b.Headline, w.Headline), h.Label,
+			worstV, formatNum(b.Headline), formatNum(w.Headline), h.Unit)
 		if b.Latency.P99 > 0 && w.Latency.P99 > 0 {
 			if b.Latency.P99 <= w.Latency.P99 {
 				msg += fmt.Sprintf(", with a p99 of %s vs %s ms", formatNum(b.Latency.P99), formatNum(w.Latency.P99))
@@ -430,15 +514,15 @@ func variantFindings(run *Run) []string {
 		}
 		out = append(out, msg+".")
 		if len(variants) > 2 {
-			out = append(out, fmt.Sprintf("Best throughput: %s; worst: %s.", bestV, worstV))
+			out = append(out, fmt.Sprintf("Best %s: %s; worst: %s.", h.Label, bestV, worstV))
 		}
 		return out
 	}
 	lo, hi := math.Inf(1), 0.0
 	for _, p := range shared {
 		b, w := byPoint[p][bestV], byPoint[p][worstV]
-		if w.Throughput > 0 {
-			r := b.Throughput / w.Throughput
+		if w.Headline > 0 {
+			r := b.Headline / w.Headline
 			lo, hi = math.Min(lo, r), math.Max(hi, r)
 		}
 	}
@@ -448,12 +532,41 @@ func variantFindings(run *Run) []string {
 		if hi-lo >= 0.1 {
 			span = fmt.Sprintf("%s to %s", strings.TrimSuffix(ratio(lo, 1), "x"), ratio(hi, 1))
 		}
-		span = fmt.Sprintf(": %s the throughput of %s", span, worstV)
+		span = fmt.Sprintf(": %s the %s of %s", span, h.Label, worstV)
 	}
-	out = append(out, fmt.Sprintf("%s served the most throughput at %d of %d points%s; %s the least at %d.",
-		bestV, wins[bestV], len(shared), span, worstV, losses[worstV]))
+	out = append(out, fmt.Sprintf("%s %s the %s %s at %d of %d points%s; %s the %s at %d.",
+		bestV, verb, most, h.Label, wins[bestV], len(shared), span, worstV, least, losses[worstV]))
 	if fastV != "" {
 		out = append(out, fmt.Sprintf("%s had the lowest p99 at %d of %d points.", fastV, latWins[fastV], len(shared)))
+	}
+	return out
+}
+
+// commonKeys lists the point parameters every group carries.
+func commonKeys(groups []*Group) map[string]bool {
+	keys := map[string]bool{}
+	for i, g := range groups {
+		for k := range g.Point {
+			if i == 0 {
+				keys[k] = true
+			}
+		}
+		for k := range keys {
+			if _, ok := g.Point[k]; !ok {
+				delete(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// restrict is point with only the keys in keys.
+func restrict(point map[string]any, keys map[string]bool) map[string]any {
+	out := make(map[string]any, len(keys))
+	for k, v := range point {
+		if keys[k] {
+			out[k] = v
+		}
 	}
 	return out
 }
@@ -473,25 +586,29 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.1fx", r)
 }
 
-// noiseFindings reports how much throughput varied across repeats.
+// noiseFindings reports how much the headline (throughput unless the scenario names another)
+// varied across repeats.
 func noiseFindings(run *Run) []string {
+	h := run.Headline
 	worst, spread, n := "", 0.0, 0
 	for _, g := range run.Groups {
-		if len(g.Repeats) < 2 || g.Throughput <= 0 {
+		if len(g.Repeats) < 2 || !g.HasHeadline || g.Headline <= 0 {
 			continue
 		}
-		lo, hi := math.Inf(1), 0.0
+		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, s := range g.Repeats {
-			lo, hi = math.Min(lo, s.ThroughputPerS), math.Max(hi, s.ThroughputPerS)
+			if v, ok := h.Of(s); ok {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
 		}
-		if sp := (hi - lo) / g.Throughput; sp >= spread {
+		if sp := (hi - lo) / g.Headline; sp >= spread {
 			worst, spread, n = run.ShortLabel(g), sp, len(g.Repeats)
 		}
 	}
 	if worst == "" {
 		return nil
 	}
-	return []string{fmt.Sprintf("Across repeats throughput varied by up to %.1f%% of its median (%s, %d repeats).", 100*spread, worst, n)}
+	return []string{fmt.Sprintf("Across repeats %s varied by up to %.1f%% of its median (%s, %d repeats).", h.Label, 100*spread, worst, n)}
 }
 
 func joinAnd(items []string) string {

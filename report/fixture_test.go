@@ -18,6 +18,7 @@ const (
 	fixtureSweep    = "testdata/sweep.json"     // connect-storm-like sweep with errors
 	fixtureRepeatsA = "testdata/repeats-a.json" // select-only, 5 repeats
 	fixtureRepeatsB = "testdata/repeats-b.json" // the same, prepared 20% faster, simple unchanged
+	fixtureIngest   = "testdata/ingest.json"    // ingest-like batch sweep with a rows/s headline
 )
 
 func TestWriteFixtures(t *testing.T) {
@@ -28,6 +29,7 @@ func TestWriteFixtures(t *testing.T) {
 		fixtureSweep:    sweepFixture(t),
 		fixtureRepeatsA: repeatsFixture(t, "20260101T100000Z-select-only", 1.0),
 		fixtureRepeatsB: repeatsFixture(t, "20260101T110000Z-select-only", 1.2),
+		fixtureIngest:   ingestFixture(t),
 	} {
 		if err := WriteFile(path, r); err != nil {
 			t.Fatal(err)
@@ -36,7 +38,7 @@ func TestWriteFixtures(t *testing.T) {
 }
 
 func TestFixturesMatchTheSchema(t *testing.T) {
-	for _, path := range []string{fixtureSweep, fixtureRepeatsA, fixtureRepeatsB} {
+	for _, path := range []string{fixtureSweep, fixtureRepeatsA, fixtureRepeatsB, fixtureIngest} {
 		doc, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -128,6 +130,42 @@ func sweepFixture(t *testing.T) *Result {
 			s := fixtureSeries(t, v.name, map[string]any{"workers": p.workers, "max_connections": 40}, 1, start, p, 40)
 			r.Series = append(r.Series, s)
 			start = start.Add(5 * time.Second)
+		}
+	}
+	return r
+}
+
+// ingestFixture is a batch sweep whose operations are batches: ops/s falls as the batch grows
+// while rows/s, the headline, grows (and falls again for pipeline at 1000).
+func ingestFixture(t *testing.T) *Result {
+	r := &Result{
+		Schema: SchemaVersion, Scenario: "ingest", RunID: "20260101T100000Z-ingest", Status: StatusOK,
+		StartedAt: fixtureStart, FinishedAt: fixtureStart.Add(30 * time.Second),
+		Params:   map[string]any{"variants": []any{"multi-insert", "copy", "pipeline"}, "batch": []any{10, 100, 1000}, "workers": []any{2}, "repeat": 1},
+		Duration: "2s", Warmup: "500ms", Environment: fixtureEnv("100"),
+		Headline: &Headline{Metric: "rows_per_s", Label: "row throughput", Unit: "rows/s", Better: BetterHigher},
+	}
+	type batchPoint struct {
+		batch    int
+		tput     float64 // batches per second
+		p50, p99 float64
+	}
+	start := fixtureStart
+	for _, v := range []struct {
+		name   string
+		points []batchPoint
+	}{
+		{"multi-insert", []batchPoint{{10, 1000, 0.8, 13}, {100, 500, 3, 20}, {1000, 60, 14, 80}}},
+		{"copy", []batchPoint{{10, 2400, 0.7, 3}, {100, 800, 2, 9}, {1000, 120, 14, 45}}},
+		{"pipeline", []batchPoint{{10, 1500, 0.9, 8}, {100, 300, 5, 30}, {1000, 20, 39, 261}}},
+	} {
+		for _, bp := range v.points {
+			pt := map[string]any{"batch": bp.batch, "workers": 2, "synchronous_commit": "on", "table": "logged"}
+			s := fixtureSeries(t, v.name, pt, 1, start, fixturePoint{workers: 2, tput: bp.tput, p50: bp.p50, p99: bp.p99}, 100)
+			s.Metrics["rows_per_s"] = bp.tput * float64(bp.batch)
+			s.Metrics["batch"] = float64(bp.batch)
+			r.Series = append(r.Series, s)
+			start = start.Add(3 * time.Second)
 		}
 	}
 	return r

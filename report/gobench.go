@@ -61,7 +61,8 @@ func benchValue(s string) string {
 
 // WriteGoBench writes results in the Go benchmark format, one line per series and repeat, so that
 // `benchstat old.txt new.txt` compares pgscale runs unchanged. The iteration count is the
-// series' successful operations.
+// series' successful operations. A result whose headline is a metric of its own (ingest's rows/s)
+// adds it as one more unit.
 func WriteGoBench(w io.Writer, results []*Result) error {
 	var b strings.Builder
 	if len(results) > 0 {
@@ -78,7 +79,13 @@ func WriteGoBench(w io.Writer, results []*Result) error {
 			fmt.Fprintf(&b, "cpu: %s\n", h.CPUModel)
 		}
 	}
-	for _, u := range goBenchUnits {
+	units := append([]struct{ unit, better string }(nil), goBenchUnits...)
+	for _, r := range results {
+		if h := HeadlineOf(r); h.OwnMetric() && !hasUnit(units, h.Unit) {
+			units = append(units, struct{ unit, better string }{h.Unit, h.Better})
+		}
+	}
+	for _, u := range units {
 		fmt.Fprintf(&b, "Unit %s better=%s\n", u.unit, u.better)
 	}
 	for _, r := range results {
@@ -86,10 +93,15 @@ func WriteGoBench(w io.Writer, results []*Result) error {
 		// A comment line (benchfmt skips it) saying where the figures come from.
 		fmt.Fprintf(&b, "# pgscale %s run %s (%s), target %s, PostgreSQL %s, duration %s + warm-up %s\n",
 			r.Scenario, r.RunID, r.Status, env.Target, env.ServerVersion, r.Duration, r.Warmup)
+		h := HeadlineOf(r)
 		for _, s := range r.Series {
-			fmt.Fprintf(&b, "%s\t%d\t%.1f ops/s\t%.3f p50-ms\t%.3f p99-ms\t%.3f p99.9-ms\t%d errors\n",
+			fmt.Fprintf(&b, "%s\t%d\t%.1f ops/s\t%.3f p50-ms\t%.3f p99-ms\t%.3f p99.9-ms\t%d errors",
 				GoBenchName(r.Scenario, s.Variant, s.Point), s.Ops, s.ThroughputPerS,
 				s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, TotalErrors(s))
+			if v, ok := h.Of(&s); ok && h.OwnMetric() {
+				fmt.Fprintf(&b, "\t%.1f %s", v, h.Unit)
+			}
+			b.WriteString("\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -97,6 +109,15 @@ func WriteGoBench(w io.Writer, results []*Result) error {
 		return fmt.Errorf("write go benchmark format: %w", err)
 	}
 	return nil
+}
+
+func hasUnit(units []struct{ unit, better string }, unit string) bool {
+	for _, u := range units {
+		if u.unit == unit {
+			return true
+		}
+	}
+	return false
 }
 
 // GoBench is WriteGoBench into a string.

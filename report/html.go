@@ -39,7 +39,7 @@ type htmlSection struct {
 	Settings    string
 	SettingsDif bool
 	Series      htmlTable
-	RepeatsNote bool
+	RepeatsNote string
 	SweepDim    string
 	SweepNote   string
 	Knees       *htmlTable
@@ -53,9 +53,12 @@ func (d *Document) htmlData() map[string]any {
 	var secs []htmlSection
 	for _, s := range d.Sections {
 		hs := htmlSection{Scenario: s.Run.Scenario, Findings: s.Findings, Env: s.envRows(),
-			Series: htmlTable{Header: seriesHeader, Rows: s.seriesRows(), NumFrom: 2}, RepeatsNote: s.Run.Repeats() > 1,
+			Series:   htmlTable{Header: s.seriesHeader(), Rows: s.seriesRows(), NumFrom: 2},
 			TimeNote: s.timelineNote(), Warnings: s.warnings()}
 		hs.Settings, hs.SettingsDif = s.settings()
+		if s.Run.Repeats() > 1 {
+			hs.RepeatsNote = s.repeatsNote()
+		}
 		if x, header, rows := s.kneeRows(d.SLO); rows != nil {
 			hs.SweepDim = x.Name
 			hs.SweepNote = kneeNote(x.Name, d.SLO)
@@ -163,7 +166,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 <h3>Series</h3>
 {{template "table" .Series}}
 {{- if .RepeatsNote}}
-<p class="note">With repeats: ops/s is the median; latency percentiles come from the merged histograms; errors are summed.</p>
+<p class="note">{{.RepeatsNote}}</p>
 {{- end}}
 {{- if .Knees}}
 <h3>Sweep over {{.SweepDim}}</h3>

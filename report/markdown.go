@@ -49,9 +49,9 @@ func (s *Section) markdown(b *strings.Builder, h string, slo float64) {
 	b.WriteString("\n")
 
 	fmt.Fprintf(b, "%s Series\n\n", h)
-	mdTable(b, seriesHeader, s.seriesRows(), 2)
+	mdTable(b, s.seriesHeader(), s.seriesRows(), 2)
 	if s.Run.Repeats() > 1 {
-		b.WriteString("\nWith repeats: ops/s is the median; latency percentiles come from the merged histograms; errors are summed.\n")
+		b.WriteString("\n" + s.repeatsNote() + "\n")
 	}
 	b.WriteString("\n")
 

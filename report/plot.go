@@ -310,12 +310,13 @@ func FileStem(s string) string {
 var nonFileChars = regexp.MustCompile(`[^a-z0-9._]+`)
 
 // ShortLabel names a group by its variant and only the point values that vary in the run, so
-// legends stay short (connect=pool is left out when every series used the pool).
+// legends stay short (connect=pool is left out when every series used the pool). A value the
+// group's point lacks (a parameter of another variant) is left out too.
 func (run *Run) ShortLabel(g *Group) string {
 	vary := map[string]any{}
 	for _, d := range run.Dims {
-		if len(d.Values) > 1 {
-			vary[d.Name] = g.Point[d.Name]
+		if v, ok := g.Point[d.Name]; ok && len(d.Values) > 1 {
+			vary[d.Name] = v
 		}
 	}
 	if len(vary) == 0 {
@@ -541,7 +542,8 @@ func sweepFigure(run *Run, x Dim, slo float64) (Figure, error) {
 			}
 		}
 	}
-	tput := newPanel("Throughput vs "+x.Name, xLabel, "throughput (ops/s)")
+	h := run.Headline
+	tput := newPanel(h.Sentence()+" vs "+x.Name, xLabel, h.Label+" ("+h.Unit+")")
 	lat := newPanel("p99 latency vs "+x.Name, xLabel, "p99 latency (ms)")
 	panels := []*panel{tput, lat}
 	var errPn *panel
@@ -565,14 +567,18 @@ func sweepFigure(run *Run, x Dim, slo float64) (Figure, error) {
 		var t, p, e plotter.XYs
 		for k, g := range l.Groups {
 			xv := pos(g.Point[x.Name])
-			t = append(t, plotter.XY{X: xv, Y: g.Throughput})
+			if g.HasHeadline {
+				t = append(t, plotter.XY{X: xv, Y: g.Headline})
+			}
 			if g.Latency.P99 > 0 {
 				p = append(p, plotter.XY{X: xv, Y: g.Latency.P99})
 				lo, hi = math.Min(lo, g.Latency.P99), math.Max(hi, g.Latency.P99)
 			}
 			e = append(e, plotter.XY{X: xv, Y: g.ErrorRate()})
 			if k == l.Knee {
-				knees[0] = append(knees[0], plotter.XY{X: xv, Y: g.Throughput})
+				if g.HasHeadline {
+					knees[0] = append(knees[0], plotter.XY{X: xv, Y: g.Headline})
+				}
 				if g.Latency.P99 > 0 {
 					knees[1] = append(knees[1], plotter.XY{X: xv, Y: g.Latency.P99})
 				}
@@ -634,7 +640,7 @@ func sweepFigure(run *Run, x Dim, slo float64) (Figure, error) {
 		setSweepAxis(pn.p, x)
 	}
 	name := FileStem(run.Scenario) + "-sweep-" + FileStem(x.Name)
-	title := fmt.Sprintf("%s: throughput and p99 against %s", run.Scenario, x.Name)
+	title := fmt.Sprintf("%s: %s and p99 against %s", run.Scenario, h.Label, x.Name)
 	caption := "Each line is a variant; red rings mark its knee. " + kneeNote(x.Name, slo)
 	if n := len(run.SweepLines(x, slo)); n > len(lines) {
 		caption += fmt.Sprintf(" The first %d of %d lines are drawn.", len(lines), n)

@@ -21,6 +21,7 @@ func TestMarkdownGolden(t *testing.T) {
 		{"sweep.md.golden", []string{fixtureSweep}},
 		{"repeats.md.golden", []string{fixtureRepeatsA}},
 		{"two-scenarios.md.golden", []string{fixtureSweep, fixtureRepeatsB}},
+		{"ingest.md.golden", []string{fixtureIngest}},
 	} {
 		var results []*Result
 		for _, p := range tc.paths {
@@ -37,7 +38,8 @@ func TestMarkdownGolden(t *testing.T) {
 func TestGoBenchGoldenAndBenchfmtParsesIt(t *testing.T) {
 	t.Parallel()
 	sweep, a := loadFixture(t, fixtureSweep), loadFixture(t, fixtureRepeatsA)
-	for golden, r := range map[string]*Result{"sweep.bench.golden": sweep, "repeats.bench.golden": a} {
+	ingest := loadFixture(t, fixtureIngest)
+	for golden, r := range map[string]*Result{"sweep.bench.golden": sweep, "repeats.bench.golden": a, "ingest.bench.golden": ingest} {
 		out := GoBench(r)
 		goldenCheck(t, golden, out)
 
@@ -64,6 +66,14 @@ func TestGoBenchGoldenAndBenchfmtParsesIt(t *testing.T) {
 				if v, ok := rec.Value("p99-ms"); !ok || v != roundTo(s.LatencyMs.P99, 3) {
 					t.Errorf("%s: p99-ms %v (%v), want %v", rec.Name, v, ok, s.LatencyMs.P99)
 				}
+				// A headline of its own is one more unit (ingest's rows/s).
+				if h := HeadlineOf(r); h.OwnMetric() {
+					if v, ok := rec.Value(h.Unit); !ok || v != roundTo(s.Metrics[h.Metric], 1) {
+						t.Errorf("%s: %s %v (%v), want %v", rec.Name, h.Unit, v, ok, s.Metrics[h.Metric])
+					}
+				} else if _, ok := rec.Value("rows/s"); ok {
+					t.Errorf("%s: a rows/s unit in a result without that headline", rec.Name)
+				}
 				if v, ok := rec.Value("errors"); !ok || v != float64(TotalErrors(s)) {
 					t.Errorf("%s: errors %v, want %d", rec.Name, v, TotalErrors(s))
 				}
@@ -87,7 +97,11 @@ func TestGoBenchGoldenAndBenchfmtParsesIt(t *testing.T) {
 		if n != len(r.Series) {
 			t.Errorf("%s: benchfmt read %d results, want one per series and repeat (%d)", golden, n, len(r.Series))
 		}
-		for _, u := range []string{"ops/s better=higher", "p99-ms better=lower", "errors better=lower"} {
+		want := []string{"ops/s better=higher", "p99-ms better=lower", "errors better=lower"}
+		if r == ingest {
+			want = append(want, "rows/s better=higher")
+		}
+		for _, u := range want {
 			if !units[u] {
 				t.Errorf("%s: no unit metadata %q (have %v)", golden, u, units)
 			}

@@ -45,7 +45,10 @@ type Result struct {
 	Warmup      string         `json:"warmup"`
 	Environment Environment    `json:"environment"`
 	Warnings    []string       `json:"warnings,omitempty"`
-	Series      []Series       `json:"series"`
+	// Headline is the figure the scenario is judged by when ops/s is not it (rows/s for ingest);
+	// absent in results of scenarios judged by ops/s, and in results written before it existed.
+	Headline *Headline `json:"headline,omitempty"`
+	Series   []Series  `json:"series"`
 }
 
 // Shard says which part of a sharded run (pgscale run --shard i/N) a result is or, in a result

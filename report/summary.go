@@ -6,10 +6,19 @@ import (
 	"strings"
 )
 
-// SeriesLine is a one-line account of a series, printed as each point finishes.
-func SeriesLine(s Series) string {
-	line := fmt.Sprintf("  %-12s %-28s %10.1f ops/s  p50 %7.2f  p99 %8.2f  p99.9 %8.2f  max %8.2f ms  errors %d",
-		s.Variant, PointString(s.Point), s.ThroughputPerS, s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999,
+// SeriesLine is a one-line account of a series, printed as each point finishes. h is the result's
+// headline (nil: ops/s); a headline of its own follows ops/s.
+func SeriesLine(s Series, h *Headline) string {
+	hl := Throughput
+	if h != nil && h.Metric != "" {
+		hl = *h
+	}
+	rate := fmt.Sprintf("%10.1f %s", s.ThroughputPerS, hl.opsUnit())
+	if v, ok := hl.Of(&s); ok && hl.OwnMetric() {
+		rate += fmt.Sprintf("  %10.1f %s", v, hl.Unit)
+	}
+	line := fmt.Sprintf("  %-12s %-28s %s  p50 %7.2f  p99 %8.2f  p99.9 %8.2f  max %8.2f ms  errors %d",
+		s.Variant, PointString(s.Point), rate, s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999,
 		s.LatencyMs.Max, TotalErrors(s))
 	if s.ConnectMs != nil {
 		line += fmt.Sprintf("  connect p50 %.2f p99 %.2f ms", s.ConnectMs.P50, s.ConnectMs.P99)
@@ -67,15 +76,25 @@ func Text(r *Result) string {
 	if r.Reason != "" {
 		fmt.Fprintf(&b, "reason: %s\n", r.Reason)
 	}
-	fmt.Fprintf(&b, "%-12s %-30s %12s %9s %9s %9s %9s %9s  %s\n", "variant", "point", "ops/s",
+	h := HeadlineOf(r)
+	headCol := ""
+	if h.OwnMetric() {
+		headCol = fmt.Sprintf(" %12s", h.Unit)
+	}
+	fmt.Fprintf(&b, "%-12s %-30s %12s%s %9s %9s %9s %9s %9s  %s\n", "variant", "point", h.opsUnit(), headCol,
 		"p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors")
 	for _, s := range r.Series {
 		point := PointString(s.Point)
 		if s.Repeat > 1 {
 			point += fmt.Sprintf(" #%d", s.Repeat)
 		}
-		fmt.Fprintf(&b, "%-12s %-30s %12.1f %9.2f %9.2f %9.2f %9.2f %9.2f  %s\n", s.Variant, point,
-			s.ThroughputPerS, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
+		headVal := ""
+		if h.OwnMetric() {
+			v, ok := h.Of(&s)
+			headVal = fmt.Sprintf(" %12s", formatHeadline(v, ok))
+		}
+		fmt.Fprintf(&b, "%-12s %-30s %12.1f%s %9.2f %9.2f %9.2f %9.2f %9.2f  %s\n", s.Variant, point,
+			s.ThroughputPerS, headVal, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
 			ErrorString(s.Errors))
 	}
 	if fs := resultFindings(r); len(fs) > 0 {
@@ -132,15 +151,25 @@ func Markdown(r *Result) string {
 		fmt.Fprintf(&b, "| settings | %s |\n", strings.Join(parts, ", "))
 	}
 	b.WriteString("\n## Series\n\n")
-	b.WriteString("| variant | point | ops | ops/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	h := HeadlineOf(r)
+	headCol, headAlign := "", ""
+	if h.OwnMetric() {
+		headCol, headAlign = " "+h.Unit+" |", "--:|"
+	}
+	fmt.Fprintf(&b, "| variant | point | ops | %s |%s p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |\n", h.opsUnit(), headCol)
+	b.WriteString("|---|---|--:|--:|" + headAlign + "--:|--:|--:|--:|--:|---|\n")
 	for _, s := range r.Series {
 		point := PointString(s.Point)
 		if s.Repeat > 1 {
 			point += fmt.Sprintf(" #%d", s.Repeat)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Variant, point, s.Ops,
-			s.ThroughputPerS, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
+		headVal := ""
+		if h.OwnMetric() {
+			v, ok := h.Of(&s)
+			headVal = " " + formatHeadline(v, ok) + " |"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.1f |%s %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Variant, point, s.Ops,
+			s.ThroughputPerS, headVal, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
 			ErrorString(s.Errors))
 	}
 	var metricNames []string

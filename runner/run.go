@@ -261,6 +261,7 @@ func (p *prepared) Run(ctx context.Context) (*report.Result, error) {
 		Params:    p.params.Map(),
 		Duration:  p.duration.String(),
 		Warmup:    p.warmup.String(),
+		Headline:  p.doc.Headline,
 		Series:    []report.Series{},
 	}
 	res.Params["repeat"] = opts.Repeat
@@ -425,7 +426,7 @@ func (p *prepared) runGroup(ctx context.Context, provider harness.Provider, g gr
 	started := time.Now()
 	target, err := harness.StartTarget(ctx, provider, spec)
 	if err != nil {
-		return fmt.Errorf("start %s target: %w", provider.Kind(), err)
+		return err // the harness's errors name the target
 	}
 	if opts.Tracker != nil {
 		opts.Tracker.Add(target)
@@ -567,7 +568,7 @@ func (p *prepared) runPoint(ctx context.Context, target harness.Target, env *sce
 		series.ErrorSamples[class] = harness.RedactDSN(msg)
 	}
 	res.Series = append(res.Series, series)
-	p.logf("%s", report.SeriesLine(series))
+	p.logf("%s", report.SeriesLine(series, res.Headline))
 	// Write what we have after every point, so a crash later keeps it.
 	if err := report.WriteFile(filepath.Join(p.outDir, "result.json"), res); err != nil {
 		return err

@@ -24,6 +24,11 @@ type Doc struct {
 	Shows    string // what the scenario exists to show
 	Variants []string
 	Params   []ParamSpec
+	// Headline is the figure the scenario is judged by when ops/s is not it: a series metric
+	// (ingest's rows_per_s, since its operation is a batch) or ops/s under the name of what an
+	// operation is (requests/s). nil: ops/s. The runner stamps it into the result, and findings,
+	// summaries, reports and comparisons lead with it.
+	Headline *report.Headline
 	// Intrusive scenarios exhaust connections or take ACCESS EXCLUSIVE locks; a dsn target runs
 	// them only with --allow-intrusive.
 	Intrusive bool

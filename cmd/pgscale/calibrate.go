@@ -90,7 +90,7 @@ func runCalibrate(ctx context.Context, tracker *harness.Tracker, spec harness.Sp
 	spec.Kind = provider.Kind()
 	t, err := harness.StartTarget(ctx, provider, spec)
 	if err != nil {
-		return fmt.Errorf("start %s target: %w", provider.Kind(), err)
+		return err // the harness's errors name the target
 	}
 	tracker.Add(t)
 	defer func() {

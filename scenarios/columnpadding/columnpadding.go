@@ -83,6 +83,8 @@ func (*scenario) Doc() scenarios.Doc {
 			"--set ddl=FILE.sql the careless layout is the file's table as written (its primary key kept; other " +
 			"constraints and indexes left out; nullable columns 20% NULL).",
 		Variants: []string{Careless, Aligned},
+		// The layouts load the same rows; what tells them apart is the heap each row takes.
+		Headline: &report.Headline{Metric: "bytes_per_row", Label: "heap bytes per row", Unit: "B/row", Better: report.BetterLower},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(Careless, Aligned),
 			{Name: "rows", Kind: scenarios.KindInt, Default: "1000000", Quick: "100000", Min: 100,
@@ -165,14 +167,14 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 	}
 	ql := pgx.Identifier{layoutTable}.Sanitize()
 	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+ql+"; "+s.createSQL(layoutTable, allIndexes(len(s.layout.cols)))); err != nil {
-		return fmt.Errorf("column-padding: create the layout table: %w", err)
+		return fmt.Errorf("create the layout table: %w", err)
 	}
 	t, err := inspect(ctx, conn, layoutTable)
 	if err != nil {
-		return err
+		return fmt.Errorf("inspect the layout table: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "DROP TABLE "+ql); err != nil {
-		return fmt.Errorf("column-padding: drop the layout table: %w", err)
+		return fmt.Errorf("drop the layout table: %w", err)
 	}
 	byName := map[string]int{}
 	for i, c := range s.layout.cols {
@@ -226,11 +228,11 @@ func (s *scenario) createSQL(table string, order []int) string {
 func inspect(ctx context.Context, conn *pgx.Conn, table string) (*columns.Table, error) {
 	oids, err := columns.Lookup(ctx, conn, columns.Selection{Table: table})
 	if err != nil {
-		return nil, fmt.Errorf("column-padding: %w", err)
+		return nil, err
 	}
 	t, err := columns.Inspect(ctx, conn, oids[0])
 	if err != nil {
-		return nil, fmt.Errorf("column-padding: %w", err)
+		return nil, err
 	}
 	return t, nil
 }
@@ -556,7 +558,7 @@ func (s *scenario) measure(ctx context.Context, conn *pgx.Conn, table string, or
 	}
 	t, err := inspect(ctx, conn, table)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("column-padding: inspect %s: %w", table, err)
 	}
 	est := columns.Analyze(t)
 	m.heap, m.total, m.toast, m.idx = t.HeapBytes, t.TotalBytes, t.ToastBytes, t.IndexBytes

@@ -100,6 +100,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"the seed article's 413-and-batch workaround, with every event accounted for in the database; " +
 			"the rate cap max_connections / time per request (200 connections at 250 ms: 800 req/s).",
 		Variants:  allVariants,
+		Headline:  &report.Headline{Metric: report.HeadlineThroughput, Label: "request throughput", Unit: "requests/s", Better: report.BetterHigher},
 		Intrusive: true,
 		Params: []scenarios.ParamSpec{
 			quickVariants(),
@@ -205,7 +206,7 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 			PRIMARY KEY (point, client, seq))`,
 	} {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("connect-storm setup: %w", err)
+			return fmt.Errorf("create tables: %w", err)
 		}
 	}
 	return nil

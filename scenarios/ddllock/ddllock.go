@@ -126,6 +126,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"to connection exhaustion, the application's p99 before, during and after the ALTER, and its 53300, " +
 			"55P03 and 57014 errors.",
 		Variants: []string{VariantNoTimeout, VariantLockTimeout, VariantLongQueries},
+		Headline: &report.Headline{Metric: report.HeadlineThroughput, Label: "request throughput", Unit: "requests/s", Better: report.BetterHigher},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(VariantNoTimeout, VariantLockTimeout, VariantLongQueries),
 			{Name: "connect", Kind: scenarios.KindString, List: true, Default: "per-request,pool", Quick: "per-request",

@@ -113,6 +113,8 @@ func (*scenario) Doc() scenarios.Doc {
 			"variant, workers, synchronous_commit, table), final on the sweep's last series; " +
 			"rows_per_s_vs_insert divides by insert's rows/s at the same point.",
 		Variants: variants,
+		// An operation is a batch (an event handed to the buffer in buffered): rows are the unit.
+		Headline: &report.Headline{Metric: "rows_per_s", Label: "row throughput", Unit: "rows/s", Better: report.BetterHigher},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(variants...),
 			{Name: "batch", Kind: scenarios.KindInt, List: true, Default: "1,10,100,1000,10000", Quick: "10,1000", Min: 1,
@@ -210,7 +212,7 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 	}
 	defer conn.Close(context.Background())
 	if err := execAll(ctx, conn, schemaSQL(false, env.Params.Int("indexes"))); err != nil {
-		return fmt.Errorf("ingest setup: %w", err)
+		return fmt.Errorf("create the events table: %w", err)
 	}
 	return nil
 }

@@ -129,6 +129,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"the producer at R jobs/s. Network latency between workers and server (--latency) comes from " +
 			"the harness.",
 		Variants: variants,
+		Headline: &report.Headline{Metric: "jobs_per_s", Label: "job throughput", Unit: "jobs/s", Better: report.BetterHigher},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(variants...),
 			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "10,100,500,1000,2000", Quick: "50", Min: 1,
@@ -229,7 +230,7 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 		{sql: "VACUUM (ANALYZE) task"},
 	}
 	if err := execSteps(ctx, conn, steps); err != nil {
-		return fmt.Errorf("queue setup: %w", err)
+		return fmt.Errorf("schema and history: %w", err)
 	}
 	env.Logf("queue: loaded %d done jobs of history in %s", history, time.Since(started).Round(time.Millisecond))
 	return nil
