@@ -49,6 +49,7 @@ type Options struct {
 	Shard          shard.Segment
 	RunID          string
 	BarrierTimeout time.Duration
+	SkipSetup      bool // --skip-setup: the data is on the dsn target already (pgscale prepare; runner/prepare.go)
 
 	// Log receives notes and progress; Progress, when set, draws the live line.
 	Log      io.Writer
@@ -147,6 +148,7 @@ func Prepare(opts Options, now time.Time) (*prepared, error) {
 		}
 	}
 	errs = append(errs, p.checkShard()...)
+	errs = append(errs, p.checkSkipSetup()...)
 	if len(errs) > 0 {
 		return nil, &harness.UsageError{Msg: joinLines(errs)}
 	}
@@ -324,7 +326,7 @@ func (p *prepared) runGroups(ctx context.Context, res *report.Result) error {
 		p.logf("%s", note)
 	}
 	res.Environment.Target = provider.Kind()
-	provider = p.shardProvider(provider)
+	provider = p.shardProvider(p.preparedProvider(provider))
 	gs := p.groups()
 	if !p.canChangeSettings(provider) && len(gs) > 1 {
 		res.Warnings = append(res.Warnings, "the dsn target cannot change server settings: every point ran with the server's own")

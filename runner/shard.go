@@ -103,8 +103,13 @@ func (p *prepared) shardProvider(provider harness.Provider) harness.Provider {
 	return p.coord.Provider(provider)
 }
 
-// setup sets the scenario up; in a sharded run, shard 0 alone does.
+// setup sets the scenario up; in a sharded run, shard 0 alone does, and none does after
+// pgscale prepare (--skip-setup).
 func (p *prepared) setup(ctx context.Context, env *scenarios.Env) error {
+	if p.opts.SkipSetup {
+		p.logf("%s: setup skipped (--skip-setup): pgscale prepare made it", p.doc.Name)
+		return nil
+	}
 	if p.coord != nil && p.opts.Shard.I != 0 {
 		p.logf("shard %s: setup is shard 0's", p.opts.Shard)
 		return nil
@@ -113,8 +118,8 @@ func (p *prepared) setup(ctx context.Context, env *scenarios.Env) error {
 }
 
 // shardPoint gives this shard its segment of the point's workers and of the rate, waits for
-// the other shards at the barrier, and returns a context that carries the segment (for
-// shard.SegmentOf).
+// the other shards at the barrier, and returns a context that carries the segment and the
+// coordinator (for shard.SegmentOf, and shard.Start and shard.Sync inside the point).
 func (p *prepared) shardPoint(ctx context.Context, env *scenarios.Env, pt scenarios.Point, label string) (context.Context, scenarios.Point, error) {
 	if p.coord == nil {
 		return ctx, pt, nil
@@ -126,7 +131,7 @@ func (p *prepared) shardPoint(ctx context.Context, env *scenarios.Env, pt scenar
 	if err := p.coord.Wait(ctx, label); err != nil {
 		return ctx, pt, err
 	}
-	return shard.WithSegment(ctx, seg), pt, nil
+	return shard.WithCoordinator(shard.WithSegment(ctx, seg), p.coord), pt, nil
 }
 
 // noteShards records the shards this one saw stop before the end.

@@ -59,6 +59,7 @@ type Coordinator struct {
 	key     int32
 	conn    *pgx.Conn // this shard's session: it holds the shard's advisory lock while it lives
 	gen     int
+	label   string         // the label of the point under way (the last Wait's)
 	lost    map[int]string // shard -> why it was counted lost
 	mu      sync.Mutex
 	left    bool
@@ -122,7 +123,7 @@ func (p *provider) Start(ctx context.Context, spec harness.Spec) (harness.Target
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42P06" {
 			return nil, fmt.Errorf("shard 0: schema %s of run %s already exists: an earlier run with this --run-id left it, "+
-				"or shard 0 runs twice; drop the schema or give a new --run-id: %w", c.schema, c.RunID, err)
+				"or shard 0 runs twice (if pgscale prepare made it, give every shard --skip-setup); drop the schema or give a new --run-id: %w", c.schema, c.RunID, err)
 		}
 		return nil, err
 	}
@@ -320,6 +321,13 @@ type memberState struct {
 // alive has not arrived within the timeout. Shards that stopped (their session ended, or they
 // finished early) are not waited for: they are counted lost.
 func (c *Coordinator) Wait(ctx context.Context, label string) error {
+	c.label = label
+	return c.meet(ctx, label, true)
+}
+
+// meet is the barrier: it records this shard's arrival at label and waits for every shard still
+// running to arrive; with start, it then sleeps until the common start time.
+func (c *Coordinator) meet(ctx context.Context, label string, start bool) error {
 	if c.conn == nil {
 		return fmt.Errorf("shard %s: wait before joining", c.Seg)
 	}
@@ -355,6 +363,9 @@ func (c *Coordinator) Wait(ctx context.Context, label string) error {
 			}
 		}
 		if len(waiting) == 0 {
+			if !start {
+				return nil
+			}
 			return c.startAt(ctx, label)
 		}
 		if time.Now().After(deadline) {
