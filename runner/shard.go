@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
 
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/report"
@@ -50,6 +51,10 @@ func (p *prepared) checkShard() []error {
 		errs = append(errs, harness.Usagef("--shard %s needs --target dsn: the shards of a run share one server, "+
 			"and the %s target starts a server of its own in every process", seg, opts.Target))
 	}
+	if !p.doc.Shardable {
+		errs = append(errs, harness.Usagef("--shard %s: scenario %s cannot run sharded yet (its shards would reset each other's tables "+
+			"and count the server's figures once per shard); scenarios that can: %s", seg, p.doc.Name, strings.Join(shardable(), ", ")))
+	}
 	if opts.RunID == "" {
 		errs = append(errs, harness.Usagef("--shard %s needs --run-id: every shard of a run is given the same one, "+
 			"e.g. --run-id 20260101-orders", seg))
@@ -69,6 +74,17 @@ func (p *prepared) checkShard() []error {
 	}
 	p.opts.Seed += uint64(seg.I) * shardSeedStride
 	return errs
+}
+
+// shardable lists the scenarios that can run sharded.
+func shardable() []string {
+	var names []string
+	for _, name := range scenarios.Names() {
+		if sc, err := scenarios.Lookup(name); err == nil && sc.Doc().Shardable {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // shardDir is the default out directory's last part for a shard: shard-<i>, inside the run's.

@@ -390,6 +390,8 @@ func TestShardBadInput(t *testing.T) {
 			"--shard 0/2 needs --run-id"},
 		{"too few workers", []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--shard", "0/4", "--run-id", "r",
 			"--set", "workers=2", "--out", out}, "has 2 workers, fewer than the 4 shards, which leaves a shard none: use at most 2 shards or more workers"},
+		{"not shardable", []string{"run", "ingest", "--target", "dsn", "--dsn", dsn, "--shard", "0/2", "--run-id", "r", "--out", out},
+			"--shard 0/2: scenario ingest cannot run sharded yet (its shards would reset each other's tables and count the server's figures once per shard); scenarios that can: queue, select-only"},
 		{"bad run id", []string{"run", "select-only", "--run-id", "a b", "--out", out}, `--run-id "a b": want 1 to 40 letters`},
 		{"barrier timeout", []string{"run", "select-only", "--barrier-timeout", "0s"}, "--barrier-timeout 0s: must be more than 0"},
 		{"skip setup not dsn", []string{"run", "select-only", "--target", "local", "--skip-setup", "--run-id", "r", "--out", out},

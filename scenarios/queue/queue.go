@@ -154,6 +154,7 @@ func (*scenario) Doc() scenarios.Doc {
 		},
 		Duration: 30 * time.Second, Warmup: 5 * time.Second,
 		QuickDuration: 3 * time.Second, QuickWarmup: time.Second,
+		Shardable: true, // shard 0 resets, feeds and checks the one queue (shard.go)
 	}
 }
 
