@@ -201,12 +201,20 @@ func (c *Coordinator) join(ctx context.Context, dsn string, create bool) error {
 		return fmt.Errorf("shard %s: connect: %s", c.Seg, harness.RedactDSN(err.Error()))
 	}
 	c.conn = conn
+	var locked bool
 	fail := func(err error) error {
+		// The lock goes with the session, but only once its backend has exited, which a loaded
+		// server does some time after the client hung up: release it first, so that a shard
+		// started again at once finds it free.
+		if locked {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock($1, $2)", c.key, int32(c.Seg.I))
+			cancel()
+		}
 		conn.Close(context.Background())
 		c.conn = nil
 		return err
 	}
-	var locked bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", c.key, int32(c.Seg.I)).Scan(&locked); err != nil {
 		return fail(fmt.Errorf("shard %s: advisory lock: %w", c.Seg, err))
 	}
