@@ -370,6 +370,69 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 	if !runSchemaGone(t, dsn, runID) {
 		t.Error("the run's schema is still on the server")
 	}
+
+	t.Run("a shard killed mid-point abandons its jobs, it does not lose them", func(t *testing.T) {
+		const runID = "queue-kill"
+		dir := t.TempDir()
+		// Workers hold each job 300 ms, so that shard 1's are in the middle of jobs when it dies.
+		args := func(i int) []string {
+			return []string{"run", "queue", "--target", "dsn", "--dsn", dsn, "--shard", fmt.Sprintf("%d/2", i), "--run-id", runID,
+				"--no-report", "--barrier-timeout", "60s", "--out", filepath.Join(dir, fmt.Sprintf("shard-%d", i)),
+				"--set", "variants=dedicated", "--set", "history=1000", "--set", "backlog=5000", "--set", "work=300ms",
+				"--workers", "4", "--duration", "4s", "--warmup", "0s"}
+		}
+		victim := exec.Command(bin, args(1)...)
+		if err := victim.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = victim.Process.Kill(); _ = victim.Wait() })
+		var code0 int
+		var stderr0 string
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			code0, _, stderr0 = runCLI(t, args(0)...)
+		}()
+		// Shard 1's workers are numbered 2 and 3 over the run: wait until they hold jobs.
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conn, err := pgx.Connect(cctx, dsn)
+		ccancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		task := pgx.Identifier{harness.RunSchema(runID), "task"}.Sanitize()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var held int
+			err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+task+" WHERE status = 'running' AND claim_token >> 32 >= 2").Scan(&held)
+			if err == nil && held > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("shard 1's workers held no job within 60 s (last error %v)", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if code0 != exitOK {
+			t.Fatalf("shard 0: exit %d (it should finish without shard 1)\n%s", code0, stderr0)
+		}
+		r0 := validateFile(t, filepath.Join(dir, "shard-0"))
+		if len(r0.Series) != 1 || r0.Shard == nil || fmt.Sprint(r0.Shard.Lost) != "[1]" {
+			t.Fatalf("shard 0: %d series, shard %+v; want shard 1 lost\n%s", len(r0.Series), r0.Shard, stderr0)
+		}
+		m := r0.Series[0].Metrics
+		t.Logf("shard 0's check: %v jobs done, %v abandoned by shard 1, %v lost, %v duplicated, over %v shard's report",
+			m["jobs_done"], m["jobs_abandoned_by_lost_shards"], m["jobs_lost"], m["jobs_duplicated"], m["exactly_once_shards"])
+		if m["jobs_abandoned_by_lost_shards"] < 1 || m["jobs_abandoned_by_lost_shards"] > 2 || m["jobs_lost"] != 0 ||
+			m["jobs_duplicated"] != 0 || m["exactly_once_shards"] != 1 {
+			t.Fatalf("shard 0's check after shard 1 died: %v", m)
+		}
+	})
 }
 
 func TestShardBadInput(t *testing.T) {
