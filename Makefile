@@ -5,10 +5,11 @@ BIN     := bin/pgscale
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/pgscale/pgscale/runner.Version=$(VERSION)
 BENCH_DIR ?= results/runs/bench-$(shell date -u +%Y%m%dT%H%M%SZ)
+GATE_DIR ?= results/runs/gate-$(shell date -u +%Y%m%dT%H%M%SZ)
 # Target for make bench: auto picks docker when an engine answers and the image is there, else local.
 TARGET  ?= auto
 
-.PHONY: help build bench test lint perf image clean
+.PHONY: help build bench test gate lint perf image clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,6 +28,9 @@ bench: build ## Run every scenario's --quick preset on the default target and pr
 
 test: ## Unit and integration tests against a real PostgreSQL
 	$(GO) test -count=1 -timeout 18m ./...
+
+gate: build ## pgscale's own performance gate: its load generator against pgbench, vs the committed baseline
+	$(BIN) gate --config .ci/gate.yaml --out $(GATE_DIR)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

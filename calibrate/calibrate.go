@@ -249,14 +249,9 @@ func findPgbench(path string) (string, error) {
 	if path != "" {
 		return path, nil
 	}
-	if p, err := exec.LookPath("pgbench"); err == nil {
-		return p, nil
+	p, err := harness.FindPgbench()
+	if err != nil {
+		return "", fmt.Errorf("calibrate: %w", err)
 	}
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		p := string(regexp.MustCompile(`\s+$`).ReplaceAll(out, nil)) + "/pgbench"
-		if _, err := exec.LookPath(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("calibrate: pgbench not found; install it (apt-get install postgresql-client, brew install postgresql) or put it on PATH")
+	return p, nil
 }

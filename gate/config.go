@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,9 @@ const (
 	CalibrationName = "calibration"
 )
 
+// calibrationScenarios are what calibrate: may name; true is the first.
+var calibrationScenarios = []string{"select-only", "pgbench"}
+
 // Config is a gate file: the suite to run and the checks to hold.
 type Config struct {
 	// Path is the file the config was read from (for messages).
@@ -43,10 +47,12 @@ type Config struct {
 	// Repeats is how many times the suite runs; Alpha the significance level of relative checks.
 	Repeats int
 	Alpha   float64
-	// Calibrate runs a short select-only calibration with every repeat and normalises relative
-	// checks by its throughput: a rate is divided by it, a time multiplied by it (see
-	// Field.normalisation).
-	Calibrate bool
+	// Calibrate runs a short calibration with every repeat and normalises relative checks by
+	// its throughput: a rate is divided by it, a time multiplied by it (see
+	// Field.normalisation). CalibrateWith is the scenario it runs: select-only (calibrate: true)
+	// or pgbench (calibrate: pgbench), which keeps pgscale's own client out of the yardstick.
+	Calibrate     bool
+	CalibrateWith string
 	// Baseline is the baseline directory (relative to the working directory).
 	Baseline string
 	Suite    []*Entry
@@ -194,8 +200,12 @@ func Parse(data []byte, path string) (*Config, error) {
 				cfg.Alpha = f
 			}
 		case "calibrate":
-			if b, ok := boolValue(p, k, v); ok {
-				cfg.Calibrate = b
+			if s, ok := scalar(p, k, v); ok && slices.Contains(calibrationScenarios, s) {
+				cfg.Calibrate, cfg.CalibrateWith = true, s
+			} else if ok {
+				if b, ok := boolValue(p, k, v); ok {
+					cfg.Calibrate = b
+				}
 			}
 		case "baseline":
 			if s, ok := scalar(p, k, v); ok {
@@ -598,6 +608,10 @@ func boolValue(p *problems, k, v *yaml.Node) (bool, bool) {
 		return true, true
 	case "false", "no", "off":
 		return false, true
+	}
+	if k.Value == "calibrate" {
+		p.add(v.Line, "calibrate %q: want true (select-only), pgbench, select-only or false", s)
+		return false, false
 	}
 	p.add(v.Line, "%s %q: want true or false", k.Value, s)
 	return false, false

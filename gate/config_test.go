@@ -84,6 +84,27 @@ func TestParseGoodConfig(t *testing.T) {
 	}
 }
 
+// TestParseCalibrateWith: calibrate names the calibration's scenario, or true for select-only.
+func TestParseCalibrateWith(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]string{"true": "", "pgbench": "pgbench", "select-only": "select-only", "false": ""} {
+		cfg, err := Parse([]byte("calibrate: "+text+"\nsuite:\n  - scenario: select-only\nchecks:\n  - \"select-only: throughput_per_s may fall 5%\"\n"), "gate.yaml")
+		if err != nil {
+			t.Fatalf("calibrate: %s: %v", text, err)
+		}
+		if cfg.CalibrateWith != want || cfg.Calibrate != (text != "false") {
+			t.Errorf("calibrate: %s: Calibrate %v, CalibrateWith %q; want %v, %q", text, cfg.Calibrate, cfg.CalibrateWith, text != "false", want)
+		}
+		scenario := want
+		if scenario == "" {
+			scenario = "select-only"
+		}
+		if got := calibrationEntry(cfg).Scenario; got != scenario {
+			t.Errorf("calibrate: %s: the calibration runs %s, want %s", text, got, scenario)
+		}
+	}
+}
+
 func TestParseDefaults(t *testing.T) {
 	t.Parallel()
 	cfg := mustParse(t, `
@@ -164,6 +185,8 @@ func TestParseErrors(t *testing.T) {
 				"gate.yaml:5: rate -1: must be 0 (closed loop) or a positive rate per second\n" +
 				"gate.yaml:6: latency 2h0m0s: must be from 0 (none) to 1m0s, e.g. 2ms or 12ms\n" +
 				"gate.yaml:7: warmup -1s: must be 0 or more"},
+		{"bad calibrate", "calibrate: pgbnech\nsuite:\n  - scenario: select-only\nchecks:\n  - \"select-only: errors == 0\"\n",
+			`gate.yaml:1: calibrate "pgbnech": want true (select-only), pgbench, select-only or false`},
 		{"bad set value", "suite:\n  - scenario: select-only\n    set: {workers: many}\nchecks:\n  - \"select-only: errors == 0\"\n",
 			`gate.yaml:3: select-only: set workers=many: not a whole number`},
 		{"duplicate check", "suite:\n  - scenario: select-only\nchecks:\n  - \"select-only: errors == 0\"\n  - \"select-only:  errors == 0 \"\n",

@@ -85,7 +85,7 @@ func (o *Outcome) about() [][2]string {
 	}
 	suite := fmt.Sprintf("%s, %d repeat%s a side", strings.Join(names, ", "), cfg.Repeats, plural(cfg.Repeats))
 	if cfg.Calibrate {
-		suite += fmt.Sprintf(", calibrated by select-only (prepared, %d workers, %s per repeat)", CalibrationWorkers, CalibrationDuration)
+		suite += fmt.Sprintf(", calibrated by %s (prepared, %d workers, %s per repeat)", calibrationEntry(cfg).Scenario, CalibrationWorkers, CalibrationDuration)
 	}
 	lines := [][2]string{{"suite", suite}}
 	if o.Environment != "" {

@@ -34,9 +34,14 @@ const (
 	CalibrationWarmup   = 500 * time.Millisecond
 )
 
-// calibrationEntry is the calibration as a suite entry.
-func calibrationEntry() *Entry {
-	e := &Entry{Name: CalibrationName, Scenario: "select-only", Duration: CalibrationDuration, Warmup: CalibrationWarmup,
+// calibrationEntry is the calibration as a suite entry: select-only's prepared lookups, or the
+// same lookups by pgbench (calibrate: pgbench).
+func calibrationEntry(cfg *Config) *Entry {
+	scenario := cfg.CalibrateWith
+	if scenario == "" {
+		scenario = calibrationScenarios[0]
+	}
+	e := &Entry{Name: CalibrationName, Scenario: scenario, Duration: CalibrationDuration, Warmup: CalibrationWarmup,
 		Sets: map[string]string{"variants": "prepared", "workers": fmt.Sprint(CalibrationWorkers), "scale": "1", "connect": "pool"}}
 	sc, err := scenarios.Lookup(e.Scenario)
 	if err != nil {
@@ -267,7 +272,7 @@ func runSuite(ctx context.Context, cfg *Config, opts Options, out string) (*Meas
 	m := &Measured{Results: map[string]*report.Result{}}
 	var cal *Entry
 	if cfg.Calibrate {
-		cal = calibrationEntry()
+		cal = calibrationEntry(cfg)
 	}
 	for r := 1; r <= cfg.Repeats; r++ {
 		if cal != nil {
@@ -304,7 +309,7 @@ func runEntry(ctx context.Context, cfg *Config, opts Options, e *Entry, repeat i
 	logf(opts.Log, "gate: repeat %d/%d: %s", repeat, cfg.Repeats, e.Name)
 	ro := runner.Options{
 		Scenario: e.Scenario, Sets: maps.Clone(e.Sets), PGSettings: maps.Clone(e.PGSettings),
-		Target: cfg.Target, DSN: cfg.DSN, Latency: e.Latency + extraLatency,
+		Target: cfg.Target, DSN: cfg.DSN, Latencies: latencies(e.Latency + extraLatency),
 		Duration: e.Duration, Warmup: e.Warmup, Rate: e.Rate, Quick: e.Quick, Repeat: 1,
 		Out: filepath.Join(out, "runs", fmt.Sprintf("r%d-%s", repeat, e.Name)), AllowIntrusive: e.AllowIntrusive,
 		// The same seed for the same repeat, now and in the baseline.
@@ -377,7 +382,7 @@ func LoadBaseline(cfg *Config, dir string, update bool) (*Measured, []string, er
 	var probs, notes []string
 	entries := append([]*Entry{}, cfg.Suite...)
 	if cfg.Calibrate {
-		entries = append(entries, calibrationEntry())
+		entries = append(entries, calibrationEntry(cfg))
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name+".json")
@@ -601,4 +606,12 @@ func logf(w io.Writer, format string, args ...any) {
 	if w != nil {
 		fmt.Fprintf(w, format+"\n", args...)
 	}
+}
+
+// latencies is the runner's --latency list for one added round trip (none for 0).
+func latencies(d time.Duration) []time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return []time.Duration{d}
 }

@@ -85,7 +85,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := measured(selectOnly(baseTput, baseP99), calibration([]float64{1, 2, 3, 4, 5}))
-	calEntry := calibrationEntry()
+	calEntry := calibrationEntry(&Config{})
 	m.Calibration.Params, m.Calibration.Duration, m.Calibration.Warmup = calEntry.params, "2s", "500ms"
 	if err := writeBaseline(dir, m); err != nil {
 		t.Fatal(err)

@@ -133,3 +133,16 @@ func pgBinDescribe(ctx context.Context, dir, source string) (PGBinaries, error) 
 	b.Major, _ = strconv.Atoi(m[2]) // digits only, by the expression
 	return b, nil
 }
+
+// FindPgbench finds the pgbench program: on PATH, else beside the server programs.
+func FindPgbench() (string, error) {
+	if p, err := exec.LookPath("pgbench"); err == nil {
+		return p, nil
+	}
+	if b, err := FindPGBinaries(context.Background()); err == nil {
+		if _, err := exec.LookPath(b.Path("pgbench")); err == nil {
+			return b.Path("pgbench"), nil
+		}
+	}
+	return "", errors.New("pgbench not found; install it (apt-get install postgresql-client, brew install postgresql) or put it on PATH")
+}

@@ -50,8 +50,12 @@ func (p *Progress) Tick(t Tick) {
 	if t.Warmup {
 		phase = " warm-up"
 	}
-	line := fmt.Sprintf("%s %3.0fs/%.0fs%s %8d ops/s  p99 %7.2f ms  errors %d", p.label,
-		t.Elapsed.Seconds(), t.Total.Seconds(), phase, t.Ops, t.P99Ms, p.errs)
+	p99 := fmt.Sprintf("%7.2f ms", t.P99Ms)
+	if t.P99Ms == 0 {
+		p99 = fmt.Sprintf("%7s   ", "-") // a source that gives no percentile each second (pgbench)
+	}
+	line := fmt.Sprintf("%s %3.0fs/%.0fs%s %8d ops/s  p99 %s  errors %d", p.label,
+		t.Elapsed.Seconds(), t.Total.Seconds(), phase, t.Ops, p99, p.errs)
 	if p.conns != nil {
 		if used, limit := p.conns(); limit > 0 {
 			line += fmt.Sprintf("  conns %d/%d", used, limit)

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,18 +26,21 @@ import (
 
 // Options are everything `pgscale run` takes.
 type Options struct {
-	Scenario       string
-	Sets           map[string]string // --set
-	PGSettings     map[string]string // --pg-setting
-	Target         string            // auto | docker | local | dsn
-	DSN            string
-	Image          string
-	Shape          string
-	Pooler         *harness.PoolerSpec // --pooler; overrides the scenario's
-	Latency        time.Duration       // --latency: round trip added between the load and the server
-	Duration       time.Duration       // 0: the scenario's default
-	Warmup         time.Duration       // <0: the scenario's default
-	Workers        int                 // 0: the scenario's default
+	Scenario   string
+	Sets       map[string]string // --set
+	PGSettings map[string]string // --pg-setting
+	Target     string            // auto | docker | local | dsn
+	DSN        string
+	Image      string
+	Shape      string
+	Pooler     *harness.PoolerSpec // --pooler; overrides the scenario's
+	// Latencies (--latency) are round trips added between the load and the server. One value
+	// applies to every point; more than one is a sweep: every point runs at each, on its own
+	// target, and records latency_ms among its point values. 0 is a direct connection.
+	Latencies      []time.Duration
+	Duration       time.Duration // 0: the scenario's default
+	Warmup         time.Duration // <0: the scenario's default
+	Workers        int           // 0: the scenario's default
 	Rate           float64
 	Quick          bool
 	Repeat         int
@@ -180,8 +184,14 @@ func checkTargetOptions(opts Options) []error {
 			errs = append(errs, err)
 		}
 	}
-	if err := harness.ValidateLatency(opts.Latency); err != nil {
-		errs = append(errs, err)
+	seen := map[time.Duration]bool{}
+	for _, d := range opts.Latencies {
+		if err := harness.ValidateLatency(d); err != nil {
+			errs = append(errs, err)
+		} else if seen[d] {
+			errs = append(errs, harness.Usagef("--latency %s: given twice in the list", d))
+		}
+		seen[d] = true
 	}
 	switch opts.Target {
 	case harness.KindLocal, harness.KindDSN:
@@ -259,6 +269,13 @@ func (p *prepared) Run(ctx context.Context) (*report.Result, error) {
 	if opts.Rate > 0 {
 		res.Params["rate"] = opts.Rate
 	}
+	if p.latencySwept() { // a single latency is recorded in the environment's target detail
+		var latencies []string
+		for _, d := range opts.Latencies {
+			latencies = append(latencies, d.String())
+		}
+		res.Params["latency"] = strings.Join(latencies, ",")
+	}
 	res.Environment.Host = HostInfo()
 	res.Environment.Pgscale = BuildInfo()
 	p.stampShard(res)
@@ -285,13 +302,57 @@ func (p *prepared) Run(ctx context.Context) (*report.Result, error) {
 	return res, err
 }
 
-// group is the points that share one server configuration.
+// group is the points that share one server configuration and one added latency.
 type group struct {
 	settings map[string]string
+	latency  time.Duration
 	points   []scenarios.Point
 }
 
+// latencySwept reports whether --latency is a sweep (more than one value).
+func (p *prepared) latencySwept() bool { return len(p.opts.Latencies) > 1 }
+
+// maxLatency is the largest latency asked for (0: none).
+func (p *prepared) maxLatency() time.Duration {
+	var m time.Duration
+	for _, d := range p.opts.Latencies {
+		m = max(m, d)
+	}
+	return m
+}
+
+// groups splits the plan's points by server settings and, for a latency sweep, repeats the
+// groups at each latency (latency outermost, in the order given) with latency_ms in each point.
 func (p *prepared) groups() []group {
+	byLatency := p.opts.Latencies
+	if len(byLatency) == 0 {
+		byLatency = []time.Duration{0}
+	}
+	var gs []group
+	for _, latency := range byLatency {
+		for _, g := range p.settingsGroups() {
+			g.latency = latency
+			if p.latencySwept() {
+				for i, pt := range g.points {
+					pt.Values = maps.Clone(pt.Values)
+					if pt.Values == nil {
+						pt.Values = map[string]any{}
+					}
+					pt.Values[LatencyKey] = float64(latency) / float64(time.Millisecond)
+					g.points[i] = pt
+				}
+			}
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+// LatencyKey is the point value a latency sweep records: the added round trip in milliseconds.
+const LatencyKey = "latency_ms"
+
+// settingsGroups splits the plan's points by the server settings they need.
+func (p *prepared) settingsGroups() []group {
 	var gs []group
 	for _, pt := range p.plan.Points {
 		settings := maps.Clone(p.plan.Settings)
@@ -318,7 +379,7 @@ func (p *prepared) groups() []group {
 func (p *prepared) runGroups(ctx context.Context, res *report.Result) error {
 	opts := p.opts
 	provider, note, err := harness.ChooseFor(ctx, harness.Spec{Kind: opts.Target, Image: opts.Image, Shape: opts.Shape,
-		Pooler: p.pooler(), Latency: opts.Latency})
+		Pooler: p.pooler(), Latency: p.maxLatency()})
 	if err != nil {
 		return err
 	}
@@ -328,13 +389,9 @@ func (p *prepared) runGroups(ctx context.Context, res *report.Result) error {
 	res.Environment.Target = provider.Kind()
 	provider = p.shardProvider(p.preparedProvider(provider))
 	gs := p.groups()
-	if !p.canChangeSettings(provider) && len(gs) > 1 {
+	if !p.canChangeSettings(provider) && len(p.settingsGroups()) > 1 {
 		res.Warnings = append(res.Warnings, "the dsn target cannot change server settings: every point ran with the server's own")
-		var all []scenarios.Point
-		for _, g := range gs {
-			all = append(all, g.points...)
-		}
-		gs = []group{{settings: gs[0].settings, points: all}}
+		gs = mergeSettings(gs)
 	}
 	for _, g := range gs {
 		if err := p.runGroup(ctx, provider, g, res); err != nil {
@@ -344,6 +401,21 @@ func (p *prepared) runGroups(ctx context.Context, res *report.Result) error {
 	return nil
 }
 
+// mergeSettings joins the groups of each latency into one (the settings of its first): for a
+// target that cannot change them.
+func mergeSettings(gs []group) []group {
+	var out []group
+	for _, g := range gs {
+		if n := len(out); n > 0 && out[n-1].latency == g.latency {
+			out[n-1].points = append(out[n-1].points, g.points...)
+			continue
+		}
+		g.points = slices.Clone(g.points)
+		out = append(out, g)
+	}
+	return out
+}
+
 func (p *prepared) canChangeSettings(provider harness.Provider) bool {
 	return provider.Kind() != harness.KindDSN
 }
@@ -351,7 +423,7 @@ func (p *prepared) canChangeSettings(provider harness.Provider) bool {
 func (p *prepared) runGroup(ctx context.Context, provider harness.Provider, g group, res *report.Result) error {
 	opts := p.opts
 	spec := harness.Spec{Kind: provider.Kind(), RunID: p.runID, Settings: g.settings, DSN: opts.DSN,
-		Image: opts.Image, Shape: opts.Shape, Pooler: p.pooler(), Latency: opts.Latency}
+		Image: opts.Image, Shape: opts.Shape, Pooler: p.pooler(), Latency: g.latency}
 	started := time.Now()
 	target, err := harness.StartTarget(ctx, provider, spec)
 	if err != nil {
@@ -368,7 +440,11 @@ func (p *prepared) runGroup(ctx context.Context, provider harness.Provider, g gr
 			p.logf("closing the target: %v", err)
 		}
 	}()
-	p.logf("target %s ready in %s", provider.Kind(), time.Since(started).Round(time.Millisecond))
+	withLatency := ""
+	if g.latency > 0 {
+		withLatency = fmt.Sprintf(" (%s added to each round trip)", g.latency)
+	}
+	p.logf("target %s ready in %s%s", provider.Kind(), time.Since(started).Round(time.Millisecond), withLatency)
 
 	info, err := target.Info(ctx)
 	if err != nil {

@@ -190,6 +190,8 @@ func TestContainerBadInputExitsTwo(t *testing.T) {
 		{"pooler size without pooler", []string{"--pooler-size", "5"}, `--pooler-size needs --pooler pgbouncer`},
 		{"shape on local", []string{"--target", "local", "--shape", "1cpu-1gb"}, `--shape is for --target docker`},
 		{"negative latency", []string{"--latency", "-2ms"}, `--latency -2ms: must be from 0`},
+		{"latency twice", []string{"--latency", "0ms,1ms,1ms"}, `--latency 1ms: given twice in the list`},
+		{"latency not a duration", []string{"--latency", "1ms,12"}, `invalid argument "1ms,12" for "--latency" flag`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 type runFlags struct {
 	target, dsn, image, shape, out string
 	pooler                         poolerFlags
-	latency                        time.Duration
+	latencies                      []time.Duration
 	duration, warmup               time.Duration
 	workers                        int
 	rate                           float64
@@ -45,7 +45,8 @@ func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comman
   pgscale run select-only --set variants=prepared --set workers=1,8,32 --repeat 3
   pgscale run select-only --target dsn --dsn 'postgres://app@db.example.com:5432/app'
   pgscale run select-only --target docker --image pgscale/postgres:15-bookworm --shape 1cpu-1gb
-  pgscale run select-only --pooler pgbouncer --pooler-mode session --pooler-size 10 --latency 2ms`,
+  pgscale run select-only --pooler pgbouncer --pooler-mode session --pooler-size 10 --latency 2ms
+  pgscale run queue --set variants=dedicated --set workers=50 --latency 0ms,1ms,12ms`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := f.options(args[0], cmd.Flags().Changed)
@@ -66,7 +67,7 @@ func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comman
 	fl.StringVar(&f.image, "image", "", "container image for --target docker (default $PGSCALE_IMAGE, else "+harness.DefaultImage+")")
 	fl.StringVar(&f.shape, "shape", "", "CPU and memory limits for --target docker: <cpus>cpu-<memory> (1cpu-1gb, 2cpu-4gb) or a name from docker/shapes.yaml")
 	f.pooler.register(fl)
-	fl.DurationVar(&f.latency, "latency", 0, "round-trip time added between the load and the server, e.g. 2ms (an in-process proxy)")
+	fl.DurationSliceVar(&f.latencies, "latency", nil, "round-trip time added between the load and the server, e.g. 2ms (an in-process proxy); a list (0ms,1ms,12ms) runs every point at each")
 	fl.DurationVar(&f.duration, "duration", 0, "measured run length per point (default: the scenario's)")
 	fl.DurationVar(&f.warmup, "warmup", 0, "warm-up before each point, measured but excluded (default: the scenario's)")
 	fl.IntVar(&f.workers, "workers", 0, "concurrent workers, same as --set workers=N (default: the scenario's)")
@@ -128,7 +129,7 @@ func (f runFlags) options(scenario string, changed func(string) bool) (runner.Op
 	}
 	return runner.Options{
 		Scenario: scenario, Sets: sets, PGSettings: pgSettings,
-		Target: f.target, DSN: f.dsn, Image: f.image, Shape: f.shape, Pooler: pooler, Latency: f.latency,
+		Target: f.target, DSN: f.dsn, Image: f.image, Shape: f.shape, Pooler: pooler, Latencies: f.latencies,
 		Duration: f.duration, Warmup: warmup, Workers: f.workers, Rate: f.rate,
 		Quick: f.quick, Repeat: f.repeat, Out: f.out, AllowIntrusive: f.allowIntrusive, Seed: f.seed,
 		NoReport: f.noReport, Shard: seg, RunID: f.runID, BarrierTimeout: f.barrierTimeout, SkipSetup: f.skipSetup,

@@ -6,6 +6,7 @@ import (
 	_ "github.com/pgscale/pgscale/scenarios/connectstorm"
 	_ "github.com/pgscale/pgscale/scenarios/ddllock"
 	_ "github.com/pgscale/pgscale/scenarios/ingest"
+	_ "github.com/pgscale/pgscale/scenarios/pgbench"
 	_ "github.com/pgscale/pgscale/scenarios/queue"
 	_ "github.com/pgscale/pgscale/scenarios/selectonly"
 )

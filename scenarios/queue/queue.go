@@ -46,6 +46,12 @@ const (
 	producerRate    = "rate"    // an open-loop producer enqueuing at enqueue_rate
 )
 
+// Where a job's work is done.
+const (
+	workOnClient = "client" // the worker sleeps: its connection idles (in a transaction, for delete-returning)
+	workOnServer = "server" // SELECT pg_sleep(work) on the worker's connection: a backend stays busy
+)
+
 // Indexes the naive variant's task table gets beside its primary key.
 const (
 	naiveIndexStatus   = "status"    // on (status): the index one adds for WHERE status = 'pending'
@@ -128,7 +134,10 @@ func (*scenario) Doc() scenarios.Doc {
 			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "10,100,500,1000,2000", Quick: "50", Min: 1,
 				Help: "workers, each holding its own connection (max_connections is set to fit)"},
 			{Name: "work", Kind: scenarios.KindDuration, Default: "0ms",
-				Help: "client-side time spent on each job between claim and completion"},
+				Help: "time spent on each job between claim and completion (where: work_on)"},
+			{Name: "work_on", Kind: scenarios.KindString, Default: workOnClient,
+				Choices: []string{workOnClient, workOnServer},
+				Help:    "client: the worker sleeps; server: the worker runs pg_sleep on its connection, one more round trip that keeps a backend busy"},
 			{Name: "producer", Kind: scenarios.KindString, Default: producerBacklog,
 				Choices: []string{producerBacklog, producerRate},
 				Help:    "backlog: jobs loaded before the clock starts (burn-down); rate: an open-loop producer at enqueue_rate"},
@@ -233,6 +242,7 @@ type config struct {
 	batch        int
 	workers      int
 	work         time.Duration
+	workOnServer bool
 	poll         time.Duration
 	producer     string
 	backlog      int
@@ -249,7 +259,7 @@ func pointConfig(env *scenarios.Env, pt scenarios.Point) config {
 	p := env.Params
 	c := config{
 		variant: pt.Variant, batch: 1, workers: pt.Workers,
-		work: p.Duration("work"), poll: p.Duration("poll"),
+		work: p.Duration("work"), workOnServer: p.String("work_on") == workOnServer, poll: p.Duration("poll"),
 		producer: p.String("producer"), backlog: p.Int("backlog"), rate: p.Float("enqueue_rate"),
 		history: int64(p.Int("history")), queueDepth: p.Int("queue_depth"),
 		feedInterval: p.Duration("feed_interval"), duration: env.Duration,
@@ -608,11 +618,12 @@ func (st *runState) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) e
 	}
 	// The work and the completion run to the end even when the run's clock runs out, so that a
 	// claimed job is finished, not abandoned.
-	if st.cfg.work > 0 {
-		time.Sleep(st.cfg.work * time.Duration(len(ids)))
-	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
 	defer cancel()
+	if err := st.work(cctx, conn, len(ids)); err != nil {
+		st.addUncertain(int64(w.ID)<<32 | int64(ws.seq))
+		return fmt.Errorf("queue work: %w", err)
+	}
 	started := time.Now()
 	e2e, err := st.complete(cctx, conn, ids)
 	done := time.Now()
@@ -629,6 +640,21 @@ func (st *runState) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) e
 		st.jobs.Add(int64(len(e2e)))
 	}
 	return nil
+}
+
+// work spends the configured time on the claimed jobs: asleep in the worker, or in pg_sleep on
+// its connection.
+func (st *runState) work(ctx context.Context, conn *pgx.Conn, jobs int) error {
+	d := st.cfg.work * time.Duration(jobs)
+	if d <= 0 {
+		return nil
+	}
+	if !st.cfg.workOnServer {
+		time.Sleep(d)
+		return nil
+	}
+	_, err := conn.Exec(ctx, "SELECT pg_sleep($1)", d.Seconds())
+	return err
 }
 
 func (st *runState) addUncertain(token int64) {

@@ -1,0 +1,303 @@
+// Package pgbench is a reference scenario: PostgreSQL's own pgbench -S drives the same
+// primary-key lookups as select-only, and its per-transaction log becomes an ordinary result
+// series (HDR histograms, a per-second timeline). It gives every report, compare and gate a figure
+// from a client that is not pgscale's: the CI gate calibrates on it, so that a slower load
+// generator shows as a regression instead of cancelling out.
+package pgbench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/loadgen"
+	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/scenarios"
+	"github.com/pgscale/pgscale/scenarios/selectonly"
+)
+
+// Name of the scenario.
+const Name = "pgbench"
+
+// Variants: pgbench's query modes.
+const (
+	VariantPrepared = "prepared" // pgbench -M prepared
+	VariantSimple   = "simple"   // pgbench -M simple
+)
+
+func init() { scenarios.Register(Name, func() scenarios.Scenario { return &scenario{} }) }
+
+type scenario struct{}
+
+func (*scenario) Doc() scenarios.Doc {
+	return scenarios.Doc{
+		Name:    Name,
+		Summary: "reference: pgbench -S itself on the target, reported like any scenario",
+		Shows: "What PostgreSQL's own client reaches on the lookups select-only runs (the same tables, " +
+			"points and parameters), read from pgbench's per-transaction log into the same histograms " +
+			"and timeline. Put it beside select-only to see what is the server and what is the client; " +
+			"the CI gate calibrates on it (calibrate: pgbench). pgbench's -T is whole seconds: the run " +
+			"lasts the warm-up plus the duration rounded up, and only the measured window is counted.",
+		Variants: []string{VariantPrepared, VariantSimple},
+		Params: []scenarios.ParamSpec{
+			scenarios.VariantsParam(VariantPrepared, VariantSimple),
+			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "8", Quick: "8", Min: 1,
+				Help: "pgbench clients (-c), each with its own connection"},
+			{Name: "scale", Kind: scenarios.KindInt, Default: "10", Quick: "1", Min: 1,
+				Help: "pgbench scale: 100,000 accounts per unit"},
+			{Name: "connect", Kind: scenarios.KindString, List: true, Default: "pool",
+				Choices: []string{"pool", "per-op"},
+				Help:    "pool: connections opened once; per-op: a new connection per lookup (pgbench -C)"},
+		},
+		Duration: 30 * time.Second, Warmup: 5 * time.Second,
+		QuickDuration: 5 * time.Second, QuickWarmup: time.Second,
+	}
+}
+
+// Plan is select-only's: the same points, so the two line up in a report.
+func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
+	if _, err := harness.FindPgbench(); err != nil {
+		return scenarios.Plan{}, harness.Usagef("scenario pgbench: %v", err)
+	}
+	var plan scenarios.Plan
+	for _, v := range scenarios.Product(
+		scenarios.StringDim("variant", p.Strings("variants")),
+		scenarios.StringDim("connect", p.Strings("connect")),
+		scenarios.IntDim("workers", p.Ints("workers")),
+	) {
+		workers := v["workers"].(int)
+		plan.Points = append(plan.Points, scenarios.Point{
+			Variant:  v["variant"].(string),
+			Values:   map[string]any{"workers": workers, "connect": v["connect"]},
+			Workers:  workers,
+			Settings: map[string]string{"max_connections": fmt.Sprint(max(100, workers+20))},
+		})
+	}
+	return plan, nil
+}
+
+// Setup creates the pgbench tables as select-only does.
+func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
+	conn, err := env.AdminConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return selectonly.CreateTables(ctx, conn, env.Params.Int("scale"), env.Logf)
+}
+
+// Run runs pgbench for the warm-up and the duration and reads its transaction log.
+func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (report.Series, error) {
+	if env.Rate > 0 {
+		return report.Series{}, harness.Usagef("scenario pgbench: --rate is not supported (pgbench's own -R schedules differently)")
+	}
+	bin, err := harness.FindPgbench()
+	if err != nil {
+		return report.Series{}, err
+	}
+	logDir, err := os.MkdirTemp("", "pgscale-pgbench-*")
+	if err != nil {
+		return report.Series{}, fmt.Errorf("pgbench: %w", err)
+	}
+	defer os.RemoveAll(logDir)
+
+	seconds := int(math.Ceil((env.Warmup + env.Duration).Seconds()))
+	args := []string{"-n", "-S", "-c", strconv.Itoa(pt.Workers), "-j", strconv.Itoa(min(pt.Workers, runtime.NumCPU())),
+		"-T", strconv.Itoa(seconds), "-P", "1", "-l", "--log-prefix", filepath.Join(logDir, "tx"),
+		"-M", pt.Variant}
+	if pt.Values["connect"] == "per-op" {
+		args = append(args, "-C")
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	// The connection goes through libpq's environment, so no password is on a command line.
+	cmd.Env = append(os.Environ(), connEnv(env.Load)...)
+	cmd.Dir = logDir
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	progress := &progressWriter{onSecond: env.OnSecond, warmup: env.Warmup, total: env.Warmup + env.Duration}
+	cmd.Stderr = progress
+	runErr := cmd.Run()
+	if ctx.Err() != nil {
+		runErr = ctx.Err()
+	} else if runErr != nil {
+		return report.Series{}, fmt.Errorf("pgbench: %w: %s", runErr, harness.RedactDSN(lastLines(progress.all.String(), 3)))
+	}
+
+	txs, err := readLogs(logDir)
+	if err != nil {
+		return report.Series{}, err
+	}
+	if len(txs) == 0 {
+		return report.Series{}, errors.Join(runErr, fmt.Errorf("pgbench logged no transaction: %s", lastLines(progress.all.String(), 3)))
+	}
+	out := outcome(txs, env.Warmup, env.Duration, pt.Workers)
+	if ps := cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			out.ClientCPUSeconds = tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+			out.ClientRSSPeakKB = ru.Maxrss
+		}
+	}
+	series, err := out.Series()
+	if err != nil {
+		return series, err
+	}
+	if m := reportedTPS.FindSubmatch(stdout.Bytes()); m != nil {
+		tps, _ := strconv.ParseFloat(string(m[1]), 64)
+		series.Metrics["pgbench_reported_tps"] = tps // over its whole -T, warm-up included
+	}
+	return series, runErr
+}
+
+var reportedTPS = regexp.MustCompile(`tps = ([0-9.]+) \(`)
+
+// connEnv is cfg as libpq's environment variables.
+func connEnv(cfg *pgx.ConnConfig) []string {
+	env := []string{
+		"PGHOST=" + cfg.Host, "PGPORT=" + strconv.Itoa(int(cfg.Port)),
+		"PGUSER=" + cfg.User, "PGDATABASE=" + cfg.Database,
+		"PGAPPNAME=pgscale-pgbench",
+	}
+	if cfg.Password != "" {
+		env = append(env, "PGPASSWORD="+cfg.Password)
+	}
+	if cfg.TLSConfig == nil {
+		env = append(env, "PGSSLMODE=disable")
+	} else {
+		env = append(env, "PGSSLMODE=require")
+	}
+	if sp := cfg.RuntimeParams["search_path"]; sp != "" {
+		env = append(env, "PGOPTIONS=-c search_path="+sp)
+	}
+	return env
+}
+
+// tx is one transaction of pgbench's log: its client, when it ended and how long it took.
+type tx struct {
+	client int
+	end    time.Time
+	took   time.Duration
+}
+
+// readLogs reads every thread's log (tx.<pid> and tx.<pid>.<thread>), ordered by end time. A line
+// is "client_id transaction_no time script_no time_epoch time_us", time in microseconds.
+func readLogs(dir string) ([]tx, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "tx.*"))
+	if err != nil {
+		return nil, err
+	}
+	var txs []tx
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("pgbench log: %w", err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 6 {
+				continue
+			}
+			client, err1 := strconv.Atoi(fields[0])
+			us, err2 := strconv.ParseInt(fields[2], 10, 64)
+			sec, err3 := strconv.ParseInt(fields[4], 10, 64)
+			usec, err4 := strconv.ParseInt(fields[5], 10, 64)
+			if err := errors.Join(err1, err2, err3, err4); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("pgbench log %s: line %q: %w", filepath.Base(name), sc.Text(), err)
+			}
+			txs = append(txs, tx{client: client, end: time.Unix(sec, usec*1000), took: time.Duration(us) * time.Microsecond})
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("pgbench log: %w", err)
+		}
+	}
+	slices.SortFunc(txs, func(a, b tx) int { return a.end.Compare(b.end) })
+	return txs, nil
+}
+
+// outcome records txs as the load generator records its own operations: the clock starts with
+// the first transaction, the warm-up is counted in the timeline only, and transactions that
+// started after warm-up + duration (pgbench's whole-second -T) are left out.
+func outcome(txs []tx, warmup, duration time.Duration, workers int) *loadgen.Outcome {
+	start := txs[0].end.Add(-txs[0].took)
+	for _, t := range txs {
+		if s := t.end.Add(-t.took); s.Before(start) {
+			start = s
+		}
+	}
+	measureFrom := start.Add(warmup)
+	stop := measureFrom.Add(duration)
+	rec := loadgen.NewRecorder(measureFrom)
+	second := 0
+	for _, t := range txs {
+		began := t.end.Add(-t.took)
+		if !began.Before(stop) {
+			break // sorted by end, so every later one began after stop too
+		}
+		for ; t.end.Sub(start) >= time.Duration(second+1)*time.Second; second++ {
+			rec.Tick(second, time.Duration(second+1)*time.Second <= warmup)
+		}
+		rec.Record(t.client, began, t.took, t.took, nil)
+	}
+	rec.Tick(second, time.Duration(second+1)*time.Second <= warmup)
+	return &loadgen.Outcome{Snapshot: rec.Snapshot(), StartedAt: start, Measured: duration, Warmup: warmup, Workers: workers}
+}
+
+// progressWriter takes pgbench's stderr: it keeps it for errors and turns each
+// "progress: 3.0 s, 14586.9 tps, lat 0.272 ms stddev 0.103, 0 failed" line into a progress tick.
+type progressWriter struct {
+	onSecond func(loadgen.Tick)
+	warmup   time.Duration
+	total    time.Duration
+	all      bytes.Buffer
+	partial  []byte
+}
+
+var progressLine = regexp.MustCompile(`^progress: ([0-9.]+) s, ([0-9.]+) tps`)
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.all.Write(b)
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(p.partial[:i])
+		p.partial = p.partial[i+1:]
+		m := progressLine.FindStringSubmatch(line)
+		if m == nil || p.onSecond == nil {
+			continue
+		}
+		at, _ := strconv.ParseFloat(m[1], 64)
+		tps, _ := strconv.ParseFloat(m[2], 64)
+		elapsed := time.Duration(at * float64(time.Second))
+		p.onSecond(loadgen.Tick{Elapsed: elapsed, Total: p.total, Ops: int64(tps), Warmup: elapsed <= p.warmup})
+	}
+	return len(b), nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "; ")
+}
+
+func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
