@@ -166,6 +166,10 @@ func (p *prepared) checkSkipSetup() []error {
 	if p.opts.RunID == "" {
 		errs = append(errs, harness.Usagef("--skip-setup needs --run-id: the id given to pgscale prepare"))
 	}
+	if p.latencySwept() {
+		errs = append(errs, harness.Usagef("--skip-setup: a --latency sweep runs each latency on a target of its own, and a prepared "+
+			"schema serves one run: give one --latency"))
+	}
 	return errs
 }
 

@@ -55,6 +55,10 @@ func (p *prepared) checkShard() []error {
 		errs = append(errs, harness.Usagef("--shard %s: scenario %s cannot run sharded yet (its shards would reset each other's tables "+
 			"and count the server's figures once per shard); scenarios that can: %s", seg, p.doc.Name, strings.Join(shardable(), ", ")))
 	}
+	if p.latencySwept() {
+		errs = append(errs, harness.Usagef("--shard %s: a --latency sweep runs each latency on a target of its own, and the shards of a run "+
+			"share one: give one --latency, and run each latency as a run of its own", seg))
+	}
 	if opts.RunID == "" {
 		errs = append(errs, harness.Usagef("--shard %s needs --run-id: every shard of a run is given the same one, "+
 			"e.g. --run-id 20260101-orders", seg))
