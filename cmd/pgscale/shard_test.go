@@ -310,8 +310,18 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 	if entries, err := os.ReadDir(work); err != nil || len(entries) != 0 {
 		t.Fatalf("prepare wrote %v (%v); it must write nothing but the schema", entries, err)
 	}
+	// Preparing the same run twice, or running one never prepared, is an error that says so.
+	code, _, stderr := runCLI(t, append([]string{"prepare", "queue", "--dsn", dsn, "--run-id", runID}, params...)...)
+	if code != exitFailure || !strings.Contains(stderr, "schema pgscale_queue_three exists already") {
+		t.Fatalf("prepare twice: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "run", "queue", "--target", "dsn", "--dsn", dsn, "--run-id", "never-prepared", "--skip-setup", "--no-report",
+		"--out", t.TempDir())
+	if code != exitFailure || !strings.Contains(stderr, "schema pgscale_never_prepared of run never-prepared does not exist: run pgscale prepare") {
+		t.Fatalf("a run never prepared: exit %d\n%s", code, stderr)
+	}
 	// A run with other parameters does not take that setup for its own.
-	code, _, stderr := runCLI(t, "run", "queue", "--target", "dsn", "--dsn", dsn, "--run-id", runID, "--skip-setup", "--no-report",
+	code, _, stderr = runCLI(t, "run", "queue", "--target", "dsn", "--dsn", dsn, "--run-id", runID, "--skip-setup", "--no-report",
 		"--set", "history=10", "--workers", "7", "--set", "variants=dedicated", "--out", t.TempDir())
 	if code != exitFailure || !strings.Contains(stderr, "was prepared with parameters") {
 		t.Fatalf("a run with other parameters: exit %d\n%s", code, stderr)
