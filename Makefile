@@ -40,8 +40,9 @@ perf: build ## Hot-path benchmarks and the calibration against pgbench
 	$(GO) test -run '^$$' -bench . -benchmem ./loadgen/ ./report/
 	$(BIN) calibrate --target $(TARGET)
 
-image: ## Build the PostgreSQL and PgBouncer images from Debian packages (no registry needed)
+image: ## Build the PostgreSQL, PgBouncer and pgscale images (no registry needed)
 	bash docker/build-images.sh
+	bash docker/k8s/build-image.sh pgscale/pgscale:$(VERSION) pgscale/pgscale:dev
 
 clean: ## Remove bin/ and whatever killed runs left behind
 	rm -rf bin

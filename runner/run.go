@@ -53,6 +53,7 @@ type Options struct {
 	Shard          shard.Segment
 	RunID          string
 	BarrierTimeout time.Duration
+	SkipSetup      bool // --skip-setup: the data is on the dsn target already (pgscale prepare; runner/prepare.go)
 
 	// Log receives notes and progress; Progress, when set, draws the live line.
 	Log      io.Writer
@@ -151,6 +152,7 @@ func Prepare(opts Options, now time.Time) (*prepared, error) {
 		}
 	}
 	errs = append(errs, p.checkShard()...)
+	errs = append(errs, p.checkSkipSetup()...)
 	if len(errs) > 0 {
 		return nil, &harness.UsageError{Msg: joinLines(errs)}
 	}
@@ -386,7 +388,7 @@ func (p *prepared) runGroups(ctx context.Context, res *report.Result) error {
 		p.logf("%s", note)
 	}
 	res.Environment.Target = provider.Kind()
-	provider = p.shardProvider(provider)
+	provider = p.shardProvider(p.preparedProvider(provider))
 	gs := p.groups()
 	if !p.canChangeSettings(provider) && len(p.settingsGroups()) > 1 {
 		res.Warnings = append(res.Warnings, "the dsn target cannot change server settings: every point ran with the server's own")

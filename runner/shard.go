@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
 
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/report"
@@ -50,6 +51,14 @@ func (p *prepared) checkShard() []error {
 		errs = append(errs, harness.Usagef("--shard %s needs --target dsn: the shards of a run share one server, "+
 			"and the %s target starts a server of its own in every process", seg, opts.Target))
 	}
+	if !p.doc.Shardable {
+		errs = append(errs, harness.Usagef("--shard %s: scenario %s cannot run sharded yet (its shards would reset each other's tables "+
+			"and count the server's figures once per shard); scenarios that can: %s", seg, p.doc.Name, strings.Join(shardable(), ", ")))
+	}
+	if p.latencySwept() {
+		errs = append(errs, harness.Usagef("--shard %s: a --latency sweep runs each latency on a target of its own, and the shards of a run "+
+			"share one: give one --latency, and run each latency as a run of its own", seg))
+	}
 	if opts.RunID == "" {
 		errs = append(errs, harness.Usagef("--shard %s needs --run-id: every shard of a run is given the same one, "+
 			"e.g. --run-id 20260101-orders", seg))
@@ -69,6 +78,17 @@ func (p *prepared) checkShard() []error {
 	}
 	p.opts.Seed += uint64(seg.I) * shardSeedStride
 	return errs
+}
+
+// shardable lists the scenarios that can run sharded.
+func shardable() []string {
+	var names []string
+	for _, name := range scenarios.Names() {
+		if sc, err := scenarios.Lookup(name); err == nil && sc.Doc().Shardable {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // shardDir is the default out directory's last part for a shard: shard-<i>, inside the run's.
@@ -103,8 +123,13 @@ func (p *prepared) shardProvider(provider harness.Provider) harness.Provider {
 	return p.coord.Provider(provider)
 }
 
-// setup sets the scenario up; in a sharded run, shard 0 alone does.
+// setup sets the scenario up; in a sharded run, shard 0 alone does, and none does after
+// pgscale prepare (--skip-setup).
 func (p *prepared) setup(ctx context.Context, env *scenarios.Env) error {
+	if p.opts.SkipSetup {
+		p.logf("%s: setup skipped (--skip-setup): pgscale prepare made it", p.doc.Name)
+		return nil
+	}
 	if p.coord != nil && p.opts.Shard.I != 0 {
 		p.logf("shard %s: setup is shard 0's", p.opts.Shard)
 		return nil
@@ -113,8 +138,8 @@ func (p *prepared) setup(ctx context.Context, env *scenarios.Env) error {
 }
 
 // shardPoint gives this shard its segment of the point's workers and of the rate, waits for
-// the other shards at the barrier, and returns a context that carries the segment (for
-// shard.SegmentOf).
+// the other shards at the barrier, and returns a context that carries the segment and the
+// coordinator (for shard.SegmentOf, and shard.Start and shard.Sync inside the point).
 func (p *prepared) shardPoint(ctx context.Context, env *scenarios.Env, pt scenarios.Point, label string) (context.Context, scenarios.Point, error) {
 	if p.coord == nil {
 		return ctx, pt, nil
@@ -126,7 +151,7 @@ func (p *prepared) shardPoint(ctx context.Context, env *scenarios.Env, pt scenar
 	if err := p.coord.Wait(ctx, label); err != nil {
 		return ctx, pt, err
 	}
-	return shard.WithSegment(ctx, seg), pt, nil
+	return shard.WithCoordinator(shard.WithSegment(ctx, seg), p.coord), pt, nil
 }
 
 // noteShards records the shards this one saw stop before the end.

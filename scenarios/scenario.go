@@ -32,6 +32,10 @@ type Doc struct {
 	// Intrusive scenarios exhaust connections or take ACCESS EXCLUSIVE locks; a dsn target runs
 	// them only with --allow-intrusive.
 	Intrusive bool
+	// Shardable scenarios can run as the shards of one run (pgscale run --shard i/N): their
+	// shards share the server's state without resetting each other's work, and the figures
+	// they read from the server are reported once (by shard 0), not once per shard.
+	Shardable bool
 	// Default and --quick run lengths.
 	Duration, Warmup           time.Duration
 	QuickDuration, QuickWarmup time.Duration

@@ -59,6 +59,7 @@ type Coordinator struct {
 	key     int32
 	conn    *pgx.Conn // this shard's session: it holds the shard's advisory lock while it lives
 	gen     int
+	label   string         // the label of the point under way (the last Wait's)
 	lost    map[int]string // shard -> why it was counted lost
 	mu      sync.Mutex
 	left    bool
@@ -122,7 +123,7 @@ func (p *provider) Start(ctx context.Context, spec harness.Spec) (harness.Target
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42P06" {
 			return nil, fmt.Errorf("shard 0: schema %s of run %s already exists: an earlier run with this --run-id left it, "+
-				"or shard 0 runs twice; drop the schema or give a new --run-id: %w", c.schema, c.RunID, err)
+				"or shard 0 runs twice (if pgscale prepare made it, give every shard --skip-setup); drop the schema or give a new --run-id: %w", c.schema, c.RunID, err)
 		}
 		return nil, err
 	}
@@ -200,12 +201,20 @@ func (c *Coordinator) join(ctx context.Context, dsn string, create bool) error {
 		return fmt.Errorf("shard %s: connect: %s", c.Seg, harness.RedactDSN(err.Error()))
 	}
 	c.conn = conn
+	var locked bool
 	fail := func(err error) error {
+		// The lock goes with the session, but only once its backend has exited, which a loaded
+		// server does some time after the client hung up: release it first, so that a shard
+		// started again at once finds it free.
+		if locked {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock($1, $2)", c.key, int32(c.Seg.I))
+			cancel()
+		}
 		conn.Close(context.Background())
 		c.conn = nil
 		return err
 	}
-	var locked bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", c.key, int32(c.Seg.I)).Scan(&locked); err != nil {
 		return fail(fmt.Errorf("shard %s: advisory lock: %w", c.Seg, err))
 	}
@@ -320,6 +329,13 @@ type memberState struct {
 // alive has not arrived within the timeout. Shards that stopped (their session ended, or they
 // finished early) are not waited for: they are counted lost.
 func (c *Coordinator) Wait(ctx context.Context, label string) error {
+	c.label = label
+	return c.meet(ctx, label, true)
+}
+
+// meet is the barrier: it records this shard's arrival at label and waits for every shard still
+// running to arrive; with start, it then sleeps until the common start time.
+func (c *Coordinator) meet(ctx context.Context, label string, start bool) error {
 	if c.conn == nil {
 		return fmt.Errorf("shard %s: wait before joining", c.Seg)
 	}
@@ -355,6 +371,9 @@ func (c *Coordinator) Wait(ctx context.Context, label string) error {
 			}
 		}
 		if len(waiting) == 0 {
+			if !start {
+				return nil
+			}
 			return c.startAt(ctx, label)
 		}
 		if time.Now().After(deadline) {

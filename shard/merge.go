@@ -46,7 +46,7 @@ func Merge(inputs []Input) (*report.Result, error) {
 
 	out := &report.Result{
 		Schema: report.SchemaVersion, Scenario: first.Scenario, RunID: first.RunID, Status: report.StatusOK,
-		StartedAt: first.StartedAt, FinishedAt: first.FinishedAt, Params: maps.Clone(first.Params),
+		StartedAt: first.StartedAt, FinishedAt: first.FinishedAt, Params: maps.Clone(first.Params), Headline: first.Headline,
 		Duration: first.Duration, Warmup: first.Warmup, Environment: first.Environment, Series: []report.Series{},
 	}
 	out.Environment.Hosts = nil

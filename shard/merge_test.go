@@ -98,11 +98,15 @@ func TestMergeRecomputesPercentilesFromTheMergedHistogram(t *testing.T) {
 	var ins []Input
 	for i := 2; i >= 0; i-- { // out of order on purpose
 		r := shardResult(t, i, 3, base.Add(starts[i]), all[cuts[i]:cuts[i+1]], claims[claimCuts[i]:claimCuts[i+1]], 5, int64(10*(i+1)))
+		r.Headline = &report.Headline{Metric: "throughput_per_s", Label: "lookup throughput", Unit: "lookups/s", Better: "higher"}
 		ins = append(ins, Input{Name: fmt.Sprintf("shard-%d", i), Result: r})
 	}
 	m, err := Merge(ins)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m.Headline == nil || m.Headline.Unit != "lookups/s" {
+		t.Errorf("the merged result lost the shards' headline: %+v", m.Headline)
 	}
 	if err := report.ValidateResult(m); err != nil {
 		t.Fatalf("merged result does not validate: %v", err)

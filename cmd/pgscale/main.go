@@ -138,6 +138,7 @@ func newRootCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 		newListCmd(stdout),
 		newDescribeCmd(stdout),
 		newRunCmd(stdout, stderr, tracker),
+		newPrepareCmd(stdout, stderr),
 		newCalibrateCmd(stdout, stderr, tracker),
 		newColumnsCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),

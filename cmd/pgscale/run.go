@@ -32,6 +32,7 @@ type runFlags struct {
 	seed                           uint64
 	shard, runID                   string        // --shard i/N, --run-id
 	barrierTimeout                 time.Duration // --barrier-timeout
+	skipSetup                      bool          // --skip-setup
 }
 
 func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Command {
@@ -83,6 +84,7 @@ func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comman
 	fl.StringVar(&f.shard, "shard", "", "run shard i of N of a run shared by N processes (--target dsn; see pgscale merge), e.g. 0/4")
 	fl.StringVar(&f.runID, "run-id", "", "the run's id, the same for every shard (default <utc-time>-<scenario>)")
 	fl.DurationVar(&f.barrierTimeout, "barrier-timeout", shard.DefaultTimeout, "how long a shard waits for the others at the barrier")
+	fl.BoolVar(&f.skipSetup, "skip-setup", false, "use the schema and data pgscale prepare made for this --run-id (--target dsn)")
 	return cmd
 }
 
@@ -130,7 +132,7 @@ func (f runFlags) options(scenario string, changed func(string) bool) (runner.Op
 		Target: f.target, DSN: f.dsn, Image: f.image, Shape: f.shape, Pooler: pooler, Latencies: f.latencies,
 		Duration: f.duration, Warmup: warmup, Workers: f.workers, Rate: f.rate,
 		Quick: f.quick, Repeat: f.repeat, Out: f.out, AllowIntrusive: f.allowIntrusive, Seed: f.seed,
-		NoReport: f.noReport, Shard: seg, RunID: f.runID, BarrierTimeout: f.barrierTimeout,
+		NoReport: f.noReport, Shard: seg, RunID: f.runID, BarrierTimeout: f.barrierTimeout, SkipSetup: f.skipSetup,
 	}, nil
 }
 

@@ -244,6 +244,207 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 	})
 }
 
+// queueShards runs n shards of a queue run in n processes of bin, each in a working directory
+// of its own, and returns their exit codes and stderr.
+func queueShards(t *testing.T, bin, dsn, runID, dir string, n int, extra ...string) ([]int, []string) {
+	t.Helper()
+	codes, stderrs := make([]int, n), make([]string, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		args := []string{"run", "queue", "--target", "dsn", "--dsn", dsn, "--shard", fmt.Sprintf("%d/%d", i, n), "--run-id", runID,
+			"--no-report", "--barrier-timeout", "60s", "--out", filepath.Join(dir, fmt.Sprintf("shard-%d", i))}
+		cmd := exec.Command(bin, append(args, extra...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		wg.Go(func() {
+			err := cmd.Wait()
+			codes[i], stderrs[i] = cmd.ProcessState.ExitCode(), stderr.String()
+			if err != nil && codes[i] == 0 {
+				codes[i] = -1
+			}
+		})
+	}
+	wg.Wait()
+	return codes, stderrs
+}
+
+// TestShardedQueueIsExactlyOnce runs the queue scenario as three processes whose workers claim
+// from one queue on one server, after pgscale prepare loaded it, and checks that every job was
+// done once over the whole run, as shard 0's check over all the shards' reports says and the
+// merged result keeps.
+func TestShardedQueueIsExactlyOnce(t *testing.T) {
+	skipWithoutPostgres(t)
+	t.Parallel()
+	binDir := t.TempDir()
+	bin := filepath.Join(binDir, "pgscale")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	target, err := (&harness.LocalProvider{}).Start(ctx, harness.Spec{Kind: harness.KindLocal, RunID: "shard-queue",
+		Settings: map[string]string{"max_connections": "100"}})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := target.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	dsn := target.AdminDSN()
+	const runID, shards = "queue-three", 3
+	params := []string{"--set", "variants=dedicated,delete-returning", "--set", "history=20000", "--set", "backlog=30000", "--workers", "7"}
+
+	// pgscale prepare sets the queue up and writes nothing but the schema.
+	work := t.TempDir()
+	prep := exec.Command(bin, append([]string{"prepare", "queue", "--dsn", dsn, "--run-id", runID}, params...)...)
+	prep.Dir = work
+	if out, err := prep.CombinedOutput(); err != nil || !strings.Contains(string(out), "prepared queue for run queue-three in schema pgscale_queue_three") {
+		t.Fatalf("prepare: %v\n%s", err, out)
+	}
+	if entries, err := os.ReadDir(work); err != nil || len(entries) != 0 {
+		t.Fatalf("prepare wrote %v (%v); it must write nothing but the schema", entries, err)
+	}
+	// Preparing the same run twice, or running one never prepared, is an error that says so.
+	code, _, stderr := runCLI(t, append([]string{"prepare", "queue", "--dsn", dsn, "--run-id", runID}, params...)...)
+	if code != exitFailure || !strings.Contains(stderr, "schema pgscale_queue_three exists already") {
+		t.Fatalf("prepare twice: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "run", "queue", "--target", "dsn", "--dsn", dsn, "--run-id", "never-prepared", "--skip-setup", "--no-report",
+		"--out", t.TempDir())
+	if code != exitFailure || !strings.Contains(stderr, "schema pgscale_never_prepared of run never-prepared does not exist: run pgscale prepare") {
+		t.Fatalf("a run never prepared: exit %d\n%s", code, stderr)
+	}
+	// A run with other parameters does not take that setup for its own.
+	code, _, stderr = runCLI(t, "run", "queue", "--target", "dsn", "--dsn", dsn, "--run-id", runID, "--skip-setup", "--no-report",
+		"--set", "history=10", "--workers", "7", "--set", "variants=dedicated", "--out", t.TempDir())
+	if code != exitFailure || !strings.Contains(stderr, "was prepared with parameters") {
+		t.Fatalf("a run with other parameters: exit %d\n%s", code, stderr)
+	}
+
+	dir := t.TempDir()
+	codes, stderrs := queueShards(t, bin, dsn, runID, dir, shards, append(params, "--skip-setup", "--duration", "2s", "--warmup", "1s")...)
+	for i := range codes {
+		if codes[i] != exitOK {
+			t.Fatalf("shard %d: exit %d\n%s", i, codes[i], stderrs[i])
+		}
+	}
+	if !strings.Contains(stderrs[0], "using the setup pgscale prepare made") {
+		t.Errorf("shard 0 did not use the prepared setup:\n%s", stderrs[0])
+	}
+	var results []*report.Result
+	for i := 0; i < shards; i++ {
+		results = append(results, validateFile(t, filepath.Join(dir, fmt.Sprintf("shard-%d", i))))
+	}
+	for si := range results[0].Series {
+		name := results[0].Series[si].Variant
+		for i, r := range results {
+			m := r.Series[si].Metrics
+			if m["jobs_per_s"] <= 0 || r.Series[si].Workers == 0 {
+				t.Errorf("%s: shard %d did no jobs (%d workers, %v jobs/s)", name, i, r.Series[si].Workers, m["jobs_per_s"])
+			}
+			// The figures read from the server are shard 0's alone, so that the merge counts them once.
+			if _, ok := m["jobs_done"]; ok != (i == 0) {
+				t.Errorf("%s: shard %d has jobs_done %v: only shard 0 checks", name, i, ok)
+			}
+		}
+		m := results[0].Series[si].Metrics
+		t.Logf("%s: %v jobs done, %v acknowledged by the shards' workers, %v lost, %v duplicated, %v interrupted",
+			name, m["jobs_done"], m["jobs_acknowledged"], m["jobs_lost"], m["jobs_duplicated"], m["jobs_interrupted"])
+		if m["exactly_once_shards"] != shards || m["jobs_done"] <= 0 || m["jobs_lost"] != 0 || m["jobs_duplicated"] != 0 ||
+			m["jobs_done"] != m["jobs_acknowledged"] {
+			t.Errorf("%s: shard 0's check: %v", name, m)
+		}
+	}
+	mergedDir := filepath.Join(dir, "merged")
+	if code, _, stderr := runCLI(t, "merge", dir, "--out", mergedDir, "--no-report"); code != exitOK {
+		t.Fatalf("merge: exit %d\n%s", code, stderr)
+	}
+	merged := validateFile(t, mergedDir)
+	for si, ms := range merged.Series {
+		m, m0 := ms.Metrics, results[0].Series[si].Metrics
+		var perS float64
+		for _, r := range results {
+			perS += r.Series[si].Metrics["jobs_per_s"]
+		}
+		if ms.Workers != 7 || m["jobs_done"] != m0["jobs_done"] || m["jobs_lost"] != 0 || m["jobs_duplicated"] != 0 ||
+			m["exactly_once_shards"] != shards || m["jobs_per_s"] != perS {
+			t.Errorf("merged %s: workers %d, metrics %v; want shard 0's check once and the shards' jobs/s summed (%v)", ms.Variant, ms.Workers, m, perS)
+		}
+	}
+	if !runSchemaGone(t, dsn, runID) {
+		t.Error("the run's schema is still on the server")
+	}
+
+	t.Run("a shard killed mid-point abandons its jobs, it does not lose them", func(t *testing.T) {
+		const runID = "queue-kill"
+		dir := t.TempDir()
+		// Workers hold each job 300 ms, so that shard 1's are in the middle of jobs when it dies.
+		args := func(i int) []string {
+			return []string{"run", "queue", "--target", "dsn", "--dsn", dsn, "--shard", fmt.Sprintf("%d/2", i), "--run-id", runID,
+				"--no-report", "--barrier-timeout", "60s", "--out", filepath.Join(dir, fmt.Sprintf("shard-%d", i)),
+				"--set", "variants=dedicated", "--set", "history=1000", "--set", "backlog=5000", "--set", "work=300ms",
+				"--workers", "4", "--duration", "4s", "--warmup", "0s"}
+		}
+		victim := exec.Command(bin, args(1)...)
+		if err := victim.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = victim.Process.Kill(); _ = victim.Wait() })
+		var code0 int
+		var stderr0 string
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			code0, _, stderr0 = runCLI(t, args(0)...)
+		}()
+		// Shard 1's workers are numbered 2 and 3 over the run: wait until they hold jobs.
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conn, err := pgx.Connect(cctx, dsn)
+		ccancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		task := pgx.Identifier{harness.RunSchema(runID), "task"}.Sanitize()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var held int
+			err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+task+" WHERE status = 'running' AND claim_token >> 32 >= 2").Scan(&held)
+			if err == nil && held > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("shard 1's workers held no job within 60 s (last error %v)", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if code0 != exitOK {
+			t.Fatalf("shard 0: exit %d (it should finish without shard 1)\n%s", code0, stderr0)
+		}
+		r0 := validateFile(t, filepath.Join(dir, "shard-0"))
+		if len(r0.Series) != 1 || r0.Shard == nil || fmt.Sprint(r0.Shard.Lost) != "[1]" {
+			t.Fatalf("shard 0: %d series, shard %+v; want shard 1 lost\n%s", len(r0.Series), r0.Shard, stderr0)
+		}
+		m := r0.Series[0].Metrics
+		t.Logf("shard 0's check: %v jobs done, %v abandoned by shard 1, %v lost, %v duplicated, over %v shard's report",
+			m["jobs_done"], m["jobs_abandoned_by_lost_shards"], m["jobs_lost"], m["jobs_duplicated"], m["exactly_once_shards"])
+		if m["jobs_abandoned_by_lost_shards"] < 1 || m["jobs_abandoned_by_lost_shards"] > 2 || m["jobs_lost"] != 0 ||
+			m["jobs_duplicated"] != 0 || m["exactly_once_shards"] != 1 {
+			t.Fatalf("shard 0's check after shard 1 died: %v", m)
+		}
+	})
+}
+
 func TestShardBadInput(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
@@ -262,8 +463,21 @@ func TestShardBadInput(t *testing.T) {
 			"--shard 0/2 needs --run-id"},
 		{"too few workers", []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--shard", "0/4", "--run-id", "r",
 			"--set", "workers=2", "--out", out}, "has 2 workers, fewer than the 4 shards, which leaves a shard none: use at most 2 shards or more workers"},
+		{"not shardable", []string{"run", "ingest", "--target", "dsn", "--dsn", dsn, "--shard", "0/2", "--run-id", "r", "--out", out},
+			"--shard 0/2: scenario ingest cannot run sharded yet (its shards would reset each other's tables and count the server's figures once per shard); scenarios that can: queue, select-only"},
 		{"bad run id", []string{"run", "select-only", "--run-id", "a b", "--out", out}, `--run-id "a b": want 1 to 40 letters`},
 		{"barrier timeout", []string{"run", "select-only", "--barrier-timeout", "0s"}, "--barrier-timeout 0s: must be more than 0"},
+		{"skip setup not dsn", []string{"run", "select-only", "--target", "local", "--skip-setup", "--run-id", "r", "--out", out},
+			"--skip-setup is for --target dsn"},
+		{"skip setup no run id", []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--skip-setup", "--out", out},
+			"--skip-setup needs --run-id"},
+		{"shard latency sweep", []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--shard", "0/2", "--run-id", "r",
+			"--latency", "0ms,2ms", "--out", out}, "--shard 0/2: a --latency sweep runs each latency on a target of its own"},
+		{"skip setup latency sweep", []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--skip-setup", "--run-id", "r",
+			"--latency", "0ms,2ms", "--out", out}, "--skip-setup: a --latency sweep runs each latency on a target of its own"},
+		{"prepare no run id", []string{"prepare", "queue", "--dsn", dsn}, "pgscale prepare needs --run-id"},
+		{"prepare no dsn", []string{"prepare", "queue", "--run-id", "r"}, "--dsn is empty"},
+		{"prepare bad set", []string{"prepare", "queue", "--dsn", dsn, "--run-id", "r", "--set", "histroy=1"}, `queue has no parameter "histroy"`},
 		{"merge nothing", []string{"merge", out}, "no result.json in this directory nor in its subdirectories"},
 		{"merge no args", []string{"merge"}, "requires at least 1 arg"},
 	}

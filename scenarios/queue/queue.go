@@ -164,6 +164,7 @@ func (*scenario) Doc() scenarios.Doc {
 		},
 		Duration: 30 * time.Second, Warmup: 5 * time.Second,
 		QuickDuration: 3 * time.Second, QuickWarmup: time.Second,
+		Shardable: true, // shard 0 resets, feeds and checks the one queue (shard.go)
 	}
 }
 
@@ -278,28 +279,41 @@ func pointConfig(env *scenarios.Env, pt scenarios.Point) config {
 
 // Run measures one point: it resets the tables to the history plus a fresh backlog, runs the
 // workers (and the feeder and producer), then checks exactly-once and reads the tables' stats.
+//
+// In a sharded run shard 0 alone resets, feeds and checks, and the shards meet after the reset
+// and before the check (shard.go).
 func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (report.Series, error) {
+	role := roleOf(ctx, pt)
 	c := pointConfig(env, pt)
+	role.adjust(&c, env)
 	admin, err := env.AdminConn(ctx)
 	if err != nil {
 		return report.Series{}, err
 	}
 	defer admin.Close(context.Background())
-	if err := reset(ctx, admin, c); err != nil {
-		return report.Series{}, err
-	}
-	st := &runState{cfg: c}
-	if c.queued() {
-		st.cursor = c.history
-		if err := st.feedOnce(ctx, admin); err != nil {
+	st := &runState{cfg: c, workerBase: role.workerBase}
+	var before map[string]tableStats
+	if role.owner() {
+		if err := reset(ctx, admin, c); err != nil {
 			return report.Series{}, err
 		}
-		if _, err := admin.Exec(ctx, "ANALYZE task_queue"); err != nil {
-			return report.Series{}, fmt.Errorf("queue reset: %w", err)
+		if err := role.resetReports(ctx, admin); err != nil {
+			return report.Series{}, err
+		}
+		if c.queued() {
+			st.cursor = c.history
+			if err := st.feedOnce(ctx, admin); err != nil {
+				return report.Series{}, err
+			}
+			if _, err := admin.Exec(ctx, "ANALYZE task_queue"); err != nil {
+				return report.Series{}, fmt.Errorf("queue reset: %w", err)
+			}
+		}
+		if before, err = readTableStats(ctx, admin); err != nil {
+			return report.Series{}, err
 		}
 	}
-	before, err := readTableStats(ctx, admin)
-	if err != nil {
+	if err := role.ready(ctx); err != nil {
 		return report.Series{}, err
 	}
 
@@ -307,7 +321,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	if load.RuntimeParams == nil {
 		load.RuntimeParams = map[string]string{}
 	}
-	load.RuntimeParams["application_name"] = workerAppName
+	load.RuntimeParams["application_name"] = role.appName()
 	cfg := env.LoadConfig(c.workers, loadgen.ConnPerWorker)
 	cfg.ConnConfig = load
 	cfg.Rate = 0 // workers claim in a closed loop; --rate paces the producer instead
@@ -315,7 +329,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	var bg sync.WaitGroup
 	bgErrs := make(chan error, 2)
-	if c.queued() {
+	if c.queued() && role.owner() {
 		feeder, err := loadgen.Connect(ctx, load, 10*time.Second)
 		if err != nil {
 			stopBackground()
@@ -370,17 +384,33 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	// whether what ran was exactly-once.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
-	terminated := endWorkerBackends(cctx, admin)
+	terminated := endWorkerBackends(cctx, admin, role.appName())
 	series.Metrics["backends_terminated_after_run"] = float64(terminated)
+	if err := role.finish(ctx, cctx, admin, st); err != nil {
+		return series, errors.Join(runErr, err)
+	}
+	if !role.owner() {
+		st.addWorkerMetrics(series.Metrics, series.DurationS)
+		s.noteSweep(c, series.Metrics)
+		return series, runErr
+	}
+	sc, err := role.gather(cctx, admin, st)
+	if err != nil {
+		return series, errors.Join(runErr, err)
+	}
 	after, err := readTableStats(cctx, admin)
 	if err != nil {
 		return series, errors.Join(runErr, err)
 	}
 	check, err := st.check(cctx, admin)
+	if err == nil {
+		err = role.abandoned(cctx, admin, st, &sc, &check)
+	}
 	if err != nil {
 		return series, errors.Join(runErr, err)
 	}
 	st.addMetrics(series.Metrics, series.DurationS, before, after, check)
+	role.addMetrics(series.Metrics, sc)
 	s.noteSweep(c, series.Metrics)
 	if c.producer == producerBacklog && check.pending == 0 {
 		env.Logf("queue: %s at %d workers drained its backlog of %d jobs before the run ended: jobs_per_s "+
@@ -502,6 +532,11 @@ type runState struct {
 	jobs, claims, emptyClaims, cutOffClaims atomic.Int64
 	// enqueued counts the rate producer's jobs.
 	enqueued atomic.Int64
+	// acknowledged counts the jobs whose completion the workers saw succeed, warm-up included.
+	acknowledged atomic.Int64
+	// workerBase numbers this shard's workers after those of the shards before it, so that claim
+	// tokens are unique over a sharded run (0 in a whole run).
+	workerBase int
 
 	// uncertain holds the tokens of claims whose outcome the worker never learnt (cut off by the
 	// end of the run, or failed): a job left running under one of them is not lost.
@@ -549,7 +584,7 @@ func (st *runState) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) e
 	var ids []int64
 	for {
 		ws.seq++
-		token := int64(w.ID)<<32 | int64(ws.seq)
+		token := int64(st.workerBase+w.ID)<<32 | int64(ws.seq)
 		claimStarted := time.Now()
 		var err error
 		ids, err = st.claim(ctx, conn, token, ids[:0])
@@ -594,10 +629,11 @@ func (st *runState) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) e
 	e2e, err := st.complete(cctx, conn, ids)
 	done := time.Now()
 	if err != nil {
-		st.addUncertain(int64(w.ID)<<32 | int64(ws.seq))
+		st.addUncertain(int64(st.workerBase+w.ID)<<32 | int64(ws.seq))
 		return fmt.Errorf("queue complete: %w", err)
 	}
 	w.Observe("complete", started, done.Sub(started))
+	st.acknowledged.Add(int64(len(e2e)))
 	for _, s := range e2e {
 		w.Observe("end_to_end", done, time.Duration(s*float64(time.Second)))
 	}
@@ -844,12 +880,12 @@ WHERE c.oid IN (to_regclass('task'), to_regclass('task_queue'))`)
 // running after backendsGrace: a claim cut off by the end of the run may still be scanning when
 // its client has gone, as the cancel request that would stop it queues behind the load, and
 // would hold a core for minutes. It returns how many it terminated.
-func endWorkerBackends(ctx context.Context, conn *pgx.Conn) int {
+func endWorkerBackends(ctx context.Context, conn *pgx.Conn, appName string) int {
 	const query = `SELECT count(*) FROM pg_stat_activity
 WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()`
 	remaining := func() int {
 		var n int
-		if err := conn.QueryRow(ctx, query, workerAppName).Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, query, appName).Scan(&n); err != nil {
 			return 0
 		}
 		return n
@@ -869,7 +905,7 @@ WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backe
 	}
 	var terminated int
 	_ = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()`, workerAppName).Scan(&terminated)
+WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()`, appName).Scan(&terminated)
 	wait(backendsGoneTimeout)
 	return terminated
 }
@@ -925,6 +961,12 @@ WHERE t.id > $1 AND t.id <= $2 AND t.status = 'pending'
 
 // addMetrics puts the point's figures into the series' metrics.
 func (st *runState) addMetrics(m map[string]float64, measuredS float64, before, after map[string]tableStats, c checkResult) {
+	st.addWorkerMetrics(m, measuredS)
+	st.addServerMetrics(m, before, after, c)
+}
+
+// addWorkerMetrics puts the figures this process's workers counted into the metrics.
+func (st *runState) addWorkerMetrics(m map[string]float64, measuredS float64) {
 	if measuredS > 0 {
 		m["jobs_per_s"] = float64(st.jobs.Load()) / measuredS
 	}
@@ -935,6 +977,11 @@ func (st *runState) addMetrics(m map[string]float64, measuredS float64, before, 
 	if claims > 0 {
 		m["idle_worker_fraction"] = float64(st.emptyClaims.Load()) / float64(claims)
 	}
+}
+
+// addServerMetrics puts the figures read from the server, the exactly-once check's among them,
+// into the metrics.
+func (st *runState) addServerMetrics(m map[string]float64, before, after map[string]tableStats, c checkResult) {
 	m["jobs_enqueued"] = float64(c.enqueued)
 	m["jobs_done"] = float64(c.done)
 	m["jobs_pending_at_end"] = float64(c.pending)

@@ -49,6 +49,7 @@ func (*scenario) Doc() scenarios.Doc {
 		},
 		Duration: 30 * time.Second, Warmup: 5 * time.Second,
 		QuickDuration: 5 * time.Second, QuickWarmup: time.Second,
+		Shardable: true, // read-only lookups; shard 0 loads the accounts
 	}
 }
 
