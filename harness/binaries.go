@@ -134,15 +134,22 @@ func pgBinDescribe(ctx context.Context, dir, source string) (PGBinaries, error) 
 	return b, nil
 }
 
-// FindPgbench finds the pgbench program: on PATH, else beside the server programs.
+// FindPgbench finds a pgbench that runs: beside the server programs first, else on PATH. Debian
+// puts pgbench in the server package (postgresql-NN); the /usr/bin/pgbench of
+// postgresql-client-common alone is a wrapper that fails, so a candidate must answer --version.
 func FindPgbench() (string, error) {
-	if p, err := exec.LookPath("pgbench"); err == nil {
-		return p, nil
-	}
+	var candidates []string
 	if b, err := FindPGBinaries(context.Background()); err == nil {
-		if _, err := exec.LookPath(b.Path("pgbench")); err == nil {
-			return b.Path("pgbench"), nil
+		candidates = append(candidates, b.Path("pgbench"))
+	}
+	if p, err := exec.LookPath("pgbench"); err == nil {
+		candidates = append(candidates, p)
+	}
+	for _, p := range candidates {
+		if err := exec.Command(p, "--version").Run(); err == nil {
+			return p, nil
 		}
 	}
-	return "", errors.New("pgbench not found; install it (apt-get install postgresql-client, brew install postgresql) or put it on PATH")
+	return "", errors.New("pgbench not found (or only a wrapper that cannot run it); install PostgreSQL's server package " +
+		"(apt-get install postgresql: Debian ships pgbench with the server; brew install postgresql) or put pgbench on PATH")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"regexp"
 	"strconv"
 	"time"
@@ -95,4 +96,21 @@ func RedactDSN(dsn string) string {
 	// Not a URL that parses (a bad port, say), or key=value pairs: redact both forms by pattern.
 	dsn = urlPassword.ReplaceAllString(dsn, "${1}xxxxx${3}")
 	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+// WithoutPassword is dsn with its password taken out (URL or key=value form), for handing a
+// connection string to another program's command line; the password goes by PGPASSWORD.
+func WithoutPassword(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		if u.User != nil {
+			u.User = url.User(u.User.Username())
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Del("password")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return strings.TrimSpace(kvPassword.ReplaceAllString(dsn, ""))
 }

@@ -94,6 +94,8 @@ func Prepare(opts Options, now time.Time) (*prepared, error) {
 	}
 	if opts.Rate < 0 {
 		errs = append(errs, harness.Usagef("--rate %g: must be 0 (closed loop) or a positive rate per second", opts.Rate))
+	} else if opts.Rate > 0 && doc.ClosedLoopOnly {
+		errs = append(errs, harness.Usagef("--rate %g: scenario %s runs a closed loop only (leave --rate out)", opts.Rate, doc.Name))
 	}
 	if opts.Duration < 0 {
 		errs = append(errs, harness.Usagef("--duration %s: must be more than 0", opts.Duration))

@@ -36,6 +36,8 @@ type Doc struct {
 	// shards share the server's state without resetting each other's work, and the figures
 	// they read from the server are reported once (by shard 0), not once per shard.
 	Shardable bool
+	// ClosedLoopOnly scenarios cannot pace their load: --rate is a usage error.
+	ClosedLoopOnly bool
 	// Default and --quick run lengths.
 	Duration, Warmup           time.Duration
 	QuickDuration, QuickWarmup time.Duration

@@ -42,6 +42,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"out not writable", []string{"run", "select-only", "--out", "/proc/pgscale-cannot-write"}, `--out /proc/pgscale-cannot-write: cannot create the directory`},
 		{"describe unknown", []string{"describe", "queu"}, `unknown scenario "queu"`},
 		{"calibrate clients", []string{"calibrate", "--clients", "0"}, `--clients 0: must be at least 1`},
+		{"rate on pgbench", []string{"run", "pgbench", "--rate", "100"}, `--rate 100: scenario pgbench runs a closed loop only (leave --rate out)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

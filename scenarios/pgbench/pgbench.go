@@ -8,6 +8,7 @@ package pgbench
 import (
 	"bufio"
 	"bytes"
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +18,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,7 +54,8 @@ func (*scenario) Doc() scenarios.Doc {
 			"and timeline. Put it beside select-only to see what is the server and what is the client; " +
 			"the CI gate calibrates on it (calibrate: pgbench). pgbench's -T is whole seconds: the run " +
 			"lasts the warm-up plus the duration rounded up, and only the measured window is counted.",
-		Variants: []string{VariantPrepared, VariantSimple},
+		Variants:       []string{VariantPrepared, VariantSimple},
+		ClosedLoopOnly: true, // pgbench's own -R schedules and reports differently
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(VariantPrepared, VariantSimple),
 			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "8", Quick: "8", Min: 1,
@@ -104,9 +105,6 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 
 // Run runs pgbench for the warm-up and the duration and reads its transaction log.
 func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (report.Series, error) {
-	if env.Rate > 0 {
-		return report.Series{}, harness.Usagef("scenario pgbench: --rate is not supported (pgbench's own -R schedules differently)")
-	}
 	bin, err := harness.FindPgbench()
 	if err != nil {
 		return report.Series{}, err
@@ -124,9 +122,11 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	if pt.Values["connect"] == "per-op" {
 		args = append(args, "-C")
 	}
+	// The connection string, as given (sslmode and certificates kept), goes as pgbench's dbname
+	// without its password, which goes by PGPASSWORD: no password on a command line.
+	args = append(args, harness.WithoutPassword(env.Load.ConnString()))
 	cmd := exec.CommandContext(ctx, bin, args...)
-	// The connection goes through libpq's environment, so no password is on a command line.
-	cmd.Env = append(os.Environ(), connEnv(env.Load)...)
+	cmd.Env = pgbenchEnv(os.Environ(), env.Load)
 	cmd.Dir = logDir
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
@@ -139,14 +139,13 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		return report.Series{}, fmt.Errorf("pgbench: %w: %s", runErr, harness.RedactDSN(lastLines(progress.all.String(), 3)))
 	}
 
-	txs, err := readLogs(logDir)
+	out, err := outcome(logDir, env.Warmup, env.Duration, pt.Workers)
 	if err != nil {
-		return report.Series{}, err
+		return report.Series{}, errors.Join(runErr, err)
 	}
-	if len(txs) == 0 {
+	if out == nil {
 		return report.Series{}, errors.Join(runErr, fmt.Errorf("pgbench logged no transaction: %s", lastLines(progress.all.String(), 3)))
 	}
-	out := outcome(txs, env.Warmup, env.Duration, pt.Workers)
 	if ps := cmd.ProcessState; ps != nil {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			out.ClientCPUSeconds = tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
@@ -166,20 +165,19 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 
 var reportedTPS = regexp.MustCompile(`tps = ([0-9.]+) \(`)
 
-// connEnv is cfg as libpq's environment variables.
-func connEnv(cfg *pgx.ConnConfig) []string {
-	env := []string{
-		"PGHOST=" + cfg.Host, "PGPORT=" + strconv.Itoa(int(cfg.Port)),
-		"PGUSER=" + cfg.User, "PGDATABASE=" + cfg.Database,
-		"PGAPPNAME=pgscale-pgbench",
+// pgbenchEnv is the environment pgbench runs with: the inherited one without libpq's PG*
+// variables (a PGSERVICE or PGHOSTADDR there could send it elsewhere than pgscale's load), plus the
+// password, the search path and the application name of cfg.
+func pgbenchEnv(inherited []string, cfg *pgx.ConnConfig) []string {
+	var env []string
+	for _, kv := range inherited {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
 	}
+	env = append(env, "PGAPPNAME=pgscale-pgbench")
 	if cfg.Password != "" {
 		env = append(env, "PGPASSWORD="+cfg.Password)
-	}
-	if cfg.TLSConfig == nil {
-		env = append(env, "PGSSLMODE=disable")
-	} else {
-		env = append(env, "PGSSLMODE=require")
 	}
 	if sp := cfg.RuntimeParams["search_path"]; sp != "" {
 		env = append(env, "PGOPTIONS=-c search_path="+sp)
@@ -194,71 +192,152 @@ type tx struct {
 	took   time.Duration
 }
 
-// readLogs reads every thread's log (tx.<pid> and tx.<pid>.<thread>), ordered by end time. A line
-// is "client_id transaction_no time script_no time_epoch time_us", time in microseconds.
-func readLogs(dir string) ([]tx, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "tx.*"))
+func (t tx) began() time.Time { return t.end.Add(-t.took) }
+
+// txLog reads one thread's log (tx.<pid> or tx.<pid>.<thread>) a line at a time. A line is
+// "client_id transaction_no time script_no time_epoch time_us", time in microseconds.
+type txLog struct {
+	name string
+	f    *os.File
+	sc   *bufio.Scanner
+	head tx // the line read last
+}
+
+func openLogs(dir string) ([]*txLog, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "tx.*"))
 	if err != nil {
 		return nil, err
 	}
-	var txs []tx
-	for _, name := range files {
+	var logs []*txLog
+	for _, name := range names {
 		f, err := os.Open(name)
 		if err != nil {
+			closeLogs(logs)
 			return nil, fmt.Errorf("pgbench log: %w", err)
 		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 6 {
-				continue
-			}
-			client, err1 := strconv.Atoi(fields[0])
-			us, err2 := strconv.ParseInt(fields[2], 10, 64)
-			sec, err3 := strconv.ParseInt(fields[4], 10, 64)
-			usec, err4 := strconv.ParseInt(fields[5], 10, 64)
-			if err := errors.Join(err1, err2, err3, err4); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("pgbench log %s: line %q: %w", filepath.Base(name), sc.Text(), err)
-			}
-			txs = append(txs, tx{client: client, end: time.Unix(sec, usec*1000), took: time.Duration(us) * time.Microsecond})
-		}
-		err = sc.Err()
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("pgbench log: %w", err)
-		}
+		logs = append(logs, &txLog{name: filepath.Base(name), f: f, sc: bufio.NewScanner(f)})
 	}
-	slices.SortFunc(txs, func(a, b tx) int { return a.end.Compare(b.end) })
-	return txs, nil
+	return logs, nil
 }
 
-// outcome records txs as the load generator records its own operations: the clock starts with
-// the first transaction, the warm-up is counted in the timeline only, and transactions that
-// started after warm-up + duration (pgbench's whole-second -T) are left out.
-func outcome(txs []tx, warmup, duration time.Duration, workers int) *loadgen.Outcome {
-	start := txs[0].end.Add(-txs[0].took)
-	for _, t := range txs {
-		if s := t.end.Add(-t.took); s.Before(start) {
-			start = s
+func closeLogs(logs []*txLog) {
+	for _, l := range logs {
+		l.f.Close()
+	}
+}
+
+// next reads the next transaction into head; false at the end of the log.
+func (l *txLog) next() (bool, error) {
+	for l.sc.Scan() {
+		fields := strings.Fields(l.sc.Text())
+		if len(fields) < 6 {
+			continue
 		}
+		client, err1 := strconv.Atoi(fields[0])
+		us, err2 := strconv.ParseInt(fields[2], 10, 64)
+		sec, err3 := strconv.ParseInt(fields[4], 10, 64)
+		usec, err4 := strconv.ParseInt(fields[5], 10, 64)
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			return false, fmt.Errorf("pgbench log %s: line %q: %w", l.name, l.sc.Text(), err)
+		}
+		l.head = tx{client: client, end: time.Unix(sec, usec*1000), took: time.Duration(us) * time.Microsecond}
+		return true, nil
+	}
+	if err := l.sc.Err(); err != nil {
+		return false, fmt.Errorf("pgbench log %s: %w", l.name, err)
+	}
+	return false, nil
+}
+
+// readLogs streams every thread's log in the order transactions ended (each thread writes its
+// own in that order; a heap merges them) to each, keeping one line per thread in memory. It
+// returns how many transactions it read.
+func readLogs(dir string, each func(tx)) (int, error) {
+	logs, err := openLogs(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer closeLogs(logs)
+	h := &logHeap{}
+	for _, l := range logs {
+		ok, err := l.next()
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			heap.Push(h, l)
+		}
+	}
+	n := 0
+	for h.Len() > 0 {
+		l := (*h)[0]
+		each(l.head)
+		n++
+		ok, err := l.next()
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return n, nil
+}
+
+// logHeap orders thread logs by the end time of their current line.
+type logHeap []*txLog
+
+func (h logHeap) Len() int           { return len(h) }
+func (h logHeap) Less(i, j int) bool { return h[i].head.end.Before(h[j].head.end) }
+func (h logHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *logHeap) Push(x any)        { *h = append(*h, x.(*txLog)) }
+func (h *logHeap) Pop() any {
+	old := *h
+	l := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return l
+}
+
+// outcome records the logged transactions as the load generator records its own operations: the
+// clock starts with the first transaction to begin, the warm-up is counted in the timeline only,
+// and transactions that began after warm-up + duration (pgbench's whole-second -T) are left out.
+// It reads the logs twice, the first time for the start, so memory stays flat however long the
+// run. measured is the measured window, shorter than duration when the run was cut off.
+func outcome(dir string, warmup, duration time.Duration, workers int) (*loadgen.Outcome, error) {
+	var start, last time.Time
+	n, err := readLogs(dir, func(t tx) {
+		if start.IsZero() || t.began().Before(start) {
+			start = t.began()
+		}
+		last = t.end
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil
 	}
 	measureFrom := start.Add(warmup)
 	stop := measureFrom.Add(duration)
+	measured := min(duration, max(0, last.Sub(measureFrom)))
 	rec := loadgen.NewRecorder(measureFrom)
 	second := 0
-	for _, t := range txs {
-		began := t.end.Add(-t.took)
-		if !began.Before(stop) {
-			break // sorted by end, so every later one began after stop too
+	_, err = readLogs(dir, func(t tx) {
+		if !t.began().Before(stop) {
+			return // a slower one that began earlier may still end later
 		}
 		for ; t.end.Sub(start) >= time.Duration(second+1)*time.Second; second++ {
 			rec.Tick(second, time.Duration(second+1)*time.Second <= warmup)
 		}
-		rec.Record(t.client, began, t.took, t.took, nil)
+		rec.Record(t.client, t.began(), t.took, t.took, nil)
+	})
+	if err != nil {
+		return nil, err
 	}
 	rec.Tick(second, time.Duration(second+1)*time.Second <= warmup)
-	return &loadgen.Outcome{Snapshot: rec.Snapshot(), StartedAt: start, Measured: duration, Warmup: warmup, Workers: workers}
+	return &loadgen.Outcome{Snapshot: rec.Snapshot(), StartedAt: start, Measured: measured, Warmup: warmup, Workers: workers}, nil
 }
 
 // progressWriter takes pgbench's stderr: it keeps it for errors and turns each

@@ -582,9 +582,10 @@ func (st *runState) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) e
 	// off by the end of the run) counts with its time so far, a lower bound; dropping either
 	// would hide exactly the slow claims this scenario is about.
 	var ids []int64
+	var token int64 // the claim's token, unique over every shard's workers
 	for {
 		ws.seq++
-		token := int64(st.workerBase+w.ID)<<32 | int64(ws.seq)
+		token = int64(st.workerBase+w.ID)<<32 | int64(ws.seq)
 		claimStarted := time.Now()
 		var err error
 		ids, err = st.claim(ctx, conn, token, ids[:0])
@@ -618,18 +619,19 @@ func (st *runState) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) e
 		}
 	}
 	// The work and the completion run to the end even when the run's clock runs out, so that a
-	// claimed job is finished, not abandoned.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
-	defer cancel()
-	if err := st.work(cctx, conn, len(ids)); err != nil {
-		st.addUncertain(int64(w.ID)<<32 | int64(ws.seq))
+	// claimed job is finished, not abandoned. The completion's time limit starts after the work,
+	// however long the work is.
+	if err := st.work(context.WithoutCancel(ctx), conn, len(ids)); err != nil {
+		st.addUncertain(token)
 		return fmt.Errorf("queue work: %w", err)
 	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
+	defer cancel()
 	started := time.Now()
 	e2e, err := st.complete(cctx, conn, ids)
 	done := time.Now()
 	if err != nil {
-		st.addUncertain(int64(st.workerBase+w.ID)<<32 | int64(ws.seq))
+		st.addUncertain(token)
 		return fmt.Errorf("queue complete: %w", err)
 	}
 	w.Observe("complete", started, done.Sub(started))
@@ -654,6 +656,8 @@ func (st *runState) work(ctx context.Context, conn *pgx.Conn, jobs int) error {
 		time.Sleep(d)
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, d+completeTimeout) // the work, and as long as a completion may take
+	defer cancel()
 	_, err := conn.Exec(ctx, "SELECT pg_sleep($1)", d.Seconds())
 	return err
 }
