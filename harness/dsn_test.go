@@ -45,9 +45,9 @@ func TestWithoutPassword(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"postgres://app:s3cret@db.example.com:5432/app?sslmode=verify-full": "postgres://app@db.example.com:5432/app?sslmode=verify-full",
-		"postgres://app@db/app?password=s3cret&sslmode=require":              "postgres://app@db/app?sslmode=require",
-		"host=db user=app password='s 3cret' dbname=app sslmode=verify-ca":   "host=db user=app  dbname=app sslmode=verify-ca",
-		"postgres://app@127.0.0.1:5432/app":                                  "postgres://app@127.0.0.1:5432/app",
+		"postgres://app@db/app?password=s3cret&sslmode=require":             "postgres://app@db/app?sslmode=require",
+		"host=db user=app password='s 3cret' dbname=app sslmode=verify-ca":  "host=db user=app  dbname=app sslmode=verify-ca",
+		"postgres://app@127.0.0.1:5432/app":                                 "postgres://app@127.0.0.1:5432/app",
 	} {
 		if got := WithoutPassword(in); got != want {
 			t.Errorf("WithoutPassword(%q) = %q, want %q", in, got, want)

@@ -30,7 +30,6 @@ func podArgs(t *testing.T, name string, params map[string]string, index, results
 	var args []string
 	for _, a := range job.Spec.Template.Spec.Containers[0].Args {
 		a = strings.ReplaceAll(a, "$(JOB_COMPLETION_INDEX)", index)
-		a = strings.ReplaceAll(a, "$(PGSCALE_DSN)", "postgres://app@127.0.0.1:1/app?connect_timeout=2")
 		a = strings.ReplaceAll(a, "/results/", results+"/")
 		args = append(args, a)
 	}
@@ -38,7 +37,8 @@ func podArgs(t *testing.T, name string, params map[string]string, index, results
 }
 
 func TestK8sPodArgumentsAreValidCommands(t *testing.T) {
-	t.Parallel()
+	// The pods read the DSN from $PGSCALE_DSN (a Secret), so no password is in their arguments.
+	t.Setenv("PGSCALE_DSN", "postgres://app@127.0.0.1:1/app?connect_timeout=2")
 	params, err := k8s.Params()
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,7 @@ func newPrepareCmd(stdout, stderr io.Writer) *cobra.Command {
 				return harness.Usagef("--workers %d: must be at least 1", f.workers)
 			}
 			p, err := runner.ValidatePrepare(runner.PrepareOptions{Scenario: args[0], Sets: sets, Workers: f.workers,
-				Quick: f.quick, DSN: f.dsn, RunID: f.runID, Log: stderr})
+				Quick: f.quick, DSN: dsnOrEnv(f.dsn, harness.KindDSN), RunID: f.runID, Log: stderr})
 			if err != nil {
 				return err
 			}
@@ -55,7 +55,7 @@ func newPrepareCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.dsn, "dsn", "", "the existing server (URL or key=value), as the run's --dsn")
+	fl.StringVar(&f.dsn, "dsn", "", "the existing server (URL or key=value), as the run's --dsn (default $"+envDSN+")")
 	fl.StringVar(&f.runID, "run-id", "", "the run's id, as the run's --run-id (it names the schema)")
 	fl.StringArrayVar(&f.sets, "set", nil, "scenario parameter name=value, repeatable, as the run's")
 	fl.IntVar(&f.workers, "workers", 0, "concurrent workers, as the run's --workers")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -63,7 +64,7 @@ func newRunCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comman
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.target, "target", "auto", "where PostgreSQL runs: auto, docker, local or dsn")
-	fl.StringVar(&f.dsn, "dsn", "", "existing server for --target dsn (URL or key=value)")
+	fl.StringVar(&f.dsn, "dsn", "", "existing server for --target dsn (URL or key=value; default $"+envDSN+", which keeps a password off the command line)")
 	fl.StringVar(&f.image, "image", "", "container image for --target docker (default $PGSCALE_IMAGE, else "+harness.DefaultImage+")")
 	fl.StringVar(&f.shape, "shape", "", "CPU and memory limits for --target docker: <cpus>cpu-<memory> (1cpu-1gb, 2cpu-4gb) or a name from docker/shapes.yaml")
 	f.pooler.register(fl)
@@ -129,7 +130,7 @@ func (f runFlags) options(scenario string, changed func(string) bool) (runner.Op
 	}
 	return runner.Options{
 		Scenario: scenario, Sets: sets, PGSettings: pgSettings,
-		Target: f.target, DSN: f.dsn, Image: f.image, Shape: f.shape, Pooler: pooler, Latencies: f.latencies,
+		Target: f.target, DSN: dsnOrEnv(f.dsn, f.target), Image: f.image, Shape: f.shape, Pooler: pooler, Latencies: f.latencies,
 		Duration: f.duration, Warmup: warmup, Workers: f.workers, Rate: f.rate,
 		Quick: f.quick, Repeat: f.repeat, Out: f.out, AllowIntrusive: f.allowIntrusive, Seed: f.seed,
 		NoReport: f.noReport, Shard: seg, RunID: f.runID, BarrierTimeout: f.barrierTimeout, SkipSetup: f.skipSetup,
@@ -197,4 +198,16 @@ func runScenario(cmd *cobra.Command, opts runner.Options, asJSON bool, stdout, s
 		fmt.Fprintf(stderr, "wrote %s\n", prep.OutDir())
 	}
 	return err
+}
+
+// envDSN names the environment variable --dsn falls back to for --target dsn: a DSN with a
+// password given there (a Kubernetes Secret, a CI variable) stays out of the process list.
+const envDSN = "PGSCALE_DSN"
+
+// dsnOrEnv is --dsn, or $PGSCALE_DSN when --dsn is empty and the target is dsn.
+func dsnOrEnv(dsn, target string) string {
+	if dsn == "" && target == harness.KindDSN {
+		return os.Getenv(envDSN)
+	}
+	return dsn
 }
