@@ -66,7 +66,7 @@ func newSizeCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 			"on docker containers of several --shapes, fits throughput against vCPU by least squares, and takes\n" +
 			"the CPU per request, per connect and per job from the fit, and the memory per backend from idle\n" +
 			"connections in a container. The load generator shares the host: keep every shape below the host's\n" +
-			"cores minus one (the default shapes, 0.5 to 1 CPU, bind on a 2-core host).",
+			"cores minus one (the default shapes, 0.25 to 0.75 CPU, bind on a 2-core host).",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, name := range []string{"shapes", "image", "measure-duration", "measure-rounds", "measure-backends"} {

@@ -6,7 +6,7 @@
 //
 // The load generator runs on the same host as the containers and needs about one core itself:
 // a shape binds only when it has fewer CPUs than the host has cores left over, so on a 2-core
-// host the shapes stay below 1 CPU or at it (0.5, 0.75, 1).
+// host the shapes stay well below 1 CPU (the defaults: 0.25, 0.5, 0.75).
 package measure
 
 import (
@@ -192,7 +192,7 @@ func (p *plan) Run(ctx context.Context) (*sizing.Measurement, error) {
 				p.logf("measure: %s on %s (%s), round %d of %d", g.scenario, s.Name, s, r+1, o.Rounds)
 				res, err := job.prep.Run(ctx)
 				if err != nil {
-					return nil, fmt.Errorf("measure %s on %s: %w", g.scenario, s.Name, err)
+					return nil, fmt.Errorf("measure on %s: %w", s.Name, err)
 				}
 				if m.Image == "" {
 					m.Image = res.Environment.TargetDetail["image"]

@@ -31,7 +31,7 @@ func readBackendMemory(ctx context.Context, o Options, shape harness.Shape, n in
 	}
 	target, err := harness.StartTarget(ctx, provider, spec)
 	if err != nil {
-		return nil, fmt.Errorf("start docker target: %w", err)
+		return nil, err
 	}
 	if o.Tracker != nil {
 		o.Tracker.Add(target)
