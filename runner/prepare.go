@@ -39,6 +39,9 @@ type PrepareOptions struct {
 	RunID    string
 	// Log receives the setup's notes.
 	Log io.Writer
+	// Tracker, when set, is told of the target while the setup runs, so that a second Ctrl-C
+	// drops the half-made schema before pgscale exits.
+	Tracker *harness.Tracker
 }
 
 // ValidatePrepare checks opts, reporting every usage error at once. It starts nothing.
@@ -49,7 +52,7 @@ func ValidatePrepare(opts PrepareOptions) (*prepared, error) {
 	}
 	doc := sc.Doc()
 	p := &prepared{scenario: sc, doc: doc, opts: Options{Scenario: opts.Scenario, Target: harness.KindDSN, DSN: opts.DSN,
-		RunID: opts.RunID, Workers: opts.Workers, Quick: opts.Quick, Repeat: 1, Log: opts.Log}}
+		RunID: opts.RunID, Workers: opts.Workers, Quick: opts.Quick, Repeat: 1, Log: opts.Log, Tracker: opts.Tracker}}
 	var errs []error
 	if opts.RunID == "" {
 		errs = append(errs, harness.Usagef("pgscale prepare needs --run-id: the id the run's shards will be given, e.g. --run-id orders-1"))
@@ -91,6 +94,10 @@ func (p *prepared) PrepareRun(ctx context.Context) (schema string, err error) {
 	target, err := harness.DSNProvider{}.Start(ctx, spec)
 	if err != nil {
 		return "", fmt.Errorf("prepare: %w", existsHint(err, p.runID))
+	}
+	if p.opts.Tracker != nil {
+		p.opts.Tracker.Add(target)
+		defer p.opts.Tracker.Remove(target) // a prepared schema stays; a failed one is dropped below
 	}
 	defer func() {
 		if err != nil {

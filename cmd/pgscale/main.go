@@ -138,7 +138,7 @@ func newRootCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 		newListCmd(stdout),
 		newDescribeCmd(stdout),
 		newRunCmd(stdout, stderr, tracker),
-		newPrepareCmd(stdout, stderr),
+		newPrepareCmd(stdout, stderr, tracker),
 		newCalibrateCmd(stdout, stderr, tracker),
 		newColumnsCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),

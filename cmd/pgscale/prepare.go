@@ -19,7 +19,7 @@ type prepareFlags struct {
 	quick      bool
 }
 
-func newPrepareCmd(stdout, stderr io.Writer) *cobra.Command {
+func newPrepareCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Command {
 	var f prepareFlags
 	cmd := &cobra.Command{
 		Use:   "prepare SCENARIO --dsn DSN --run-id ID [flags]",
@@ -40,7 +40,7 @@ func newPrepareCmd(stdout, stderr io.Writer) *cobra.Command {
 				return harness.Usagef("--workers %d: must be at least 1", f.workers)
 			}
 			p, err := runner.ValidatePrepare(runner.PrepareOptions{Scenario: args[0], Sets: sets, Workers: f.workers,
-				Quick: f.quick, DSN: dsnOrEnv(f.dsn, harness.KindDSN), RunID: f.runID, Log: stderr})
+				Quick: f.quick, DSN: dsnOrEnv(f.dsn, harness.KindDSN), RunID: f.runID, Log: stderr, Tracker: tracker})
 			if err != nil {
 				return err
 			}

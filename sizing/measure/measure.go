@@ -147,7 +147,7 @@ func Prepare(o Options, probes []sizing.ProbeSpec, now time.Time) (*plan, error)
 					Scenario: g.scenario, Sets: maps.Clone(g.sets), Target: harness.KindDocker, Image: o.Image, Shape: s.Name,
 					Duration: o.Duration, Warmup: o.Warmup, Repeat: 1, NoReport: true, Log: o.Log, Tracker: o.Tracker,
 					Out:   filepath.Join(o.Dir, fmt.Sprintf("round-%d", r), s.Name, g.scenario),
-					RunID: fmt.Sprintf("%s-size-%gcpu-%s-r%d", now.UTC().Format("20060102T150405Z"), s.CPUs, abbrev(g.scenario), r),
+					RunID: runID(now, r, s.CPUs, g.scenario),
 				}, now)
 				if err != nil {
 					return nil, err
@@ -273,6 +273,13 @@ func joinUsage(errs []error) error {
 
 // errNoBackends is a memory reading that found no backend to read.
 var errNoBackends = errors.New("no idle backend found to read")
+
+// runID names one probe's run: time, round and shape first, so that cutting it to the 40
+// characters a run ID may have shortens only the scenario's name.
+func runID(now time.Time, round int, cpus float64, scenario string) string {
+	id := fmt.Sprintf("%s-size-r%d-%gcpu-%s", now.UTC().Format("20060102T150405Z"), round, cpus, abbrev(scenario))
+	return strings.TrimRight(id[:min(len(id), 40)], "-.")
+}
 
 // abbrev shortens a scenario's name for a run ID (at most 40 characters in all).
 func abbrev(scenario string) string {
