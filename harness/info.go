@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // noisySettings are non-default settings every server has for reasons of its own (paths, ports,
@@ -113,4 +115,13 @@ func WithoutPassword(dsn string) string {
 		return u.String()
 	}
 	return strings.TrimSpace(kvPassword.ReplaceAllString(dsn, ""))
+}
+
+// SQLState is the SQLSTATE of a PostgreSQL error in err's chain ("" for none).
+func SQLState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
 }

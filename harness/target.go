@@ -107,6 +107,18 @@ func (e *UsageError) Error() string { return e.Msg }
 // Usagef formats a UsageError.
 func Usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
 
+// JoinUsage is one UsageError holding every message of errs, a line each (nil for none).
+func JoinUsage(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return &UsageError{Msg: strings.Join(msgs, "\n")}
+}
+
 // IsUsage reports whether err is (or wraps) a UsageError.
 func IsUsage(err error) bool {
 	var u *UsageError

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/scenarios"
@@ -79,7 +78,7 @@ func ValidatePrepare(opts PrepareOptions) (*prepared, error) {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return nil, &harness.UsageError{Msg: joinLines(errs)}
+		return nil, harness.JoinUsage(errs)
 	}
 	p.runID = opts.RunID
 	p.duration, p.warmup = doc.Duration, doc.Warmup
@@ -134,20 +133,11 @@ func (p *prepared) PrepareRun(ctx context.Context) (schema string, err error) {
 
 // existsHint explains a schema that exists already.
 func existsHint(err error, runID string) error {
-	if sqlState(err) == "42P06" {
+	if harness.SQLState(err) == "42P06" {
 		return fmt.Errorf("schema %s exists already: run %s was prepared or run before; give a new --run-id, or drop the schema: %w",
 			harness.RunSchema(runID), runID, err)
 	}
 	return err
-}
-
-// sqlState is err's SQLSTATE, "" when it is not the server's.
-func sqlState(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
 }
 
 // setupFingerprint is what a prepared schema must have been prepared with: the scenario's
@@ -220,7 +210,7 @@ func (p *prepared) checkPrepared(ctx context.Context, target harness.Target) err
 	var scenario, params string
 	err = conn.QueryRow(ctx, "SELECT scenario, params FROM "+pgx.Identifier{target.Schema(), preparedTable}.Sanitize()).Scan(&scenario, &params)
 	switch {
-	case sqlState(err) == "42P01":
+	case harness.SQLState(err) == "42P01":
 		return fmt.Errorf("--skip-setup: schema %s was not made by pgscale prepare (it has no %s table): "+
 			"prepare the run with pgscale prepare, or leave out --skip-setup", target.Schema(), preparedTable)
 	case err != nil:

@@ -156,7 +156,7 @@ func Prepare(opts Options, now time.Time) (*prepared, error) {
 	errs = append(errs, p.checkShard()...)
 	errs = append(errs, p.checkSkipSetup()...)
 	if len(errs) > 0 {
-		return nil, &harness.UsageError{Msg: joinLines(errs)}
+		return nil, harness.JoinUsage(errs)
 	}
 	p.runID = now.UTC().Format("20060102T150405Z") + "-" + doc.Name
 	if opts.RunID != "" {
@@ -217,14 +217,6 @@ func (p *prepared) pooler() *harness.PoolerSpec {
 		return p.opts.Pooler
 	}
 	return p.plan.Pooler
-}
-
-func joinLines(errs []error) string {
-	var lines []string
-	for _, e := range errs {
-		lines = append(lines, e.Error())
-	}
-	return strings.Join(lines, "\n")
 }
 
 func checkWritable(dir string) error {

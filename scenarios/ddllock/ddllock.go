@@ -528,7 +528,7 @@ func (r *run) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) error {
 		_, err := conn.Exec(ctx, "SELECT pg_sleep($1) FROM "+r.usersIdent+" WHERE id = $2",
 			pgx.QueryExecModeExec, r.cfg.longQuery.Seconds(), id)
 		if err != nil {
-			if sqlState(err) == codeQueryCanceled {
+			if harness.SQLState(err) == codeQueryCanceled {
 				r.lrqCancel.Add(1)
 			}
 			r.noteError(err)
@@ -577,17 +577,9 @@ func (r *run) window(intended, done time.Time) string {
 }
 
 func (r *run) noteError(err error) {
-	if sqlState(err) == codeTooManyConnections {
+	if harness.SQLState(err) == codeTooManyConnections {
 		r.first53300.CompareAndSwap(0, time.Now().UnixNano())
 	}
-}
-
-func sqlState(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
 }
 
 // choreograph waits for the load to start, starts the blocker blockerLead before the ALTER, and
@@ -714,7 +706,7 @@ func (r *run) migrate(ctx context.Context, conn *pgx.Conn) {
 			return
 		case ctx.Err() != nil:
 			return
-		case r.cfg.variant == VariantLockTimeout && sqlState(err) == codeLockNotAvailable:
+		case r.cfg.variant == VariantLockTimeout && harness.SQLState(err) == codeLockNotAvailable:
 			r.mu.Lock()
 			r.retries++
 			r.mu.Unlock()

@@ -120,7 +120,7 @@ func Prepare(o Options, probes []sizing.ProbeSpec, now time.Time) (*plan, error)
 		errs = append(errs, harness.Usagef("--measure-backends %d: must be 0 (no memory reading) or more", o.Backends))
 	}
 	if len(errs) > 0 {
-		return nil, joinUsage(errs)
+		return nil, harness.JoinUsage(errs)
 	}
 	sort.SliceStable(p.shapes, func(i, j int) bool { return p.shapes[i].CPUs < p.shapes[j].CPUs })
 	cores := runtime.NumCPU()
@@ -261,14 +261,6 @@ func (p *plan) logf(format string, args ...any) {
 	if p.opts.Log != nil {
 		fmt.Fprintf(p.opts.Log, format+"\n", args...)
 	}
-}
-
-func joinUsage(errs []error) error {
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return &harness.UsageError{Msg: strings.Join(msgs, "\n")}
 }
 
 // errNoBackends is a memory reading that found no backend to read.
