@@ -56,17 +56,8 @@ func (*scenario) Doc() scenarios.Doc {
 			"lasts the warm-up plus the duration rounded up, and only the measured window is counted.",
 		Variants:       []string{VariantPrepared, VariantSimple},
 		ClosedLoopOnly: true, // pgbench's own -R schedules and reports differently
-		Params: []scenarios.ParamSpec{
-			scenarios.VariantsParam(VariantPrepared, VariantSimple),
-			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "8", Quick: "8", Min: 1,
-				Help: "pgbench clients (-c), each with its own connection"},
-			{Name: "scale", Kind: scenarios.KindInt, Default: "10", Quick: "1", Min: 1,
-				Help: "pgbench scale: 100,000 accounts per unit"},
-			{Name: "connect", Kind: scenarios.KindString, List: true, Default: "pool",
-				Choices: []string{"pool", "per-op"},
-				Help:    "pool: connections opened once; per-op: a new connection per lookup (pgbench -C)"},
-		},
-		Duration: 30 * time.Second, Warmup: 5 * time.Second,
+		Params:         selectonly.LookupParams("pgbench clients (-c), each with its own connection"),
+		Duration:       30 * time.Second, Warmup: 5 * time.Second,
 		QuickDuration: 5 * time.Second, QuickWarmup: time.Second,
 	}
 }
@@ -76,21 +67,7 @@ func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
 	if _, err := harness.FindPgbench(); err != nil {
 		return scenarios.Plan{}, harness.Usagef("scenario pgbench: %v", err)
 	}
-	var plan scenarios.Plan
-	for _, v := range scenarios.Product(
-		scenarios.StringDim("variant", p.Strings("variants")),
-		scenarios.StringDim("connect", p.Strings("connect")),
-		scenarios.IntDim("workers", p.Ints("workers")),
-	) {
-		workers := v["workers"].(int)
-		plan.Points = append(plan.Points, scenarios.Point{
-			Variant:  v["variant"].(string),
-			Values:   map[string]any{"workers": workers, "connect": v["connect"]},
-			Workers:  workers,
-			Settings: map[string]string{"max_connections": fmt.Sprint(max(100, workers+20))},
-		})
-	}
-	return plan, nil
+	return selectonly.PlanLookups(p), nil
 }
 
 // Setup creates the pgbench tables as select-only does.

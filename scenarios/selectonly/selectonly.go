@@ -37,23 +37,32 @@ func (*scenario) Doc() scenarios.Doc {
 			"simple protocol, over a pool or a connection per operation. `pgscale calibrate` runs it " +
 			"interleaved with pgbench on the same server.",
 		Variants: []string{"prepared", "simple"},
-		Params: []scenarios.ParamSpec{
-			scenarios.VariantsParam("prepared", "simple"),
-			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "8", Quick: "8", Min: 1,
-				Help: "concurrent clients (pgbench -c)"},
-			{Name: "scale", Kind: scenarios.KindInt, Default: "10", Quick: "1", Min: 1,
-				Help: "pgbench scale: 100,000 accounts per unit"},
-			{Name: "connect", Kind: scenarios.KindString, List: true, Default: "pool",
-				Choices: []string{"pool", "per-op"},
-				Help:    "pool: connections opened once; per-op: a new connection per lookup (pgbench -C)"},
-		},
+		Params:   LookupParams("concurrent clients (pgbench -c)"),
 		Duration: 30 * time.Second, Warmup: 5 * time.Second,
 		QuickDuration: 5 * time.Second, QuickWarmup: time.Second,
 		Shardable: true, // read-only lookups; shard 0 loads the accounts
 	}
 }
 
-func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
+// LookupParams are the parameters of key lookups (variants, workers, scale, connect); the
+// pgbench scenario takes the same, with workersHelp saying what a worker is there.
+func LookupParams(workersHelp string) []scenarios.ParamSpec {
+	return []scenarios.ParamSpec{
+		scenarios.VariantsParam("prepared", "simple"),
+		{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "8", Quick: "8", Min: 1, Help: workersHelp},
+		{Name: "scale", Kind: scenarios.KindInt, Default: "10", Quick: "1", Min: 1,
+			Help: "pgbench scale: 100,000 accounts per unit"},
+		{Name: "connect", Kind: scenarios.KindString, List: true, Default: "pool",
+			Choices: []string{"pool", "per-op"},
+			Help:    "pool: connections opened once; per-op: a new connection per lookup (pgbench -C)"},
+	}
+}
+
+func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) { return PlanLookups(p), nil }
+
+// PlanLookups is the plan of key lookups over variants × connect × workers, each worker count
+// with max_connections to fit; the pgbench scenario shares it so that the two line up.
+func PlanLookups(p scenarios.Params) scenarios.Plan {
 	var plan scenarios.Plan
 	for _, v := range scenarios.Product(
 		scenarios.StringDim("variant", p.Strings("variants")),
@@ -70,7 +79,7 @@ func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
 			},
 		})
 	}
-	return plan, nil
+	return plan
 }
 
 // Setup creates pgbench_branches and pgbench_accounts as `pgbench -i` does (same columns, same
