@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -150,7 +151,7 @@ func Run(ctx context.Context, target harness.Target, o Options) (Report, error) 
 			if err != nil {
 				return rep, err
 			}
-			theirs, err := runPgbench(ctx, pgbench, target.DSN(), o, mode)
+			theirs, err := runPgbench(ctx, pgbench, target.DSN(), cc, o, mode)
 			if err != nil {
 				return rep, err
 			}
@@ -206,7 +207,7 @@ var (
 	txLine  = regexp.MustCompile(`number of transactions actually processed: (\d+)`)
 )
 
-func runPgbench(ctx context.Context, pgbench, dsn string, o Options, mode string) (Sample, error) {
+func runPgbench(ctx context.Context, pgbench, dsn string, cc *pgx.ConnConfig, o Options, mode string) (Sample, error) {
 	threads := min(o.Clients, runtime.NumCPU())
 	args := []string{"-n", "-S", "-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads),
 		"-T", strconv.Itoa(int(o.Duration.Seconds()))}
@@ -215,8 +216,10 @@ func runPgbench(ctx context.Context, pgbench, dsn string, o Options, mode string
 	} else {
 		args = append(args, "-M", "prepared")
 	}
-	args = append(args, dsn)
+	// The password goes by PGPASSWORD, not on pgbench's command line.
+	args = append(args, harness.WithoutPassword(dsn))
 	cmd := exec.CommandContext(ctx, pgbench, args...)
+	cmd.Env = harness.LibpqEnv(os.Environ(), cc, "pgscale-calibrate")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return Sample{}, fmt.Errorf("calibrate pgbench %s: %w: %s", mode, err, harness.RedactDSN(string(out)))

@@ -117,6 +117,27 @@ func WithoutPassword(dsn string) string {
 	return strings.TrimSpace(kvPassword.ReplaceAllString(dsn, ""))
 }
 
+// LibpqEnv is the environment for a libpq program (pgbench, psql) that connects as cfg does: the
+// inherited environment without libpq's PG* variables (a PGSERVICE or PGHOSTADDR there could send
+// it elsewhere than pgscale's load), plus PGAPPNAME, the password (PGPASSWORD, so that none goes on
+// a command line, which other users can read) and cfg's search path.
+func LibpqEnv(inherited []string, cfg *pgx.ConnConfig, appName string) []string {
+	var env []string
+	for _, kv := range inherited {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "PGAPPNAME="+appName)
+	if cfg.Password != "" {
+		env = append(env, "PGPASSWORD="+cfg.Password)
+	}
+	if sp := cfg.RuntimeParams["search_path"]; sp != "" {
+		env = append(env, "PGOPTIONS=-c search_path="+sp)
+	}
+	return env
+}
+
 // SQLState is the SQLSTATE of a PostgreSQL error in err's chain ("" for none).
 func SQLState(err error) string {
 	var pgErr *pgconn.PgError

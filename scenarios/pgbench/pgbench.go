@@ -23,8 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/loadgen"
 	"github.com/pgscale/pgscale/report"
@@ -103,7 +101,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	// without its password, which goes by PGPASSWORD: no password on a command line.
 	args = append(args, harness.WithoutPassword(env.Load.ConnString()))
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = pgbenchEnv(os.Environ(), env.Load)
+	cmd.Env = harness.LibpqEnv(os.Environ(), env.Load, "pgscale-pgbench")
 	cmd.Dir = logDir
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
@@ -141,26 +139,6 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 }
 
 var reportedTPS = regexp.MustCompile(`tps = ([0-9.]+) \(`)
-
-// pgbenchEnv is the environment pgbench runs with: the inherited one without libpq's PG*
-// variables (a PGSERVICE or PGHOSTADDR there could send it elsewhere than pgscale's load), plus the
-// password, the search path and the application name of cfg.
-func pgbenchEnv(inherited []string, cfg *pgx.ConnConfig) []string {
-	var env []string
-	for _, kv := range inherited {
-		if !strings.HasPrefix(kv, "PG") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "PGAPPNAME=pgscale-pgbench")
-	if cfg.Password != "" {
-		env = append(env, "PGPASSWORD="+cfg.Password)
-	}
-	if sp := cfg.RuntimeParams["search_path"]; sp != "" {
-		env = append(env, "PGOPTIONS=-c search_path="+sp)
-	}
-	return env
-}
 
 // tx is one transaction of pgbench's log: its client, when it ended and how long it took.
 type tx struct {
