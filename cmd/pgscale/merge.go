@@ -47,7 +47,7 @@ func newMergeCmd(stdout, stderr io.Writer) *cobra.Command {
 			return c.Run(stdout, stderr)
 		},
 	}
-	cmd.Flags().StringVar(&c.out, "out", "", "output directory (default results/runs/<run-id>/merged)")
+	cmd.Flags().StringVar(&c.out, "out", "", "output directory (default: DIR/merged when one directory of shards is given, else results/runs/<run-id>/merged)")
 	cmd.Flags().BoolVar(&c.noReport, "no-report", false, "write no report.md, report.html or plots")
 	return cmd
 }
@@ -74,7 +74,7 @@ func (c *mergeCmd) Run(stdout, stderr io.Writer) error {
 	}
 	out := c.out
 	if out == "" {
-		out = filepath.Join("results", "runs", merged.RunID, "merged")
+		out = defaultMergeOut(c.paths, merged.RunID)
 	}
 	for _, p := range paths {
 		if samePath(p, out) {
@@ -98,6 +98,20 @@ func (c *mergeCmd) Run(stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: %s", errIncomplete, merged.Reason)
 	}
 	return nil
+}
+
+// defaultMergeOut is where a merge writes without --out: beside the shards when one directory of
+// them was given (pgscale merge runs/orders-1 writes runs/orders-1/merged), else under
+// results/runs/<run id>/merged.
+func defaultMergeOut(paths []string, runID string) string {
+	if len(paths) == 1 {
+		if st, err := os.Stat(paths[0]); err == nil && st.IsDir() {
+			if _, err := os.Stat(filepath.Join(paths[0], "result.json")); errors.Is(err, fs.ErrNotExist) {
+				return filepath.Join(paths[0], "merged")
+			}
+		}
+	}
+	return filepath.Join("results", "runs", runID, "merged")
 }
 
 // expandShardDirs replaces a directory that has no result.json by its subdirectories that
