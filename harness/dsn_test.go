@@ -1,8 +1,11 @@
 package harness
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestRedactDSN(t *testing.T) {
@@ -52,5 +55,27 @@ func TestWithoutPassword(t *testing.T) {
 		if got := WithoutPassword(in); got != want {
 			t.Errorf("WithoutPassword(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestLibpqEnv: a libpq program handed the connection string without its password connects where
+// and as pgx does, gets the password only from its environment, and inherits no PG* variable that
+// could send it elsewhere.
+func TestLibpqEnv(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgx.ParseConfig("postgres://bench:hunter2@db.example.com:6543/app?search_path=s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inherited := []string{"PATH=/usr/bin", "PGHOST=elsewhere", "PGSERVICE=svc", "PGSSLMODE=verify-full",
+		"PGSCALE_DSN=postgres://u:hunter2@x/y"}
+	env := LibpqEnv(inherited, cfg, "pgscale-test")
+	want := []string{"PATH=/usr/bin", "PGSSLMODE=verify-full", "PGHOST=db.example.com", "PGPORT=6543", "PGUSER=bench",
+		"PGDATABASE=app", "PGAPPNAME=pgscale-test", "PGPASSWORD=hunter2", "PGOPTIONS=-c search_path=s1"}
+	if !slices.Equal(env, want) {
+		t.Errorf("LibpqEnv:\n got %q\nwant %q", env, want)
+	}
+	if arg := WithoutPassword(cfg.ConnString()); strings.Contains(arg, "hunter2") {
+		t.Errorf("the command-line connection string %q holds the password", arg)
 	}
 }

@@ -117,16 +117,33 @@ func WithoutPassword(dsn string) string {
 	return strings.TrimSpace(kvPassword.ReplaceAllString(dsn, ""))
 }
 
-// LibpqEnv is the environment for a libpq program (pgbench, psql) that connects as cfg does: the
-// inherited environment without libpq's PG* variables (a PGSERVICE or PGHOSTADDR there could send
-// it elsewhere than pgscale's load), plus PGAPPNAME, the password (PGPASSWORD, so that none goes on
-// a command line, which other users can read) and cfg's search path.
+// LibpqEnv is the environment for a libpq program (pgbench, psql) that is handed cfg's connection
+// string without its password (WithoutPassword), so that it connects where and as cfg does:
+//   - the inherited environment without its PG* variables (a PGSERVICE or PGHOSTADDR there could
+//     send it elsewhere than pgscale's load; PGSCALE_DSN may hold a password), except PGSSL*, which
+//     pgx read too and which set TLS alike for both;
+//   - cfg's host, port, user and database as PGHOST, PGPORT, PGUSER and PGDATABASE, for those that
+//     came from the environment rather than the connection string (the string wins over them);
+//   - PGAPPNAME, the password as PGPASSWORD (never on a command line, which other users can read),
+//     and cfg's search path as PGOPTIONS.
 func LibpqEnv(inherited []string, cfg *pgx.ConnConfig, appName string) []string {
 	var env []string
 	for _, kv := range inherited {
-		if !strings.HasPrefix(kv, "PG") {
+		if !strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "PGSSL") {
 			env = append(env, kv)
 		}
+	}
+	if cfg.Host != "" {
+		env = append(env, "PGHOST="+cfg.Host)
+	}
+	if cfg.Port != 0 {
+		env = append(env, "PGPORT="+strconv.Itoa(int(cfg.Port)))
+	}
+	if cfg.User != "" {
+		env = append(env, "PGUSER="+cfg.User)
+	}
+	if cfg.Database != "" {
+		env = append(env, "PGDATABASE="+cfg.Database)
 	}
 	env = append(env, "PGAPPNAME="+appName)
 	if cfg.Password != "" {

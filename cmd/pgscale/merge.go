@@ -72,9 +72,10 @@ func (c *mergeCmd) Run(stdout, stderr io.Writer) error {
 	if err := report.ValidateResult(merged); err != nil {
 		return fmt.Errorf("merge: %w", err)
 	}
-	out := c.out
+	out, flag := c.out, "--out "+c.out
 	if out == "" {
 		out = defaultMergeOut(c.paths, merged.RunID)
+		flag = out + " (the default without --out)"
 	}
 	for _, p := range paths {
 		if samePath(p, out) {
@@ -82,7 +83,7 @@ func (c *mergeCmd) Run(stdout, stderr io.Writer) error {
 		}
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return harness.Usagef("--out %s: cannot create the directory: %v", out, err)
+		return harness.Usagef("%s: cannot create the directory: %v; give --out", flag, err)
 	}
 	if err := runner.WriteOutputs(out, merged); err != nil {
 		return err
