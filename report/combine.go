@@ -102,6 +102,15 @@ type Run struct {
 	Headline Headline
 }
 
+// LatencySLO is slo (ms of p99; 0 for none) as it applies to run: none where the run's operations
+// are not requests (Headline.NoLatencySLO).
+func (run *Run) LatencySLO(slo float64) float64 {
+	if run.Headline.NoLatencySLO {
+		return 0
+	}
+	return slo
+}
+
 // Dim is one parameter of the points in a run and the values it takes.
 type Dim struct {
 	Name    string

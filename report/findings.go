@@ -41,6 +41,7 @@ func errorFamilyLabel(class string) string {
 // knee against the SLO (ms of p99; 0 for none), how the variants compare, where throughput
 // stopped growing, and how much repeats varied.
 func Findings(run *Run, slo float64) []string {
+	slo = run.LatencySLO(slo)
 	var out []string
 	for _, r := range run.Results {
 		switch r.Status {

@@ -25,6 +25,9 @@ type Headline struct {
 	Unit string `json:"unit"`
 	// Better is "higher" or "lower".
 	Better string `json:"better"`
+	// NoLatencySLO marks operations nobody waits on as on a request (column-padding's are batches
+	// of a table load): findings, knees and plots then hold no latency SLO against them.
+	NoLatencySLO bool `json:"no_latency_slo,omitempty"`
 }
 
 // Headline.Metric of the series' own throughput, and the directions of Headline.Better.

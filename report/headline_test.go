@@ -140,6 +140,36 @@ func TestLowerIsBetterHeadline(t *testing.T) {
 	}
 }
 
+// TestNoLatencySLO: a load's batches above the SLO are no finding where the headline says its
+// operations are not requests; the same run without the mark gets the sentence.
+func TestNoLatencySLO(t *testing.T) {
+	t.Parallel()
+	r := sampleResult()
+	r.Scenario = "column-padding"
+	h := Headline{Metric: "bytes_per_row", Label: "heap bytes per row", Unit: "B/row", Better: BetterLower}
+	careless := r.Series[0]
+	careless.Variant, careless.Point = "careless", map[string]any{}
+	careless.Metrics = map[string]float64{"bytes_per_row": 420}
+	careless.LatencyMs.P99 = 150
+	aligned := careless
+	aligned.Variant = "aligned"
+	aligned.Metrics = map[string]float64{"bytes_per_row": 360}
+	r.Series = []Series{careless, aligned}
+
+	r.Headline = &h
+	if got := findingsOf(t, r); !strings.Contains(got, "p99 was above the 100 ms SLO for careless (150 ms) and aligned (150 ms)") {
+		t.Errorf("without no_latency_slo the findings should hold the SLO against p99:\n%s", got)
+	}
+	h.NoLatencySLO = true
+	r.Headline = &h
+	if got := findingsOf(t, r); strings.Contains(got, "SLO") {
+		t.Errorf("no_latency_slo: the findings still speak of an SLO:\n%s", got)
+	}
+	if err := ValidateResult(r); err != nil {
+		t.Errorf("a result with no_latency_slo fails validation: %v", err)
+	}
+}
+
 func TestHeadlineInTheSchema(t *testing.T) {
 	t.Parallel()
 	r := sampleResult()

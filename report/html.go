@@ -59,9 +59,10 @@ func (d *Document) htmlData() map[string]any {
 		if s.Run.Repeats() > 1 {
 			hs.RepeatsNote = s.repeatsNote()
 		}
-		if x, header, rows := s.kneeRows(d.SLO); rows != nil {
+		slo := s.Run.LatencySLO(d.SLO)
+		if x, header, rows := s.kneeRows(slo); rows != nil {
 			hs.SweepDim = x.Name
-			hs.SweepNote = kneeNote(x.Name, d.SLO)
+			hs.SweepNote = kneeNote(x.Name, slo)
 			hs.Knees = &htmlTable{Header: header, Rows: rows, NumFrom: 3}
 		}
 		for _, f := range s.Figures {

@@ -20,7 +20,7 @@ func (d *Document) Markdown() string {
 		if len(d.Sections) > 1 {
 			fmt.Fprintf(&b, "## %s\n\n", s.Run.Scenario)
 		}
-		s.markdown(&b, h, d.SLO)
+		s.markdown(&b, h, s.Run.LatencySLO(d.SLO))
 	}
 	return b.String()
 }

@@ -522,6 +522,7 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 // ---- sweep
 
 func sweepFigure(run *Run, x Dim, slo float64) (Figure, error) {
+	slo = run.LatencySLO(slo)
 	lines := run.SweepLines(x, slo)
 	if len(lines) > maxLinesPerPlot {
 		lines = lines[:maxLinesPerPlot]
