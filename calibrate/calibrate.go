@@ -151,7 +151,7 @@ func Run(ctx context.Context, target harness.Target, o Options) (Report, error) 
 			if err != nil {
 				return rep, err
 			}
-			theirs, err := runPgbench(ctx, pgbench, target.DSN(), cc, o, mode)
+			theirs, err := runPgbench(ctx, pgbench, cc, o, mode)
 			if err != nil {
 				return rep, err
 			}
@@ -207,7 +207,7 @@ var (
 	txLine  = regexp.MustCompile(`number of transactions actually processed: (\d+)`)
 )
 
-func runPgbench(ctx context.Context, pgbench, dsn string, cc *pgx.ConnConfig, o Options, mode string) (Sample, error) {
+func runPgbench(ctx context.Context, pgbench string, cc *pgx.ConnConfig, o Options, mode string) (Sample, error) {
 	threads := min(o.Clients, runtime.NumCPU())
 	args := []string{"-n", "-S", "-c", strconv.Itoa(o.Clients), "-j", strconv.Itoa(threads),
 		"-T", strconv.Itoa(int(o.Duration.Seconds()))}
@@ -217,7 +217,7 @@ func runPgbench(ctx context.Context, pgbench, dsn string, cc *pgx.ConnConfig, o 
 		args = append(args, "-M", "prepared")
 	}
 	// The password goes by PGPASSWORD, not on pgbench's command line.
-	args = append(args, harness.WithoutPassword(dsn))
+	args = append(args, harness.WithoutPassword(cc.ConnString()))
 	cmd := exec.CommandContext(ctx, pgbench, args...)
 	cmd.Env = harness.LibpqEnv(os.Environ(), cc, "pgscale-calibrate")
 	out, err := cmd.CombinedOutput()

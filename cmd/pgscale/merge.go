@@ -105,14 +105,21 @@ func (c *mergeCmd) Run(stdout, stderr io.Writer) error {
 // them was given (pgscale merge runs/orders-1 writes runs/orders-1/merged), else under
 // results/runs/<run id>/merged.
 func defaultMergeOut(paths []string, runID string) string {
-	if len(paths) == 1 {
-		if st, err := os.Stat(paths[0]); err == nil && st.IsDir() {
-			if _, err := os.Stat(filepath.Join(paths[0], "result.json")); errors.Is(err, fs.ErrNotExist) {
-				return filepath.Join(paths[0], "merged")
-			}
-		}
+	if len(paths) == 1 && isShardsDir(paths[0]) {
+		return filepath.Join(paths[0], "merged")
 	}
 	return filepath.Join("results", "runs", runID, "merged")
+}
+
+// isShardsDir tells whether p is a directory without a result.json of its own: one that holds
+// the shard directories of a run.
+func isShardsDir(p string) bool {
+	st, err := os.Stat(p)
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(p, "result.json"))
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // expandShardDirs replaces a directory that has no result.json by its subdirectories that
@@ -120,12 +127,7 @@ func defaultMergeOut(paths []string, runID string) string {
 func expandShardDirs(paths []string, out string) ([]string, error) {
 	var expanded []string
 	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil || !st.IsDir() {
-			expanded = append(expanded, p)
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(p, "result.json")); !errors.Is(err, fs.ErrNotExist) {
+		if !isShardsDir(p) {
 			expanded = append(expanded, p)
 			continue
 		}
