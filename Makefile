@@ -3,13 +3,16 @@
 GO      ?= go
 BIN     := bin/pgscale
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/pgscale/pgscale/runner.Version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+LDFLAGS := -X github.com/pgscale/pgscale/runner.Version=$(VERSION) -X github.com/pgscale/pgscale/runner.Commit=$(COMMIT)
 BENCH_DIR ?= results/runs/bench-$(shell date -u +%Y%m%dT%H%M%SZ)
 GATE_DIR ?= results/runs/gate-$(shell date -u +%Y%m%dT%H%M%SZ)
 # Target for make bench: auto picks docker when an engine answers and the image is there, else local.
 TARGET  ?= auto
+# How long make test (and make fuzz) runs each fuzz target.
+FUZZTIME ?= 10s
 
-.PHONY: help build bench test gate lint perf image clean
+.PHONY: help build bench test fuzz gate lint perf image clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,10 +31,31 @@ bench: build ## Run every scenario's --quick preset on the default target and pr
 		fi; \
 		cat $(BENCH_DIR)/$$s.txt; \
 	done; \
+	echo "== queue with a long transaction (long_txn) and its fix"; \
+	$(BIN) run queue --quick --set variants=dedicated --set long_txn=0,1h --set idle_in_transaction_timeout=0,2s \
+		--target $(TARGET) --out $(BENCH_DIR)/queue-long-txn > $(BENCH_DIR)/queue-long-txn.txt || status=1; \
+	cat $(BENCH_DIR)/queue-long-txn.txt; \
+	echo "== timeouts proposed from select-only's run"; \
+	$(BIN) timeouts $(BENCH_DIR)/select-only > $(BENCH_DIR)/timeouts.txt || status=1; \
+	cat $(BENCH_DIR)/timeouts.txt; \
 	echo; echo "== combined summary ($(BENCH_DIR))"; cat $(BENCH_DIR)/*.txt; exit $$status
 
-test: ## Unit and integration tests against a real PostgreSQL
+test: ## Unit and integration tests against a real PostgreSQL, then every fuzz target for FUZZTIME
 	$(GO) test -count=1 -timeout 18m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# go test -fuzz takes one target a run: find the packages whose tests hold a Fuzz function, ask
+# each for its targets, and run them one by one. Their corpora are in <package>/testdata/fuzz.
+# -fuzzminimizetime 1s: go minimizes every new interesting input, by default for up to 60 s, with
+# no executions counted meanwhile; a minimization still running at -fuzztime fails the target
+# with "context deadline exceeded" (FuzzParseShapes did, in CI), though nothing failed.
+fuzz: ## Run every Fuzz* target in the repo for FUZZTIME each (default 10s)
+	@set -e; for dir in $$(find . -name '*_test.go' -not -path './.git/*' | xargs grep -l '^func Fuzz' | xargs -n1 dirname | sort -u); do \
+		for target in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "== fuzz $$dir $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$dir; \
+		done; \
+	done
 
 gate: build ## pgscale's own performance gate: its load generator against pgbench, vs the committed baseline
 	$(BIN) gate --config .ci/gate.yaml --out $(GATE_DIR)
@@ -40,8 +64,8 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-perf: build ## Hot-path benchmarks and the calibration against pgbench
-	$(GO) test -run '^$$' -bench . -benchmem ./loadgen/ ./report/
+perf: build ## Hot-path benchmarks (the lookup loop against a local server included) and calibrate
+	$(GO) test -run '^$$' -bench . -benchmem ./loadgen/ ./report/ ./scenarios/selectonly/
 	$(BIN) calibrate --target $(TARGET)
 
 image: ## Build the PostgreSQL, PgBouncer and pgscale images (no registry needed)

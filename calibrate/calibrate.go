@@ -1,6 +1,8 @@
 // Package calibrate measures pgscale's load generator against pgbench on one server: select-only
 // against `pgbench -S -M prepared`, and connect-per-operation against `pgbench -S -C`, interleaved
-// A B A B so that drift on a shared machine falls on both sides alike.
+// A B A B so that drift on a shared machine falls on both sides alike. Beside the throughput ratio it
+// prints what the gap is made of: each side's client CPU per transaction, their ratio, and a warning
+// when either side ran client-bound.
 package calibrate
 
 import (
@@ -12,7 +14,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/loadgen"
 	"github.com/pgscale/pgscale/scenarios/selectonly"
 )
@@ -47,20 +50,20 @@ const (
 func (o Options) Validate() error {
 	var errs []error
 	if o.Clients <= 0 {
-		errs = append(errs, harness.Usagef("--clients %d: must be at least 1", o.Clients))
+		errs = append(errs, usage.Fieldf("clients", "%d: must be at least 1", o.Clients))
 	}
 	if o.Duration < time.Second {
-		errs = append(errs, harness.Usagef("--duration %s: must be at least 1s", o.Duration))
+		errs = append(errs, usage.Fieldf("duration", "%s: must be at least 1s", o.Duration))
 	}
 	if o.Pairs < 1 {
-		errs = append(errs, harness.Usagef("--pairs %d: must be at least 1 (3 or more to see the spread)", o.Pairs))
+		errs = append(errs, usage.Fieldf("pairs", "%d: must be at least 1 (3 or more to see the spread)", o.Pairs))
 	}
 	if o.Scale < 1 {
-		errs = append(errs, harness.Usagef("--scale %d: must be at least 1", o.Scale))
+		errs = append(errs, usage.Fieldf("scale", "%d: must be at least 1", o.Scale))
 	}
 	for _, m := range o.Modes {
 		if m != ModePrepared && m != ModeConnect {
-			errs = append(errs, harness.Usagef("--mode %q: valid modes are prepared, connect", m))
+			errs = append(errs, usage.Fieldf("mode", "%q: valid modes are prepared, connect", m))
 		}
 	}
 	return errors.Join(errs...)
@@ -71,6 +74,8 @@ type Sample struct {
 	TPS          float64 `json:"tps"`
 	Transactions int64   `json:"transactions"`
 	CPUSeconds   float64 `json:"cpu_seconds"`
+	// WallSeconds is how long the side ran, connections included, as CPUSeconds is measured.
+	WallSeconds float64 `json:"wall_seconds"`
 }
 
 // CPUPer1k is the client CPU time per 1,000 transactions.
@@ -109,18 +114,13 @@ func (r Report) MedianRatio(mode string) float64 {
 			ratios = append(ratios, p.Ratio())
 		}
 	}
-	if len(ratios) == 0 {
-		return 0
-	}
-	sort.Float64s(ratios)
-	if n := len(ratios); n%2 == 1 {
-		return ratios[n/2]
-	}
-	n := len(ratios)
-	return (ratios[n/2-1] + ratios[n/2]) / 2
+	return median(ratios)
 }
 
-// Run calibrates against target, whose schema must be writable (it loads pgbench tables).
+// Run calibrates against target, whose schema must be writable (it loads pgbench tables). It
+// creates its tables in target's schema only (on a dsn target, the run's schema, which every
+// connection of the target's DSN is pinned to, pgbench's included) and leaves dropping them to
+// target.Close.
 func Run(ctx context.Context, target harness.Target, o Options) (Report, error) {
 	if err := o.Validate(); err != nil {
 		return Report{}, err
@@ -129,7 +129,7 @@ func Run(ctx context.Context, target harness.Target, o Options) (Report, error) 
 	if err != nil {
 		return Report{}, err
 	}
-	cc, err := pgx.ParseConfig(target.DSN())
+	cc, err := harness.ConnConfig(target.DSN())
 	if err != nil {
 		return Report{}, fmt.Errorf("calibrate: %w", err)
 	}
@@ -137,14 +137,22 @@ func Run(ctx context.Context, target harness.Target, o Options) (Report, error) 
 	if err != nil {
 		return Report{}, fmt.Errorf("calibrate: %w", err)
 	}
-	err = selectonly.CreateTables(ctx, setupConn, o.Scale, func(f string, a ...any) { logf(o.Log, f, a...) })
+	// select-only's setup drops its pgbench_* tables first: it may run only where target says.
+	err = checkSchema(ctx, setupConn, target.Schema())
+	if err == nil {
+		err = selectonly.CreateTables(ctx, setupConn, o.Scale, func(f string, a ...any) { logf(o.Log, f, a...) })
+	}
 	setupConn.Close(context.Background())
 	if err != nil {
 		return Report{}, err
 	}
 	var rep Report
-	fmt.Fprintf(o.Out, "%-5s %-9s %12s %12s %7s %18s %18s\n", "pair", "mode", "pgscale tps", "pgbench tps", "ratio",
-		"pgscale cpu-s/1k", "pgbench cpu-s/1k")
+	if tlsFirst(cc) && slices.Contains(o.Modes, ModeConnect) {
+		fmt.Fprintln(o.Out, "note: sslmode=prefer: every connect asks for TLS first, on both sides; a server without TLS "+
+			"costs one more round trip per connect (sslmode=disable avoids it)")
+	}
+	fmt.Fprintf(o.Out, "%-5s %-9s %12s %12s %7s %18s %18s %9s\n", "pair", "mode", "pgscale tps", "pgbench tps", "ratio",
+		"pgscale cpu-s/1k", "pgbench cpu-s/1k", "cpu ratio")
 	for i := 1; i <= o.Pairs; i++ {
 		for _, mode := range o.Modes {
 			ours, err := runPgscale(ctx, cc, o, mode)
@@ -157,14 +165,28 @@ func Run(ctx context.Context, target harness.Target, o Options) (Report, error) 
 			}
 			p := Pair{Mode: mode, Pgscale: ours, Pgbench: theirs}
 			rep.Pairs = append(rep.Pairs, p)
-			fmt.Fprintf(o.Out, "%-5d %-9s %12.0f %12.0f %7.2f %18.4f %18.4f\n", i, mode, ours.TPS, theirs.TPS,
-				p.Ratio(), ours.CPUPer1k(), theirs.CPUPer1k())
+			fmt.Fprintf(o.Out, "%-5d %-9s %12.0f %12.0f %7.2f %18.4f %18.4f %9.2f\n", i, mode, ours.TPS, theirs.TPS,
+				p.Ratio(), ours.CPUPer1k(), theirs.CPUPer1k(), p.CPURatio())
 		}
 	}
 	for _, mode := range o.Modes {
 		fmt.Fprintf(o.Out, "median ratio %-9s %.2f (pgscale / pgbench; goal >= 1.00)\n", mode, rep.MedianRatio(mode))
 	}
+	printGap(o.Out, rep, o.Modes, o.Clients)
 	return rep, nil
+}
+
+// checkSchema makes sure conn creates and drops unqualified tables in schema and nowhere else:
+// on a dsn target, the run's own schema, never the user's public.
+func checkSchema(ctx context.Context, conn *pgx.Conn, schema string) error {
+	got, err := harness.CurrentSchema(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("calibrate: current schema: %w", err)
+	}
+	if got != schema {
+		return fmt.Errorf("calibrate: the connection's schema is %s, not the target's %s: refusing to create tables", got, schema)
+	}
+	return nil
 }
 
 func logf(w io.Writer, format string, args ...any) {
@@ -182,16 +204,16 @@ func runPgscale(ctx context.Context, cc *pgx.ConnConfig, o Options, mode string)
 		cfg.ConnMode = loadgen.ConnPerOp
 		execMode = pgx.QueryExecModeSimpleProtocol
 	}
-	before := selfCPU()
+	before, started := selfCPU(), time.Now()
 	out, err := loadgen.Run(ctx, cfg, selectonly.Lookup(int32(o.Scale*100000), execMode))
-	cpu := selfCPU() - before
+	cpu, wall := selfCPU()-before, time.Since(started).Seconds()
 	if err != nil {
 		return Sample{}, fmt.Errorf("calibrate pgscale %s: %w", mode, err)
 	}
 	if errs := sum(out.Errors); errs > 0 {
 		return Sample{}, fmt.Errorf("calibrate pgscale %s: %d errors: %v", mode, errs, out.ErrorSamples)
 	}
-	return Sample{TPS: float64(out.Ops) / out.Measured.Seconds(), Transactions: out.Ops, CPUSeconds: cpu}, nil
+	return Sample{TPS: float64(out.Ops) / out.Measured.Seconds(), Transactions: out.Ops, CPUSeconds: cpu, WallSeconds: wall}, nil
 }
 
 func sum(m map[string]int64) int64 {
@@ -217,10 +239,14 @@ func runPgbench(ctx context.Context, pgbench string, cc *pgx.ConnConfig, o Optio
 		args = append(args, "-M", "prepared")
 	}
 	// The password goes by PGPASSWORD, not on pgbench's command line.
-	args = append(args, harness.WithoutPassword(cc.ConnString()))
+	if arg := harness.WithoutPassword(cc.ConnString()); arg != "" {
+		args = append(args, arg)
+	}
 	cmd := exec.CommandContext(ctx, pgbench, args...)
 	cmd.Env = harness.LibpqEnv(os.Environ(), cc, "pgscale-calibrate")
+	started := time.Now()
 	out, err := cmd.CombinedOutput()
+	wall := time.Since(started).Seconds()
 	if err != nil {
 		return Sample{}, fmt.Errorf("calibrate pgbench %s: %w: %s", mode, err, harness.RedactDSN(string(out)))
 	}
@@ -235,7 +261,7 @@ func runPgbench(ctx context.Context, pgbench string, cc *pgx.ConnConfig, o Optio
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		cpu = tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
 	}
-	return Sample{TPS: tps, Transactions: tx, CPUSeconds: cpu}, nil
+	return Sample{TPS: tps, Transactions: tx, CPUSeconds: cpu, WallSeconds: wall}, nil
 }
 
 func selfCPU() float64 {

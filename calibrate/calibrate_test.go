@@ -109,7 +109,7 @@ func TestRunAgainstPgbench(t *testing.T) {
 	var perLookup int64
 	for _, pair := range rep.Pairs {
 		for side, sample := range map[string]calibrate.Sample{"pgscale": pair.Pgscale, "pgbench": pair.Pgbench} {
-			if sample.TPS <= 0 || sample.Transactions <= 0 || sample.CPUSeconds <= 0 {
+			if sample.TPS <= 0 || sample.Transactions <= 0 || sample.CPUSeconds <= 0 || sample.WallSeconds <= 0 {
 				t.Errorf("%s %s: %+v: every figure should come from a run", pair.Mode, side, sample)
 			}
 		}
@@ -134,9 +134,95 @@ func TestRunAgainstPgbench(t *testing.T) {
 		t.Errorf("the server saw %d sessions during the calibration, fewer than the %d lookups both sides counted "+
 			"in connect mode: not a connection per lookup", opened, perLookup)
 	}
-	for _, want := range []string{"median ratio prepared", "median ratio connect", "pgscale tps", "pgbench tps"} {
+	for _, want := range []string{"median ratio prepared", "median ratio connect", "pgscale tps", "pgbench tps",
+		"cpu ratio", "client cpu prepared", "client cpu connect"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestDSNTargetLeavesPublicAlone is issue 16's finding 1: calibrate on a dsn target whose database
+// holds a user's public.pgbench_history with rows. Calibrate must work in its run's schema only:
+// the user's table keeps its rows, nothing new appears in public, and the run's schema is gone
+// afterwards.
+func TestDSNTargetLeavesPublicAlone(t *testing.T) {
+	t.Parallel()
+	if _, err := harness.FindPgbench(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("pgbench is required in CI: %v", err)
+		}
+		t.Skipf("no pgbench: %v", err)
+	}
+	local := &harness.LocalProvider{}
+	if err := local.Available(context.Background()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL is required in CI: %v", err)
+		}
+		t.Skipf("no PostgreSQL: %v", err)
+	}
+	ctx := context.Background()
+	server, err := local.Start(ctx, harness.Spec{Kind: harness.KindLocal, RunID: "calibrate-dsn-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Close(context.Background()) })
+	dsn := server.AdminDSN()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE public.pgbench_history (note text);
+		INSERT INTO public.pgbench_history SELECT 'the user''s row ' || i FROM generate_series(1, 42) i`); err != nil {
+		t.Fatal(err)
+	}
+	publicTables := func() []string {
+		t.Helper()
+		rows, err := conn.Query(ctx, `SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	before := publicTables()
+
+	target, err := harness.DSNProvider{}.Start(ctx, harness.Spec{Kind: harness.KindDSN, DSN: dsn, RunID: "calibrate-dsn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, log bytes.Buffer
+	_, runErr := calibrate.Run(ctx, target, calibrate.Options{
+		Clients: 2, Duration: time.Second, Pairs: 1, Scale: 1, Modes: []string{calibrate.ModePrepared, calibrate.ModeConnect},
+		Out: &out, Log: &log,
+	})
+	if err := target.Close(ctx); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if runErr != nil {
+		t.Fatalf("%v\n%s\n%s", runErr, out.String(), log.String())
+	}
+	var rows int
+	var columns string
+	if err := conn.QueryRow(ctx, `SELECT count(*), (SELECT string_agg(attname, ',') FROM pg_attribute
+		WHERE attrelid = 'public.pgbench_history'::regclass AND attnum > 0) FROM public.pgbench_history`).Scan(&rows, &columns); err != nil {
+		t.Fatalf("the user's public.pgbench_history: %v", err)
+	}
+	if rows != 42 || columns != "note" {
+		t.Errorf("the user's public.pgbench_history now has %d rows and columns %s, want 42 rows and column note", rows, columns)
+	}
+	if after := publicTables(); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Errorf("public held %v before calibrate and %v after", before, after)
+	}
+	var left bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname LIKE 'pgscale\_%')`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left {
+		t.Error("a pgscale schema is left after calibrate")
 	}
 }

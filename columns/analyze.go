@@ -151,14 +151,53 @@ func ReorderDDL(t *Table, order []Column) string {
 	for _, con := range t.Constraints {
 		fmt.Fprintf(&b, "ALTER TABLE %s ADD %s;\n", name, con)
 	}
+	b.WriteString(sequenceDDL(name, order))
 	if len(t.Indexes) > 0 {
-		b.WriteString("-- indexes to recreate on the copy (under new names):\n")
+		fmt.Fprintf(&b, "-- indexes to recreate on %s (choose new names: these are taken):\n", name)
 		for _, ix := range t.Indexes {
-			fmt.Fprintf(&b, "--   %s;\n", ix)
+			fmt.Fprintf(&b, "--   %s;\n", onTable(ix, t, name))
+		}
+	}
+	fmt.Fprintf(&b, "-- then, in one transaction: DROP TABLE %s; ALTER TABLE %s RENAME TO %s;\n",
+		t.Qualified(), name, pgx.Identifier{t.Name}.Sanitize())
+	return b.String()
+}
+
+// sequenceDDL carries the columns' sequences over to the copy. A serial's sequence is owned by
+// the old column, so dropping the old table would drop it (or, with CASCADE, the copy's
+// default): it moves to the new column. An identity column gets a new sequence of its own,
+// which must start past the copied values.
+func sequenceDDL(name string, order []Column) string {
+	var b strings.Builder
+	for _, c := range order {
+		col := pgx.Identifier{c.Name}.Sanitize()
+		switch {
+		case c.Sequence == "":
+		case c.Identity != "":
+			fmt.Fprintf(&b, "SELECT setval(pg_get_serial_sequence(%s, %s), coalesce(max(%s), 0) + 1, false) FROM %s;\n",
+				quoteLiteral(name), quoteLiteral(c.Name), col, name)
+		default:
+			fmt.Fprintf(&b, "ALTER SEQUENCE %s OWNED BY %s.%s;\n", c.Sequence, name, col)
 		}
 	}
 	return b.String()
 }
+
+// onTable rewrites an index definition of t to build the same index on the copy.
+func onTable(indexDef string, t *Table, name string) string {
+	if t.quotedName == "" {
+		return indexDef
+	}
+	for _, on := range []string{" ON ONLY ", " ON "} {
+		if strings.Contains(indexDef, on+t.quotedName+" ") {
+			return strings.Replace(indexDef, on+t.quotedName+" ", on+name+" ", 1)
+		}
+	}
+	return indexDef
+}
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // humanBytes renders a size in B, kB, MB, GB or TB (powers of 1024, as pg_size_pretty).
 func humanBytes(n float64) string {

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // lockTimeout bounds waiting for a lock while reading sizes: the analyzer must never queue behind
@@ -81,7 +82,7 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Sprintf("--sample %d: must be at least 1", o.Sample))
 	}
 	if len(errs) > 0 {
-		return harness.Usagef("%s", strings.Join(errs, "; "))
+		return usage.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -94,10 +95,10 @@ func checkDDLFile(path string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return harness.Usagef("--ddl %s: cannot read it: %v", path, err)
+		return usage.Fieldf("ddl", "%s: cannot read it: %v", path, err)
 	}
 	if !strings.Contains(strings.ToLower(string(data)), "create") {
-		return harness.Usagef("--ddl %s: it has no CREATE TABLE statement", path)
+		return usage.Fieldf("ddl", "%s: it has no CREATE TABLE statement", path)
 	}
 	return nil
 }
@@ -111,7 +112,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	if o.Target == harness.KindLocal {
 		ddl, err := os.ReadFile(o.DDLFile)
 		if err != nil {
-			return harness.Usagef("--ddl %s: cannot read it: %v", o.DDLFile, err)
+			return usage.Fieldf("ddl", "%s: cannot read it: %v", o.DDLFile, err)
 		}
 		target, err := (&harness.LocalProvider{}).Start(ctx, harness.Spec{Kind: harness.KindLocal,
 			RunID: time.Now().UTC().Format("20060102T150405Z") + "-columns"})
@@ -189,7 +190,7 @@ func runDDL(ctx context.Context, dsn, path, ddl string) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, ddl); err != nil {
-		return harness.Usagef("--ddl %s: the server rejected it: %v", path, err)
+		return usage.Fieldf("ddl", "%s: the server rejected it: %v", path, err)
 	}
 	return nil
 }

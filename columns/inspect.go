@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/agnivade/levenshtein"
+	"github.com/pgscale/pgscale/internal/suggest"
+	"github.com/pgscale/pgscale/internal/usage"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/pgscale/pgscale/harness"
 )
 
 // Querier is what reading the catalog needs: a connection or a transaction.
@@ -46,6 +45,8 @@ type Table struct {
 	CanSelect bool
 	// PartitionKey is pg_get_partkeydef of a partitioned table ("RANGE (k)").
 	PartitionKey string
+	// quotedName is schema.name as pg_get_indexdef writes it (quote_ident, not always quoted).
+	quotedName string
 }
 
 // Qualified is schema.name, quoted as SQL needs.
@@ -98,7 +99,7 @@ func Lookup(ctx context.Context, q Querier, sel Selection) ([]uint32, error) {
 		}
 		if !exists {
 			names, _ := queryStrings(ctx, q, "SELECT nspname FROM pg_namespace n WHERE "+systemSchemas)
-			return nil, harness.Usagef("--schema %s: schema %q does not exist%s", sel.Schema, sel.Schema, closest(sel.Schema, names))
+			return nil, usage.Fieldf("schema", "%s: schema %q does not exist%s", sel.Schema, sel.Schema, suggest.DidYouMean(sel.Schema, names))
 		}
 	}
 	switch {
@@ -109,7 +110,7 @@ func Lookup(ctx context.Context, q Querier, sel Selection) ([]uint32, error) {
 		if errors.Is(err, pgx.ErrNoRows) {
 			names, _ := queryStrings(ctx, q, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 				WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'm')`, sel.Schema)
-			return nil, harness.Usagef("--table %s: table %q does not exist in schema %q%s", sel.Table, sel.Table, sel.Schema, closest(sel.Table, names))
+			return nil, usage.Fieldf("table", "%s: table %q does not exist in schema %q%s", sel.Table, sel.Table, sel.Schema, suggest.DidYouMean(sel.Table, names))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("columns: look up table %s.%s: %w", sel.Schema, sel.Table, err)
@@ -120,7 +121,7 @@ func Lookup(ctx context.Context, q Querier, sel Selection) ([]uint32, error) {
 		err := q.QueryRow(ctx, "SELECT to_regclass($1)::oid", sel.Table).Scan(&oid)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) {
-			return nil, harness.Usagef("--table %s: not a table name: %s", sel.Table, pgErr.Message)
+			return nil, usage.Fieldf("table", "%s: not a table name: %s", sel.Table, pgErr.Message)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("columns: look up table %s: %w", sel.Table, err)
@@ -130,8 +131,8 @@ func Lookup(ctx context.Context, q Querier, sel Selection) ([]uint32, error) {
 			_ = q.QueryRow(ctx, "SELECT current_setting('search_path')").Scan(&path)
 			names, _ := queryStrings(ctx, q, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 				WHERE c.relkind IN ('r', 'p', 'm') AND `+systemSchemas)
-			return nil, harness.Usagef("--table %s: table %q does not exist (looked for on search_path %s; qualify it as schema.table)%s",
-				sel.Table, sel.Table, path, closest(sel.Table, names))
+			return nil, usage.Fieldf("table", "%s: table %q does not exist (looked for on search_path %s; qualify it as schema.table)%s",
+				sel.Table, sel.Table, path, suggest.DidYouMean(sel.Table, names))
 		}
 		return []uint32{*oid}, checkKind(ctx, q, *oid, sel.Table)
 	default:
@@ -165,7 +166,7 @@ func checkKind(ctx context.Context, q Querier, oid uint32, name string) error {
 	what := map[string]string{"v": "a view", "i": "an index", "S": "a sequence", "c": "a composite type",
 		"f": "a foreign table", "I": "a partitioned index", "t": "a TOAST table"}
 	if w, ok := what[kind]; ok {
-		return harness.Usagef("--table %s: %s is %s, not a table: it stores no rows of its own", name, name, w)
+		return usage.Fieldf("table", "%s: %s is %s, not a table: it stores no rows of its own", name, name, w)
 	}
 	return nil
 }
@@ -174,13 +175,13 @@ func checkKind(ctx context.Context, q Querier, oid uint32, name string) error {
 // (pg_stats: null_frac, avg_width), sizes, constraints and indexes.
 func Inspect(ctx context.Context, q Querier, oid uint32) (*Table, error) {
 	t := &Table{OID: oid}
-	err := q.QueryRow(ctx, `SELECT n.nspname, c.relname, c.relkind::text, c.reltuples::float8,
+	err := q.QueryRow(ctx, `SELECT n.nspname, c.relname, format('%I.%I', n.nspname, c.relname), c.relkind::text, c.reltuples::float8,
 			has_table_privilege(c.oid, 'SELECT'),
 			coalesce((SELECT option_value::int FROM pg_options_to_table(c.reloptions) WHERE option_name = 'fillfactor'), 100),
 			current_setting('block_size')::int,
 			CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) ELSE '' END
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1`, oid).
-		Scan(&t.Schema, &t.Name, &t.Kind, &t.RelTuples, &t.CanSelect, &t.Page.Fillfactor, &t.Page.BlockSize, &t.PartitionKey)
+		Scan(&t.Schema, &t.Name, &t.quotedName, &t.Kind, &t.RelTuples, &t.CanSelect, &t.Page.Fillfactor, &t.Page.BlockSize, &t.PartitionKey)
 	if err != nil {
 		return nil, fmt.Errorf("columns: read table %d: %w", oid, err)
 	}
@@ -194,7 +195,13 @@ func Inspect(ctx context.Context, q Querier, oid uint32) (*Table, error) {
 			coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attgenerated::text, a.attidentity::text,
 			coalesce((SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co
 				JOIN pg_namespace cn ON cn.oid = co.collnamespace
-				WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation), '')
+				WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation), ''),
+			coalesce((SELECT format('%I.%I', sn.nspname, sq.relname) FROM pg_depend dep
+				JOIN pg_class sq ON sq.oid = dep.objid AND sq.relkind = 'S'
+				JOIN pg_namespace sn ON sn.oid = sq.relnamespace
+				WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass
+					AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype IN ('a', 'i')
+				LIMIT 1), '')
 		FROM pg_attribute a
 		LEFT JOIN pg_type ty ON ty.oid = a.atttypid
 		LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -215,7 +222,7 @@ func Inspect(ctx context.Context, q Querier, oid uint32) (*Table, error) {
 			typmod        int32
 		)
 		if err := rows.Scan(&num, &c.Name, &c.Dropped, &attlen, &align, &c.Storage, &c.NotNull, &c.Type, &c.TypeName,
-			&typmod, &c.TypType, &c.TypOID, &nullFrac, &avg, &c.Default, &c.Generated, &c.Identity, &c.Collation); err != nil {
+			&typmod, &c.TypType, &c.TypOID, &nullFrac, &avg, &c.Default, &c.Generated, &c.Identity, &c.Collation, &c.Sequence); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("columns: read columns of %s: %w", t.Display(), err)
 		}
@@ -283,18 +290,4 @@ func queryStrings(ctx context.Context, q Querier, sql string, args ...any) ([]st
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// closest suggests the existing name nearest to s, when one is near.
-func closest(s string, names []string) string {
-	best, dist := "", 1<<30
-	for _, n := range names {
-		if d := levenshtein.ComputeDistance(strings.ToLower(s), strings.ToLower(n)); d < dist {
-			best, dist = n, d
-		}
-	}
-	if best == "" || dist > max(2, len(s)/3) {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
 }

@@ -53,8 +53,11 @@ type Column struct {
 	Generated string `json:"generated,omitempty"` // "s" for a stored generated column
 	Identity  string `json:"identity,omitempty"`  // "a" (always) or "d" (by default)
 	Collation string `json:"collation,omitempty"` // a non-default collation, quoted
-	TypType   string `json:"-"`                   // pg_type.typtype (e: enum, d: domain …)
-	TypOID    uint32 `json:"-"`
+	// Sequence is the sequence the column owns (a serial's OWNED BY, or an identity's own), as
+	// a qualified, quoted name; "" when it owns none.
+	Sequence string `json:"sequence,omitempty"`
+	TypType  string `json:"-"` // pg_type.typtype (e: enum, d: domain …)
+	TypOID   uint32 `json:"-"`
 }
 
 // nullFrac is the probability that the column is NULL in a row: 0 for NOT NULL, 1 for a dropped

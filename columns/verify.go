@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/harness"
 )
 
 // DefaultSample is how many rows --verify copies. 10,000 rows of a typical wide table fill a few
@@ -71,13 +73,25 @@ func Verify(ctx context.Context, conn *pgx.Conn, a *Analysis, sample int) (*Veri
 	}
 	schema := "pgscale_columns_" + hex.EncodeToString(suffix)
 	qs := pgx.Identifier{schema}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+qs); err != nil {
+	// Marked as a run's schema, so that pgscale clean --dsn removes it if this process is killed.
+	if err := harness.CreateMarkedSchema(ctx, conn, "columns-"+hex.EncodeToString(suffix), schema); err != nil {
 		return nil, fmt.Errorf("columns verify: create schema %s: %w", schema, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropScratchTimeout)
 		defer cancel()
-		_, _ = conn.Exec(dctx, "DROP SCHEMA IF EXISTS "+qs+" CASCADE")
+		// An interrupt cancels the statement under way, and pgx closes a connection whose
+		// statement was cancelled: drop the schema over a new one then.
+		dropConn := conn
+		if conn.IsClosed() {
+			c, err := pgx.ConnectConfig(dctx, conn.Config())
+			if err != nil {
+				return
+			}
+			defer c.Close(context.WithoutCancel(ctx))
+			dropConn = c
+		}
+		_, _ = dropConn.Exec(dctx, "DROP SCHEMA IF EXISTS "+qs+" CASCADE")
 	}()
 
 	cur := pgx.Identifier{schema, "current"}.Sanitize()

@@ -8,15 +8,16 @@ import (
 
 	"golang.org/x/perf/benchmath"
 
-	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/suggest"
+	"github.com/pgscale/pgscale/internal/usage"
+	"github.com/pgscale/pgscale/result"
 )
 
 // Measured is a suite's results: one result per entry holding every repeat (series numbered by
 // repeat), and the calibration's when the suite calibrates.
 type Measured struct {
-	Results     map[string]*report.Result // by entry name
-	Calibration *report.Result
+	Results     map[string]*result.Result // by entry name
+	Calibration *result.Result
 }
 
 // Status of a check.
@@ -79,8 +80,8 @@ type CalibrationMove struct {
 }
 
 // seriesOf returns the series of res that match variant and values, by repeat.
-func seriesOf(res *report.Result, variant string, values map[string]any) []*report.Series {
-	var out []*report.Series
+func seriesOf(res *result.Result, variant string, values map[string]any) []*result.Series {
+	var out []*result.Series
 	if res == nil {
 		return nil
 	}
@@ -108,7 +109,7 @@ func samePoint(a, b map[string]any) bool {
 }
 
 // calibrationByRepeat maps each repeat to the calibration's throughput.
-func calibrationByRepeat(res *report.Result) map[int]float64 {
+func calibrationByRepeat(res *result.Result) map[int]float64 {
 	out := map[int]float64{}
 	if res == nil {
 		return out
@@ -144,7 +145,7 @@ func CheckMetrics(cfg *Config, m *Measured, where string) error {
 			names := metricNames(ss[0])
 			all := append(append([]string{}, builtinFields...), names...)
 			p.add(c.Line, "check %q: unknown field %q: %s %s has no such metric in %s%s; valid: %s, or its metrics: %s",
-				c.Text, c.Field.Name, e.Name, pointLabel(pt.Variant, pt.Values), where, suggestion(c.Field.Name, all, ""),
+				c.Text, c.Field.Name, e.Name, pointLabel(pt.Variant, pt.Values), where, suggest.DidYouMean(c.Field.Name, all),
 				strings.Join(builtinFields, ", ")+", errors.<class>", strings.Join(names, ", "))
 			break
 		}
@@ -152,7 +153,7 @@ func CheckMetrics(cfg *Config, m *Measured, where string) error {
 	return p.err()
 }
 
-func metricNames(s *report.Series) []string {
+func metricNames(s *result.Series) []string {
 	names := make([]string, 0, len(s.Metrics))
 	for k := range s.Metrics {
 		names = append(names, k)
@@ -173,7 +174,7 @@ func Evaluate(cfg *Config, now, base *Measured) ([]CheckResult, error) {
 	for _, c := range cfg.Checks {
 		e := cfg.entry(c.Entry)
 		if e == nil {
-			return nil, harness.Usagef("%s:%d: check %q: no suite entry %q", cfg.Path, c.Line, c.Text, c.Entry)
+			return nil, usage.Errorf("%s:%d: check %q: no suite entry %q", cfg.Path, c.Line, c.Text, c.Entry)
 		}
 		pts := matching(c, e)
 		for _, pt := range pts {
@@ -192,7 +193,7 @@ func Evaluate(cfg *Config, now, base *Measured) ([]CheckResult, error) {
 				out = append(out, r)
 				continue
 			}
-			var bs []*report.Series
+			var bs []*result.Series
 			if base != nil {
 				bs = seriesOf(base.Results[e.Name], pt.Variant, pt.Values)
 			}
@@ -223,12 +224,12 @@ func Evaluate(cfg *Config, now, base *Measured) ([]CheckResult, error) {
 }
 
 // values reads the check's field from every repeat.
-func values(c *Check, ss []*report.Series) ([]float64, error) {
+func values(c *Check, ss []*result.Series) ([]float64, error) {
 	out := make([]float64, len(ss))
 	for i, s := range ss {
 		v, ok := c.Field.Value(s)
 		if !ok {
-			return nil, harness.Usagef("check %q: repeat %d of %s %s has no metric %q", c.Text, s.Repeat, c.Entry,
+			return nil, usage.Errorf("check %q: repeat %d of %s %s has no metric %q", c.Text, s.Repeat, c.Entry,
 				pointLabel(s.Variant, s.Point), c.Field.Name)
 		}
 		out[i] = v
@@ -238,7 +239,7 @@ func values(c *Check, ss []*report.Series) ([]float64, error) {
 
 // normalise divides rates by, and multiplies times with, the calibration's throughput of the
 // same repeat.
-func normalise(f Field, ss []*report.Series, vals []float64, cal map[int]float64) ([]float64, error) {
+func normalise(f Field, ss []*result.Series, vals []float64, cal map[int]float64) ([]float64, error) {
 	out := make([]float64, len(vals))
 	for i, s := range ss {
 		c, ok := cal[s.Repeat]
@@ -379,8 +380,8 @@ func Calibration(now, base *Measured) *CalibrationMove {
 	return m
 }
 
-func throughputs(res *report.Result) []float64 {
-	ss := make([]*report.Series, 0, len(res.Series))
+func throughputs(res *result.Result) []float64 {
+	ss := make([]*result.Series, 0, len(res.Series))
 	for i := range res.Series {
 		ss = append(ss, &res.Series[i])
 	}

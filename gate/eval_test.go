@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // decisionConfig gates one select-only series with the two relative checks.
@@ -23,13 +23,13 @@ checks:
 
 // selectOnly builds a select-only result with one series per repeat, carrying the given
 // throughput and p99 (and errors when given).
-func selectOnly(tput, p99 []float64, errs ...int64) *report.Result {
-	res := &report.Result{Schema: report.SchemaVersion, Scenario: "select-only", Status: report.StatusOK,
+func selectOnly(tput, p99 []float64, errs ...int64) *result.Result {
+	res := &result.Result{Schema: result.SchemaVersion, Scenario: "select-only", Status: result.StatusOK,
 		Params:   map[string]any{"variants": []string{"prepared"}, "workers": []int{4}, "scale": 1, "connect": []string{"pool"}, "repeat": len(tput)},
 		Duration: "5s", Warmup: "1s"}
 	for i := range tput {
-		s := report.Series{Variant: "prepared", Point: map[string]any{"connect": "pool", "workers": 4}, Repeat: i + 1,
-			ThroughputPerS: tput[i], LatencyMs: report.Percentiles{P99: p99[i]}, Errors: map[string]int64{},
+		s := result.Series{Variant: "prepared", Point: map[string]any{"connect": "pool", "workers": 4}, Repeat: i + 1,
+			ThroughputPerS: tput[i], LatencyMs: result.Percentiles{P99: p99[i]}, Errors: map[string]int64{},
 			Metrics: map[string]float64{"client_rss_peak_mb": 30}}
 		if i < len(errs) && errs[i] > 0 {
 			s.Errors["53300"] = errs[i]
@@ -40,17 +40,17 @@ func selectOnly(tput, p99 []float64, errs ...int64) *report.Result {
 }
 
 // calibration builds a calibration result with the given lookups/s per repeat.
-func calibration(tput []float64) *report.Result {
-	res := &report.Result{Schema: report.SchemaVersion, Scenario: "select-only", Status: report.StatusOK}
+func calibration(tput []float64) *result.Result {
+	res := &result.Result{Schema: result.SchemaVersion, Scenario: "select-only", Status: result.StatusOK}
 	for i, v := range tput {
-		res.Series = append(res.Series, report.Series{Variant: "prepared", Point: map[string]any{"connect": "pool", "workers": 4},
+		res.Series = append(res.Series, result.Series{Variant: "prepared", Point: map[string]any{"connect": "pool", "workers": 4},
 			Repeat: i + 1, ThroughputPerS: v})
 	}
 	return res
 }
 
-func measured(res, cal *report.Result) *Measured {
-	return &Measured{Results: map[string]*report.Result{"select-only": res}, Calibration: cal}
+func measured(res, cal *result.Result) *Measured {
+	return &Measured{Results: map[string]*result.Result{"select-only": res}, Calibration: cal}
 }
 
 var (

@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/agnivade/levenshtein"
+	"github.com/montanaflynn/stats"
+	"github.com/pgscale/pgscale/internal/suggest"
 
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // fieldKind is what a check reads from a series.
@@ -70,7 +71,7 @@ func parseField(s string) (Field, error) {
 		p := strings.TrimPrefix(s, "latency_ms.")
 		if !contains(latencyFields, p) {
 			return Field{}, fmt.Errorf("unknown field %q%s; latency_ms has %s", s,
-				suggestion(p, latencyFields, "latency_ms."), strings.Join(latencyFields, ", "))
+				suggest.DidYouMeanAs(p, latencyFields, "latency_ms."), strings.Join(latencyFields, ", "))
 		}
 		return Field{Kind: fieldLatency, Name: p}, nil
 	case strings.HasPrefix(s, "errors."):
@@ -87,7 +88,7 @@ func parseField(s string) (Field, error) {
 		return Field{Kind: fieldMetric, Name: m}, nil
 	}
 	if !metricName.MatchString(s) {
-		return Field{}, fmt.Errorf("unknown field %q%s; valid: %s", s, suggestion(s, builtinFields, ""), validFields)
+		return Field{}, fmt.Errorf("unknown field %q%s; valid: %s", s, suggest.DidYouMean(s, builtinFields), validFields)
 	}
 	// A bare name is a metric; a near miss of a built-in field is more likely a typo.
 	if sug := builtinNearMiss(s); sug != "" {
@@ -111,28 +112,12 @@ func builtinNearMiss(s string) string {
 			return fmt.Sprintf(" (did you mean %q?)", f)
 		}
 	}
-	return suggestion(s, builtinFields, "")
-}
-
-// suggestion returns ` (did you mean "x"?)` for the candidate closest to s, when one is close
-// (the same rule as the scenarios' parameters: at most max(2, len/3) edits), with prefix put
-// before the candidate.
-func suggestion(s string, candidates []string, prefix string) string {
-	best, bestDist := "", 1<<30
-	for _, c := range candidates {
-		if d := levenshtein.ComputeDistance(s, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	if best == "" || bestDist > max(2, len(s)/3) {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", prefix+best)
+	return suggest.DidYouMean(s, builtinFields)
 }
 
 // Value reads the field from a series. ok is false when the series has no such metric; an error
 // class the series never saw counts 0.
-func (f Field) Value(s *report.Series) (float64, bool) {
+func (f Field) Value(s *result.Series) (float64, bool) {
 	switch f.Kind {
 	case fieldThroughput:
 		return s.ThroughputPerS, true
@@ -310,7 +295,7 @@ func parseAbsolute(c *Check, expr string) error {
 	if m[1] != "" {
 		if !contains(aggregates, m[1]) {
 			return fmt.Errorf("expression %q: unknown function %s()%s; valid: %s", expr, m[1],
-				suggestion(m[1], aggregates, ""), strings.Join(aggregates, ", "))
+				suggest.DidYouMean(m[1], aggregates), strings.Join(aggregates, ", "))
 		}
 		c.Agg, field = m[1], m[2]
 	}
@@ -356,39 +341,24 @@ func aggregateOf(agg string, xs []float64) float64 {
 	if len(xs) == 0 {
 		return math.NaN()
 	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
+	var v float64
 	switch agg {
 	case "min":
-		return s[0]
+		v, _ = stats.Min(xs)
 	case "max":
-		return s[len(s)-1]
+		v, _ = stats.Max(xs)
 	case "mean":
-		var sum float64
-		for _, x := range s {
-			sum += x
-		}
-		return sum / float64(len(s))
+		v, _ = stats.Mean(xs)
+	default:
+		v, _ = stats.Median(xs)
 	}
-	return median(s)
+	return v
 }
 
-// median of sorted xs.
-func median(s []float64) float64 {
-	n := len(s)
-	if n == 0 {
-		return math.NaN()
-	}
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
+// medianOf is the median of xs, NaN when there are none.
 func medianOf(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return median(s)
+	m, _ := stats.Median(xs) // NaN for no values
+	return m
 }
 
 func contains(ss []string, s string) bool {

@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 func TestParseCheckForms(t *testing.T) {
@@ -61,9 +61,9 @@ func TestParseCheckForms(t *testing.T) {
 
 func TestFieldValue(t *testing.T) {
 	t.Parallel()
-	s := &report.Series{
+	s := &result.Series{
 		ThroughputPerS: 1234.5,
-		LatencyMs:      report.Percentiles{P50: 1, P90: 2, P99: 3, P999: 4, Max: 5, Mean: 1.5},
+		LatencyMs:      result.Percentiles{P50: 1, P90: 2, P99: 3, P999: 4, Max: 5, Mean: 1.5},
 		Errors:         map[string]int64{"53300": 7, "connect_timeout": 2},
 		Metrics:        map[string]float64{"rows_per_s": 99, "claim_p99_ms": 0.7},
 	}

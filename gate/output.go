@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // Files the gate writes into its out directory.
@@ -345,13 +345,13 @@ func nums(xs []float64) string {
 // the step summary file when one is named.
 func (o *Outcome) write(stepSummary string) error {
 	md := o.Markdown()
-	if err := report.WriteAtomic(filepath.Join(o.OutDir, MarkdownFile), []byte(md)); err != nil {
+	if err := result.WriteAtomic(filepath.Join(o.OutDir, MarkdownFile), []byte(md)); err != nil {
 		return err
 	}
-	if err := report.WriteAtomic(filepath.Join(o.OutDir, JUnitFile), o.JUnit()); err != nil {
+	if err := result.WriteAtomic(filepath.Join(o.OutDir, JUnitFile), o.JUnit()); err != nil {
 		return err
 	}
-	if err := report.WriteAtomic(filepath.Join(o.OutDir, TextFile), []byte(o.Text())); err != nil {
+	if err := result.WriteAtomic(filepath.Join(o.OutDir, TextFile), []byte(o.Text())); err != nil {
 		return err
 	}
 	if stepSummary == "" {

@@ -2,22 +2,19 @@ package gate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/loadgen"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/runner"
 	"github.com/pgscale/pgscale/scenarios"
 )
@@ -207,11 +204,11 @@ func Run(ctx context.Context, cfg *Config, opts Options) (*Outcome, error) {
 		o.OutDir = filepath.Join("results", "runs", opts.Now.UTC().Format("20060102T150405Z")+"-gate")
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return nil, harness.Usagef("--out %s: cannot create the directory: %v", o.OutDir, err)
+		return nil, usage.Fieldf("out", "%s: cannot create the directory: %v", o.OutDir, err)
 	}
 
 	now, err := runSuite(ctx, cfg, opts, o.OutDir)
-	if err != nil && harness.IsUsage(err) {
+	if err != nil && usage.Is(err) {
 		return nil, err
 	}
 	o.Now = now
@@ -224,7 +221,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) (*Outcome, error) {
 	}
 	if err == nil {
 		o.Checks, err = Evaluate(cfg, now, base)
-		if err != nil && harness.IsUsage(err) {
+		if err != nil && usage.Is(err) {
 			return nil, err
 		}
 		o.Calibration = Calibration(now, base)
@@ -269,7 +266,7 @@ func pending(cfg *Config, err error) []CheckResult {
 // runSuite runs every entry (and the calibration) once per repeat, interleaved, so that drift
 // of the machine falls on every entry alike. It returns what it measured, and the first error.
 func runSuite(ctx context.Context, cfg *Config, opts Options, out string) (*Measured, error) {
-	m := &Measured{Results: map[string]*report.Result{}}
+	m := &Measured{Results: map[string]*result.Result{}}
 	var cal *Entry
 	if cfg.Calibrate {
 		cal = calibrationEntry(cfg)
@@ -305,27 +302,31 @@ func runSuite(ctx context.Context, cfg *Config, opts Options, out string) (*Meas
 }
 
 // runEntry runs one repeat of one entry through the runner.
-func runEntry(ctx context.Context, cfg *Config, opts Options, e *Entry, repeat int, out string, extraLatency time.Duration) (*report.Result, error) {
+func runEntry(ctx context.Context, cfg *Config, opts Options, e *Entry, repeat int, out string, extraLatency time.Duration) (*result.Result, error) {
 	logf(opts.Log, "gate: repeat %d/%d: %s", repeat, cfg.Repeats, e.Name)
 	ro := runner.Options{
 		Scenario: e.Scenario, Sets: maps.Clone(e.Sets), PGSettings: maps.Clone(e.PGSettings),
 		Target: cfg.Target, DSN: cfg.DSN, Latencies: latencies(e.Latency + extraLatency),
 		Duration: e.Duration, Warmup: e.Warmup, Rate: e.Rate, Quick: e.Quick, Repeat: 1,
 		Out: filepath.Join(out, "runs", fmt.Sprintf("r%d-%s", repeat, e.Name)), AllowIntrusive: e.AllowIntrusive,
+		Force: true, // the gate's own directory: a gate run again into --out replaces its runs
 		// The same seed for the same repeat, now and in the baseline.
 		Seed:     uint64(repeat),
 		NoReport: true,
 		Log:      opts.Log, Progress: opts.Progress, Tracker: opts.Tracker,
 	}
+	if e.own != nil {
+		ro.Instance, ro.Pacer, ro.Params = e.own.instance(), e.own.pacer, e.own.params
+	}
 	prep, err := runner.Prepare(ro, time.Now())
 	if err != nil {
-		if harness.IsUsage(err) {
-			return nil, &harness.UsageError{Msg: fmt.Sprintf("%s: suite entry %s: %v", cfg.Path, e.Name, err)}
+		if usage.Is(err) {
+			return nil, usage.Errorf("%s: suite entry %s: %s", cfg.Path, e.Name, usage.Render(err, yamlKey))
 		}
 		return nil, err
 	}
 	res, err := prep.Run(ctx)
-	if err == nil && res != nil && res.Status != report.StatusOK {
+	if err == nil && res != nil && res.Status != result.StatusOK {
 		err = fmt.Errorf("%s: %s", res.Status, res.Reason)
 	}
 	return res, err
@@ -333,7 +334,7 @@ func runEntry(ctx context.Context, cfg *Config, opts Options, e *Entry, repeat i
 
 // merge adds a repeat's result to the combined result of an entry: its series numbered by
 // repeat, the run lengths and parameters of the first.
-func merge(into, res *report.Result, repeat, repeats int) *report.Result {
+func merge(into, res *result.Result, repeat, repeats int) *result.Result {
 	if into == nil {
 		c := *res
 		c.Series = nil
@@ -348,7 +349,7 @@ func merge(into, res *report.Result, repeat, repeats int) *report.Result {
 		into.Series = append(into.Series, s)
 	}
 	into.FinishedAt = res.FinishedAt
-	if res.Status != report.StatusOK {
+	if res.Status != result.StatusOK {
 		into.Status, into.Reason = res.Status, res.Reason
 	}
 	for _, w := range res.Warnings {
@@ -357,261 +358,4 @@ func merge(into, res *report.Result, repeat, repeats int) *report.Result {
 		}
 	}
 	return into
-}
-
-// LoadBaseline reads the baseline directory: a result file per suite entry (<name>.json) and
-// calibration.json. A missing or mismatched baseline is a usage error that says how to create
-// one, unless update is set (the run will write it). It returns nil when there is none.
-func LoadBaseline(cfg *Config, dir string, update bool) (*Measured, []string, error) {
-	needs := cfg.HasRelative()
-	howTo := fmt.Sprintf("create it with `pgscale gate --config %s --baseline %s --update-baseline` "+
-		"(it runs the suite and writes the baseline when every check passes)", cfg.Path, dir)
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if needs && !update {
-			return nil, nil, harness.Usagef("baseline %s: no such directory, and the relative checks need one; %s", dir, howTo)
-		}
-		return nil, nil, nil
-	case err != nil:
-		return nil, nil, harness.Usagef("baseline %s: %v", dir, err)
-	case !st.IsDir():
-		return nil, nil, harness.Usagef("baseline %s: not a directory (a baseline is a directory of result files, one per suite entry)", dir)
-	}
-	m := &Measured{Results: map[string]*report.Result{}}
-	var probs, notes []string
-	entries := append([]*Entry{}, cfg.Suite...)
-	if cfg.Calibrate {
-		entries = append(entries, calibrationEntry(cfg))
-	}
-	for _, e := range entries {
-		path := filepath.Join(dir, e.Name+".json")
-		res, err := report.Load(path)
-		if err != nil {
-			if errors.Is(err, report.ErrBadInput) && strings.Contains(err.Error(), "no such file") {
-				if !needs || update {
-					continue
-				}
-				if e.Name == CalibrationName {
-					probs = append(probs, fmt.Sprintf("baseline %s: no %s.json, and calibrate: true needs one", dir, CalibrationName))
-				} else if entryHasRelative(cfg, e.Name) {
-					probs = append(probs, fmt.Sprintf("baseline %s: no %s.json for suite entry %s", dir, e.Name, e.Name))
-				}
-				continue
-			}
-			probs = append(probs, fmt.Sprintf("baseline %v", err))
-			continue
-		}
-		if diffs := mismatch(e, res); len(diffs) > 0 {
-			msg := fmt.Sprintf("baseline %s was measured with other settings than suite entry %s: %s", path, e.Name, strings.Join(diffs, "; "))
-			if update {
-				notes = append(notes, msg+" (ignored: --update-baseline replaces it)")
-				continue
-			}
-			probs = append(probs, msg)
-			continue
-		}
-		if e.Name == CalibrationName {
-			m.Calibration = res
-		} else {
-			m.Results[e.Name] = res
-		}
-	}
-	if len(probs) > 0 {
-		return nil, nil, harness.Usagef("%s\n%s", strings.Join(probs, "\n"), howTo)
-	}
-	if err := CheckMetrics(cfg, m, "the baseline "+dir); err != nil {
-		return nil, nil, err
-	}
-	if len(m.Results) == 0 && m.Calibration == nil {
-		return nil, notes, nil
-	}
-	return m, notes, nil
-}
-
-func entryHasRelative(cfg *Config, name string) bool {
-	for _, c := range cfg.Checks {
-		if c.Relative && c.Entry == name {
-			return true
-		}
-	}
-	return cfg.Calibrate && name == CalibrationName
-}
-
-// mismatch lists how a baseline result differs from what the entry would run: the scenario,
-// its parameters, its run lengths.
-func mismatch(e *Entry, res *report.Result) []string {
-	if res.Scenario != e.Scenario {
-		return []string{fmt.Sprintf("it is a result of %s, not %s", res.Scenario, e.Scenario)}
-	}
-	var diffs []string
-	want := normalize(e.params)
-	got := normalize(res.Params)
-	delete(got, "repeat")
-	delete(want, "repeat")
-	var keys []string
-	for k := range want {
-		keys = append(keys, k)
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !reflect.DeepEqual(want[k], got[k]) {
-			diffs = append(diffs, fmt.Sprintf("%s=%s in the baseline, %s now", k, show(got[k]), show(want[k])))
-		}
-	}
-	if res.Duration != e.duration.String() {
-		diffs = append(diffs, fmt.Sprintf("duration %s in the baseline, %s now", res.Duration, e.duration))
-	}
-	if res.Warmup != e.warmup.String() {
-		diffs = append(diffs, fmt.Sprintf("warm-up %s in the baseline, %s now", res.Warmup, e.warmup))
-	}
-	return diffs
-}
-
-// normalize makes parameters comparable whether they came from a plan or from JSON.
-func normalize(m map[string]any) map[string]any {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return map[string]any{}
-	}
-	var out map[string]any
-	if err := json.Unmarshal(data, &out); err != nil || out == nil {
-		return map[string]any{}
-	}
-	return out
-}
-
-func show(v any) string {
-	if v == nil {
-		return "(none)"
-	}
-	if xs, ok := v.([]any); ok {
-		parts := make([]string, len(xs))
-		for i, x := range xs {
-			parts[i] = fmt.Sprint(x)
-		}
-		return strings.Join(parts, ",")
-	}
-	return fmt.Sprint(v)
-}
-
-// describe says when, where and with what a set of results was measured.
-func describe(m *Measured) string {
-	var res *report.Result
-	for _, name := range sortedKeys(m.Results) {
-		res = m.Results[name]
-		break
-	}
-	if res == nil {
-		res = m.Calibration
-	}
-	if res == nil {
-		return ""
-	}
-	repeats := 0
-	for _, r := range m.Results {
-		for _, s := range r.Series {
-			repeats = max(repeats, s.Repeat)
-		}
-	}
-	if repeats == 0 {
-		return "" // nothing measured
-	}
-	env := res.Environment
-	s := fmt.Sprintf("%s, %s target, PostgreSQL %s, pgscale %s", res.StartedAt.UTC().Format("2006-01-02 15:04 UTC"),
-		env.Target, env.ServerVersion, env.Pgscale.Version)
-	if env.Host.CPUModel != "" {
-		s += fmt.Sprintf(", %d cores (%s)", env.Host.Cores, env.Host.CPUModel)
-	}
-	return s + fmt.Sprintf(", %d repeat%s", repeats, plural(repeats))
-}
-
-// environmentNotes warns when the baseline was measured on another kind of target or another
-// PostgreSQL version: figures then differ for reasons no threshold knows about.
-func environmentNotes(now, base *Measured) []string {
-	if now == nil || base == nil {
-		return nil
-	}
-	var notes []string
-	for _, name := range sortedKeys(now.Results) {
-		b, ok := base.Results[name]
-		n := now.Results[name]
-		if !ok || len(n.Series) == 0 {
-			continue
-		}
-		if b.Environment.Target != n.Environment.Target {
-			notes = append(notes, fmt.Sprintf("%s: the baseline ran on the %s target, this run on %s", name, b.Environment.Target, n.Environment.Target))
-		}
-		if b.Environment.ServerVersion != n.Environment.ServerVersion {
-			notes = append(notes, fmt.Sprintf("%s: the baseline ran on PostgreSQL %s, this run on %s", name, b.Environment.ServerVersion, n.Environment.ServerVersion))
-		}
-		break // one entry tells; the suite shares its target
-	}
-	return notes
-}
-
-// writeResults writes each combined result as <name>.json into dir.
-func writeResults(dir string, m *Measured) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	for name, res := range m.Results {
-		if err := report.WriteFile(filepath.Join(dir, name+".json"), res); err != nil {
-			return err
-		}
-	}
-	if m.Calibration != nil {
-		return report.WriteFile(filepath.Join(dir, CalibrationName+".json"), m.Calibration)
-	}
-	return nil
-}
-
-// writeBaseline makes dir the baseline of m: each result written atomically, and result files
-// of entries no longer in the suite removed. Other files in dir are left alone.
-func writeBaseline(dir string, m *Measured) error {
-	if err := writeResults(dir, m); err != nil {
-		return err
-	}
-	keep := map[string]bool{}
-	for name := range m.Results {
-		keep[name+".json"] = true
-	}
-	if m.Calibration != nil {
-		keep[CalibrationName+".json"] = true
-	}
-	files, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("update baseline: %w", err)
-	}
-	for _, f := range files {
-		if f.IsDir() || !strings.HasSuffix(f.Name(), ".json") || keep[f.Name()] {
-			continue
-		}
-		path := filepath.Join(dir, f.Name())
-		if _, err := report.Load(path); err == nil {
-			if err := os.Remove(path); err != nil {
-				return fmt.Errorf("update baseline: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-func logf(w io.Writer, format string, args ...any) {
-	if w != nil {
-		fmt.Fprintf(w, format+"\n", args...)
-	}
-}
-
-// latencies is the runner's --latency list for one added round trip (none for 0).
-func latencies(d time.Duration) []time.Duration {
-	if d <= 0 {
-		return nil
-	}
-	return []time.Duration{d}
 }

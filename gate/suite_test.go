@@ -5,18 +5,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
-func writeBaselineFiles(t *testing.T, dir string, files map[string]*report.Result) {
+func writeBaselineFiles(t *testing.T, dir string, files map[string]*result.Result) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for name, res := range files {
-		if err := report.WriteFile(filepath.Join(dir, name), res); err != nil {
+		if err := result.WriteFile(filepath.Join(dir, name), res); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -52,7 +53,7 @@ func TestBaselineOfOtherParametersIsRejected(t *testing.T) {
 	other.Duration = "30s"
 	queue := selectOnly(baseTput, baseP99)
 	queue.Scenario = "queue"
-	writeBaselineFiles(t, dir, map[string]*report.Result{"select-only.json": other})
+	writeBaselineFiles(t, dir, map[string]*result.Result{"select-only.json": other})
 	_, _, err := LoadBaseline(cfg, dir, false)
 	path := filepath.Join(dir, "select-only.json")
 	want := "baseline " + path + " was measured with other settings than suite entry select-only: workers=8 in the baseline, 4 now; " +
@@ -61,7 +62,7 @@ func TestBaselineOfOtherParametersIsRejected(t *testing.T) {
 		t.Fatalf("got\n%v\nwant prefix\n%s", err, want)
 	}
 
-	writeBaselineFiles(t, dir, map[string]*report.Result{"select-only.json": queue})
+	writeBaselineFiles(t, dir, map[string]*result.Result{"select-only.json": queue})
 	_, _, err = LoadBaseline(cfg, dir, false)
 	if err == nil || !strings.Contains(err.Error(), "was measured with other settings than suite entry select-only: it is a result of queue, not select-only") {
 		t.Fatalf("another scenario: %v", err)
@@ -80,7 +81,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	// A result of an entry no longer in the suite goes; other files stay.
 	stale := selectOnly(baseTput, baseP99)
-	writeBaselineFiles(t, dir, map[string]*report.Result{"old-entry.json": stale})
+	writeBaselineFiles(t, dir, map[string]*result.Result{"old-entry.json": stale})
 	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("ours\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -101,5 +102,19 @@ func TestBaselineRoundTrip(t *testing.T) {
 	got, notes, err := LoadBaseline(cfg, dir, false)
 	if err != nil || len(notes) > 0 || got == nil || got.Calibration == nil || len(got.Results["select-only"].Series) != 5 {
 		t.Fatalf("load: %v %v %+v", err, notes, got)
+	}
+}
+
+// TestParameterAddedSinceTheBaseline: a parameter the baseline lacks matches when the suite leaves
+// it at its default (what the baseline ran), and not when the suite sets it otherwise.
+func TestParameterAddedSinceTheBaseline(t *testing.T) {
+	base := &result.Result{Scenario: "select-only", Duration: "5s", Warmup: "1s",
+		Params: map[string]any{"variants": []any{"prepared"}, "workers": []any{4}, "scale": 1, "connect": "pool"}}
+	for engine, wantMismatch := range map[string]bool{"goroutines": false, "mux": true} {
+		e := &Entry{Scenario: "select-only", duration: 5 * time.Second, warmup: time.Second,
+			params: map[string]any{"variants": []any{"prepared"}, "workers": []any{4}, "scale": 1, "connect": "pool", "engine": engine}}
+		if got := mismatch(e, base); (len(got) > 0) != wantMismatch {
+			t.Errorf("engine=%s against a baseline without engine: mismatch %q, want a mismatch: %v", engine, got, wantMismatch)
+		}
 	}
 }

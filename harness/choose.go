@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // providers are the target kinds this build can start, in the order auto tries them.
@@ -74,7 +76,7 @@ func ChooseFor(ctx context.Context, spec Spec) (p Provider, note string, err err
 	for _, p := range providers {
 		kinds = append(kinds, p.Kind())
 	}
-	return nil, "", Usagef("--target %q: valid targets are auto, %s", kind, strings.Join(kinds, ", "))
+	return nil, "", usage.Fieldf("target", "%q: valid targets are auto, %s", kind, strings.Join(kinds, ", "))
 }
 
 // fallbackNote is the one line auto says when it passes over providers: why, in a few words, and
@@ -110,5 +112,5 @@ func CheckKind(kind string) error {
 		}
 		kinds = append(kinds, p.Kind())
 	}
-	return Usagef("--target %q: valid targets are auto, %s", kind, strings.Join(kinds, ", "))
+	return usage.Fieldf("target", "%q: valid targets are auto, %s", kind, strings.Join(kinds, ", "))
 }

@@ -49,9 +49,8 @@ func TestFallbackNoteIsOneShortLine(t *testing.T) {
 // docker for a missing image and says so without the engine's words.
 func TestAutoFallbackLineNamesNoRegistryHost(t *testing.T) {
 	requireDocker(t, false)
-	if _, err := FindPGBinaries(context.Background()); err != nil {
-		t.Skipf("no local target to fall back to: %v", err)
-	}
+	_, noLocal := FindPGBinaries(context.Background())
+	require(t, "PostgreSQL (the local target to fall back to)", noLocal)
 	ctx := context.Background()
 	spec := Spec{Kind: KindAuto, Image: "pgscale/postgres:no-such-tag"}
 	err := (&DockerProvider{}).AvailableFor(ctx, spec)

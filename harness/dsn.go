@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgscale/pgscale/conninfo"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // DSNConnectTimeout bounds the first connection to an existing server, so that an unreachable DSN
@@ -26,17 +28,27 @@ func (DSNProvider) Kind() string { return KindDSN }
 // Available implements Provider: a dsn target is always possible, given a DSN.
 func (DSNProvider) Available(context.Context) error { return nil }
 
-// ParseDSN checks a DSN (URL or key=value form) without connecting.
+// ParseDSN checks a DSN (URL or key=value form) without connecting. A malformed one is reported
+// by the kind of fault and its byte position, never by echoing it (it may hold a password).
 func ParseDSN(dsn string) (*pgx.ConnConfig, error) {
-	if strings.TrimSpace(dsn) == "" {
-		return nil, Usagef("--dsn is empty: give a URL (postgres://user@host:5432/db) or key=value pairs (host=... dbname=...)")
-	}
-	cfg, err := pgx.ParseConfig(dsn)
+	d, err := ParseConnString(dsn)
 	if err != nil {
-		return nil, Usagef("--dsn %q is not a valid connection string: %s; give a URL (postgres://user@host:5432/db) or key=value pairs (host=... dbname=...)",
-			RedactDSN(dsn), firstLine(RedactDSN(err.Error())))
+		return nil, err
 	}
-	return cfg, nil
+	return d.Config()
+}
+
+// ParseConnString is ParseDSN's DSN, for holding: it never shows its password.
+func ParseConnString(dsn string) (conninfo.DSN, error) {
+	if strings.TrimSpace(dsn) == "" {
+		return conninfo.DSN{}, usage.Fieldf("dsn", "is empty: give a URL (postgres://user@host:5432/db) or key=value pairs (host=... dbname=...)")
+	}
+	d, err := conninfo.Parse(dsn)
+	if err != nil {
+		return conninfo.DSN{}, usage.Fieldf("dsn", "is not a valid connection string: %s; give a URL (postgres://user@host:5432/db) or key=value pairs (host=... dbname=...)",
+			strings.TrimPrefix(err.Error(), "dsn: "))
+	}
+	return d, nil
 }
 
 var schemaUnsafe = regexp.MustCompile(`[^a-z0-9_]+`)
@@ -52,49 +64,89 @@ func RunSchema(runID string) string {
 
 // Start implements Provider: it connects (within DSNConnectTimeout) and creates the run's schema.
 func (DSNProvider) Start(ctx context.Context, spec Spec) (Target, error) {
-	cfg, err := ParseDSN(spec.DSN)
+	d, conn, err := connectDSN(ctx, spec.DSN)
 	if err != nil {
 		return nil, err
+	}
+	defer conn.Close(context.Background())
+	if spec.InPlace {
+		// The database as it is: no schema of ours, the DSN's own search_path, nothing to drop.
+		return &dsnTarget{raw: spec.DSN, dsn: d}, nil
+	}
+	schema := RunSchema(spec.RunID)
+	pinned, err := PinDSN(spec.DSN, schema)
+	if err != nil {
+		return nil, fmt.Errorf("dsn target: %w", err)
+	}
+	if err := CreateMarkedSchema(ctx, conn, spec.RunID, schema); err != nil {
+		return nil, fmt.Errorf("dsn target: create schema %s: %w", schema, err)
+	}
+	t := &dsnTarget{raw: pinned, dsn: d, schema: schema}
+	if err := CheckPinned(ctx, pinned, schema); err != nil {
+		// Drop the (empty) schema over the connection that made it: the pinned ones cannot be
+		// trusted.
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize())
+		return nil, fmt.Errorf("dsn target: %w", err)
+	}
+	return t, nil
+}
+
+// connectDSN parses dsn and connects to it within DSNConnectTimeout.
+func connectDSN(ctx context.Context, dsn string) (conninfo.DSN, *pgx.Conn, error) {
+	d, err := ParseConnString(dsn)
+	if err != nil {
+		return d, nil, err
+	}
+	cfg, err := d.Config()
+	if err != nil {
+		return d, nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, DSNConnectTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("dsn target %s: %s", RedactDSN(spec.DSN), RedactDSN(err.Error()))
+		return d, nil, fmt.Errorf("dsn target %s: %s", d, d.Scrub(RedactDSN(err.Error())))
 	}
-	defer conn.Close(context.Background())
-	schema := RunSchema(spec.RunID)
-	if _, err := conn.Exec(cctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return nil, fmt.Errorf("dsn target: create schema %s: %w", schema, err)
-	}
-	return &dsnTarget{dsn: spec.DSN, schema: schema}, nil
+	return d, conn, nil
 }
 
+// dsnTarget is a run's schema on an existing server. Every connection string it hands out is
+// pinned to that schema (PinDSN).
 type dsnTarget struct {
-	dsn    string
+	raw    string       // the DSN pinned to schema (PinDSN): what DSN and AdminDSN hand out; never shown
+	dsn    conninfo.DSN // as the user gave it, for showing
 	schema string
 	once   sync.Once
 	err    error
 }
 
 func (t *dsnTarget) Kind() string            { return KindDSN }
-func (t *dsnTarget) DSN() string             { return t.dsn }
-func (t *dsnTarget) AdminDSN() string        { return t.dsn }
+func (t *dsnTarget) DSN() string             { return t.raw }
+func (t *dsnTarget) AdminDSN() string        { return t.raw }
 func (t *dsnTarget) Schema() string          { return t.schema }
 func (t *dsnTarget) CanChangeSettings() bool { return false }
 func (t *dsnTarget) Detail() map[string]string {
-	return map[string]string{"dsn": RedactDSN(t.dsn), "schema": t.schema}
+	return map[string]string{"dsn": t.dsn.String(), "schema": t.schema}
 }
-func (t *dsnTarget) Info(ctx context.Context) (ServerInfo, error) { return ReadServerInfo(ctx, t.dsn) }
+func (t *dsnTarget) Info(ctx context.Context) (ServerInfo, error) { return ReadServerInfo(ctx, t.raw) }
 
-// Close drops the run's schema and everything in it; nothing else is touched.
+// Close drops the run's schema and everything in it; nothing else is touched. A target in place
+// has no schema and drops nothing.
 func (t *dsnTarget) Close(ctx context.Context) error {
 	t.once.Do(func() {
+		if t.schema == "" {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, t.dsn)
+		cfg, err := ConnConfig(t.raw)
 		if err != nil {
-			t.err = fmt.Errorf("dsn target: drop schema %s: %s", t.schema, RedactDSN(err.Error()))
+			t.err = fmt.Errorf("dsn target: drop schema %s: %w", t.schema, err)
+			return
+		}
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.err = fmt.Errorf("dsn target: drop schema %s: %s", t.schema, t.dsn.Scrub(RedactDSN(err.Error())))
 			return
 		}
 		defer conn.Close(context.Background())

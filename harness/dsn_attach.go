@@ -3,23 +3,15 @@ package harness
 import (
 	"context"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // AttachDSN is DSNProvider.Start for a run whose schema exists already, made and loaded
 // beforehand by `pgscale prepare`: it checks that the schema is there instead of creating it.
 // The target's Close drops the schema, as for any run on a dsn target.
 func AttachDSN(ctx context.Context, spec Spec) (Target, error) {
-	cfg, err := ParseDSN(spec.DSN)
+	d, conn, err := connectDSN(ctx, spec.DSN)
 	if err != nil {
 		return nil, err
-	}
-	cctx, cancel := context.WithTimeout(ctx, DSNConnectTimeout)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(cctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("dsn target %s: %s", RedactDSN(spec.DSN), RedactDSN(err.Error()))
 	}
 	defer conn.Close(context.Background())
 	schema := RunSchema(spec.RunID)
@@ -31,5 +23,16 @@ func AttachDSN(ctx context.Context, spec Spec) (Target, error) {
 		return nil, fmt.Errorf("dsn target: schema %s of run %s does not exist: run pgscale prepare with the same --run-id first, "+
 			"or leave out --skip-setup", schema, spec.RunID)
 	}
-	return &dsnTarget{dsn: spec.DSN, schema: schema}, nil
+	pinned, err := PinDSN(spec.DSN, schema)
+	if err != nil {
+		return nil, fmt.Errorf("dsn target: %w", err)
+	}
+	if err := CheckPinned(ctx, pinned, schema); err != nil {
+		return nil, fmt.Errorf("dsn target: %w", err)
+	}
+	// The schema is this run's now: clean --dsn judges it by this process from here on.
+	if err := markSchema(ctx, conn, spec.RunID, schema, MarkerRunning); err != nil {
+		return nil, err
+	}
+	return &dsnTarget{raw: pinned, dsn: d, schema: schema}, nil
 }

@@ -17,6 +17,9 @@ func TestRedactDSN(t *testing.T) {
 		"host=db.example.com user=app password=hunter2 dbname=app",
 		"host=db.example.com password='hunter 2' dbname=app",
 		"failed to connect to `user=app database=app`: postgres://app:hunter2@x/y",
+		"failed: postgres://app:hunter2 and more@x/y",
+		"failed: postgresql://app:hunter2",
+		"host=db user=app password=\\hunter2\\ x",
 	} {
 		got := RedactDSN(dsn)
 		if strings.Contains(got, "hunter") {
@@ -25,6 +28,14 @@ func TestRedactDSN(t *testing.T) {
 		if !strings.Contains(got, "app") {
 			t.Errorf("RedactDSN(%q) = %q: redacted too much", dsn, got)
 		}
+	}
+}
+
+func TestRedactDSNLeavesOtherURLs(t *testing.T) {
+	t.Parallel()
+	in := "Get http://localhost:2375/v1.43/containers/json: dial unix: no such file"
+	if got := RedactDSN(in); got != in {
+		t.Errorf("RedactDSN(%q) = %q", in, got)
 	}
 }
 
@@ -47,10 +58,11 @@ func TestParseDSNRejectsGarbage(t *testing.T) {
 func TestWithoutPassword(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"postgres://app:s3cret@db.example.com:5432/app?sslmode=verify-full": "postgres://app@db.example.com:5432/app?sslmode=verify-full",
-		"postgres://app@db/app?password=s3cret&sslmode=require":             "postgres://app@db/app?sslmode=require",
-		"host=db user=app password='s 3cret' dbname=app sslmode=verify-ca":  "host=db user=app  dbname=app sslmode=verify-ca",
-		"postgres://app@127.0.0.1:5432/app":                                 "postgres://app@127.0.0.1:5432/app",
+		"postgres://app:s3cret@db.example.com:5432/app?sslmode=verify-full": "user=app host=db.example.com port=5432 dbname=app sslmode=verify-full",
+		"postgres://app@db/app?password=s3cret&sslmode=require":             "user=app host=db dbname=app sslmode=require",
+		"host=db user=app password='s 3cret' dbname=app sslmode=verify-ca":  "host=db user=app dbname=app sslmode=verify-ca",
+		"postgres://app@127.0.0.1:5432/app?search_path=s1":                  "user=app host=127.0.0.1 port=5432 dbname=app",
+		"postgres://app:s3cret@db:notaport/app":                             "",
 	} {
 		if got := WithoutPassword(in); got != want {
 			t.Errorf("WithoutPassword(%q) = %q, want %q", in, got, want)

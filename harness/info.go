@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -77,48 +76,8 @@ func ReadServerInfo(ctx context.Context, dsn string) (ServerInfo, error) {
 	return info, nil
 }
 
-var (
-	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)([^@\s]*)(@)`)
-)
-
-// RedactDSN hides the password of a DSN in URL or key=value form, for errors and logs.
-func RedactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.Host != "" || err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	// Not a URL that parses (a bad port, say), or key=value pairs: redact both forms by pattern.
-	dsn = urlPassword.ReplaceAllString(dsn, "${1}xxxxx${3}")
-	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
-}
-
-// WithoutPassword is dsn with its password taken out (URL or key=value form), for handing a
-// connection string to another program's command line; the password goes by PGPASSWORD.
-func WithoutPassword(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
-		if u.User != nil {
-			u.User = url.User(u.User.Username())
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Del("password")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	return strings.TrimSpace(kvPassword.ReplaceAllString(dsn, ""))
-}
-
 // LibpqEnv is the environment for a libpq program (pgbench, psql) that is handed cfg's connection
-// string without its password (WithoutPassword), so that it connects where and as cfg does:
+// string without its password (WithoutPassword or conninfo.DSN.Arg), so that it connects where and as cfg does:
 //   - the inherited environment without its PG* variables (a PGSERVICE or PGHOSTADDR there could
 //     send it elsewhere than pgscale's load; PGSCALE_DSN may hold a password), except PGSSL*, which
 //     pgx read too and which set TLS alike for both;

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgscale/pgscale/conninfo"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // Latency proxy limits.
@@ -51,7 +54,7 @@ func StartTarget(ctx context.Context, provider Provider, spec Spec) (Target, err
 // ValidateLatency rejects a negative or absurd --latency.
 func ValidateLatency(d time.Duration) error {
 	if d < 0 || d > LatencyMax {
-		return Usagef("--latency %s: must be from 0 (none) to %s, e.g. 2ms or 12ms", d, LatencyMax)
+		return usage.Fieldf("latency", "%s: must be from 0 (none) to %s, e.g. 2ms or 12ms", d, LatencyMax)
 	}
 	return nil
 }
@@ -138,8 +141,14 @@ func dsnWithAddr(dsn, addr string) (string, error) {
 		u.RawQuery = q.Encode()
 		return u.String(), nil
 	}
-	// key=value: a later keyword wins over an earlier one.
-	return dsn + " host=" + host + " port=" + port + " hostaddr=" + host, nil
+	// key=value: host and port replaced, and any hostaddr dropped (libpq would connect to it
+	// rather than to host; pgx knows no hostaddr and would send it to the server as a setting,
+	// which refuses it).
+	d, err := conninfo.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("target dsn: %w", err)
+	}
+	return d.With("hostaddr", "").With("host", host).With("port", port).Secret(), nil
 }
 
 // LatencyProxy forwards TCP connections from a loopback port to an upstream address, holding

@@ -6,20 +6,20 @@ import (
 	"time"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/harness/harnesstest"
 	"github.com/pgscale/pgscale/runner"
 	_ "github.com/pgscale/pgscale/scenarios/selectonly"
 )
 
 // TestLatencyRaisesSelectOnlyP50 runs select-only without and with --latency 10ms, one after the
-// other on the local target: the p50 must rise by about the round trip added.
+// other on the package's shared server (a dsn target): the p50 must rise by about the round trip
+// added.
 func TestLatencyRaisesSelectOnlyP50(t *testing.T) {
-	if err := (&harness.LocalProvider{}).Available(context.Background()); err != nil {
-		t.Skipf("no PostgreSQL here: %v", err)
-	}
+	harnesstest.RequirePostgres(t)
 	p50 := func(latency time.Duration) float64 {
 		t.Helper()
 		p, err := runner.Prepare(runner.Options{
-			Scenario: "select-only", Target: harness.KindLocal, Out: t.TempDir(), Repeat: 1, Seed: 1,
+			Scenario: "select-only", Target: harness.KindDSN, DSN: harnesstest.DSN(t), Out: t.TempDir(), Repeat: 1, Seed: 1,
 			Sets:     map[string]string{"scale": "1", "variants": "prepared", "workers": "2"},
 			Duration: 2 * time.Second, Warmup: 300 * time.Millisecond, Latencies: []time.Duration{latency},
 		}, time.Now())
@@ -52,11 +52,9 @@ func TestLatencyRaisesSelectOnlyP50(t *testing.T) {
 // series per latency, each records latency_ms as a point value, and the p50s differ by about
 // the round trip added.
 func TestLatencySweepRunsEveryPointAtEachLatency(t *testing.T) {
-	if err := (&harness.LocalProvider{}).Available(context.Background()); err != nil {
-		t.Skipf("no PostgreSQL here: %v", err)
-	}
+	harnesstest.RequirePostgres(t)
 	p, err := runner.Prepare(runner.Options{
-		Scenario: "select-only", Target: harness.KindLocal, Out: t.TempDir(), Repeat: 1, Seed: 1,
+		Scenario: "select-only", Target: harness.KindDSN, DSN: harnesstest.DSN(t), Out: t.TempDir(), Repeat: 1, Seed: 1,
 		Sets:     map[string]string{"scale": "1", "variants": "prepared", "workers": "2"},
 		Duration: 2 * time.Second, Warmup: 300 * time.Millisecond,
 		Latencies: []time.Duration{0, 10 * time.Millisecond},

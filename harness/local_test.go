@@ -25,7 +25,7 @@ func localTestProvider(t testing.TB) *LocalProvider {
 	t.Helper()
 	if _, err := FindPGBinaries(context.Background()); err != nil {
 		if errors.Is(err, ErrNoLocalPostgres) {
-			t.Skipf("no PostgreSQL server binaries here: %v", err)
+			require(t, "PostgreSQL", err)
 		}
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestLocalStartWithSettings(t *testing.T) {
 	if got := localTestQuery(t, tg, "SHOW fsync"); got != "on" {
 		t.Errorf("fsync = %s, want on", got)
 	}
-	if want := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", tg.Port()); tg.DSN() != want || tg.AdminDSN() != want {
+	if want := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", tg.password, tg.Port()); tg.DSN() != want || tg.AdminDSN() != want || len(tg.password) < 32 {
 		t.Errorf("DSN %q, AdminDSN %q, want %q", tg.DSN(), tg.AdminDSN(), want)
 	}
 	if tg.Kind() != KindLocal || tg.Schema() != "public" || !tg.CanChangeSettings() {
@@ -307,7 +307,7 @@ func TestLocalBinariesFromEnv(t *testing.T) {
 	// Not parallel: it sets the environment.
 	bin, err := FindPGBinaries(context.Background())
 	if errors.Is(err, ErrNoLocalPostgres) {
-		t.Skipf("no PostgreSQL server binaries here: %v", err)
+		require(t, "PostgreSQL", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/usage"
+	"github.com/pgscale/pgscale/result"
 )
 
 // Poolers and their modes.
@@ -50,13 +51,13 @@ func ValidatePooler(p *PoolerSpec) error {
 	}
 	var errs []error
 	if p.Kind != PoolerPgBouncer {
-		errs = append(errs, Usagef("--pooler %q: the valid pooler is %s", p.Kind, PoolerPgBouncer))
+		errs = append(errs, usage.Fieldf("pooler", "%q: the valid pooler is %s", p.Kind, PoolerPgBouncer))
 	}
 	if p.Mode != PoolerModeTransaction && p.Mode != PoolerModeSession {
-		errs = append(errs, Usagef("--pooler-mode %q: valid modes are %s, %s", p.Mode, PoolerModeTransaction, PoolerModeSession))
+		errs = append(errs, usage.Fieldf("pooler-mode", "%q: valid modes are %s, %s", p.Mode, PoolerModeTransaction, PoolerModeSession))
 	}
 	if p.Size <= 0 {
-		errs = append(errs, Usagef("--pooler-size %d: must be at least 1 (server connections PgBouncer may open)", p.Size))
+		errs = append(errs, usage.Fieldf("pooler-size", "%d: must be at least 1 (server connections PgBouncer may open)", p.Size))
 	}
 	return errors.Join(errs...)
 }
@@ -97,14 +98,14 @@ func newPgbouncerSource(host string, port int, user, password string) *pgbouncer
 }
 
 // Sample implements SampleSource.
-func (s *pgbouncerSource) Sample(ctx context.Context, smp *report.ServerSample) error {
+func (s *pgbouncerSource) Sample(ctx context.Context, smp *result.ServerSample) error {
 	return s.SampleExtra(ctx, smp, nil)
 }
 
 // SampleExtra implements ExtraSampleSource: cl_waiting and sv_active summed over the pools into
 // smp; clients active, servers idle, the longest wait, and transactions and wait time since the
 // previous reading into extra.
-func (s *pgbouncerSource) SampleExtra(ctx context.Context, smp *report.ServerSample, extra map[string]float64) error {
+func (s *pgbouncerSource) SampleExtra(ctx context.Context, smp *result.ServerSample, extra map[string]float64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn == nil || s.conn.IsClosed() {
@@ -222,7 +223,7 @@ func findPgbouncer(ctx context.Context) (path, version string, err error) {
 		}
 	}
 	if err != nil {
-		return "", "", Usagef("--pooler pgbouncer: the local target needs the pgbouncer program, and there is none " +
+		return "", "", usage.Fieldf("pooler", "pgbouncer: the local target needs the pgbouncer program, and there is none "+
 			"(apt-get install pgbouncer, dnf install pgbouncer or brew install pgbouncer), or use --target docker")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -271,7 +272,7 @@ func (t *LocalTarget) startPooler(ctx context.Context, spec PoolerSpec, path, ve
 		}
 		err = t.waitPooler(ctx, p, deadline)
 		if err == nil {
-			p.source = newPgbouncerSource("127.0.0.1", p.port, localSuperuser, "")
+			p.source = newPgbouncerSource("127.0.0.1", p.port, localSuperuser, t.password)
 			return nil
 		}
 		if attempt >= localPortAttempts || !p.hasExited() || !strings.Contains(t.readPoolerLog(), "Address already in use") {
@@ -291,7 +292,7 @@ func (t *LocalTarget) launchPooler(p *localPooler, port int) error {
 listen_addr = 127.0.0.1
 listen_port = %d
 unix_socket_dir =
-auth_type = trust
+auth_type = scram-sha-256
 auth_file = %s
 admin_users = %s
 stats_users = %s
@@ -302,12 +303,12 @@ ignore_startup_parameters = extra_float_digits,options,search_path
 pidfile = %s
 `, t.port, port, filepath.Join(t.dir, localPoolerUsers), localSuperuser, localSuperuser,
 		p.spec.Mode, p.spec.Size, poolerMaxClients, filepath.Join(t.dir, localPoolerPID))
-	// With auth_type trust PgBouncer still wants the user in its auth file; no password is needed
-	// (the local server trusts 127.0.0.1 too).
-	users := fmt.Sprintf("%q \"\"\n", localSuperuser)
+	// The auth file holds the run's SCRAM secret, not the password: PgBouncer checks clients with
+	// it and, having checked one, logs in to the server with it (SCRAM pass-through).
+	users := fmt.Sprintf("%q %q\n", localSuperuser, t.secret)
 	for name, content := range map[string]string{localPoolerIni: ini, localPoolerUsers: users} {
 		path := filepath.Join(t.dir, name)
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			return fmt.Errorf("local target: pgbouncer configuration: %w", err)
 		}
 		if err := t.acct.chown(path); err != nil {
@@ -347,7 +348,7 @@ func (t *LocalTarget) waitPooler(ctx context.Context, p *localPooler, deadline t
 		if p.hasExited() {
 			return fmt.Errorf("local target: pgbouncer exited at start: %s", lastLines(t.readPoolerLog(), 5))
 		}
-		err := localPing(ctx, p.dsn())
+		err := localPing(ctx, p.dsn(t.password))
 		if err == nil {
 			return nil
 		}
@@ -362,9 +363,7 @@ func (t *LocalTarget) waitPooler(ctx context.Context, p *localPooler, deadline t
 }
 
 // dsn is where the load goes through PgBouncer.
-func (p *localPooler) dsn() string {
-	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable", localSuperuser, p.port)
-}
+func (p *localPooler) dsn(password string) string { return localURL(password, p.port) }
 
 func (p *localPooler) hasExited() bool {
 	select {

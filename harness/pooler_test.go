@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 func TestValidatePooler(t *testing.T) {
@@ -97,7 +97,7 @@ func loadThroughPooler(t *testing.T, target Target, workers int, d time.Duration
 		}
 		out.maxBackends = max(out.maxBackends, n)
 		for _, src := range sources {
-			var smp report.ServerSample
+			var smp result.ServerSample
 			extra := map[string]float64{}
 			sctx, scancel := context.WithTimeout(context.Background(), time.Second)
 			err := src.(ExtraSampleSource).SampleExtra(sctx, &smp, extra)

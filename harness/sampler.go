@@ -2,13 +2,15 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/loadgen"
+	"github.com/pgscale/pgscale/result"
 )
 
 // samplerQuery reads, in one round trip, the connection states, lock waits, database counters and
@@ -40,76 +42,97 @@ const walFromLSN = `CASE WHEN pg_is_in_recovery() THEN 0 ELSE pg_wal_lsn_diff(pg
 // TimedSample is one sampler reading; counters are per-second deltas from the previous reading.
 type TimedSample struct {
 	At time.Time
-	report.ServerSample
+	result.ServerSample
 	// Extra holds the figures of ExtraSampleSources (pooler_xacts, ...), for the timeline's
 	// extra columns.
 	Extra map[string]float64
 }
 
 // Sampler reads the server once a second over its own connection, opened before the load so that
-// it keeps working when the load exhausts max_connections.
+// it keeps working when the load exhausts max_connections; between readings it reads what active
+// sessions wait on 10 times a second (waits.go). A lost connection is reopened with a backoff (a
+// reading lost with it is taken again on the new one); when none answers for
+// loadgen.DefaultGiveUp, Lost says so.
 type Sampler struct {
-	conn     *pgx.Conn
+	conn     *loadgen.Redialer
 	query    string
 	interval time.Duration
 
 	mu      sync.Mutex
 	samples []TimedSample
 	last    TimedSample
-	prev    *report.ServerSample // cumulative counters of the previous reading
+	prev    *result.ServerSample // cumulative counters of the previous reading
 	lastErr error
 	extra   []SampleSource
+	// lostSince is when readings began to fail (zero while they succeed); lost is set once they
+	// have failed for giveUp.
+	lostSince time.Time
+	lost      error
+	giveUp    time.Duration
+	waits     waitAccumulator // what active sessions waited on since the last sample (waits.go)
+	usage     usageState      // CPU and memory of both sides (waits.go)
 
-	stop chan struct{}
-	done chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // SampleSource adds figures of its own to each sample (a pooler's SHOW POOLS, for example).
 type SampleSource interface {
-	Sample(ctx context.Context, s *report.ServerSample) error
+	Sample(ctx context.Context, s *result.ServerSample) error
 }
 
 // ExtraSampleSource is a SampleSource with figures beyond ServerSample's fields; they go into the
 // timeline's extra columns. The sampler calls SampleExtra instead of Sample.
 type ExtraSampleSource interface {
 	SampleSource
-	SampleExtra(ctx context.Context, s *report.ServerSample, extra map[string]float64) error
+	SampleExtra(ctx context.Context, s *result.ServerSample, extra map[string]float64) error
 }
+
+// SamplerApplicationName is the application_name of the sampler's session.
+const SamplerApplicationName = "pgscale sampler"
 
 // NewSampler connects to adminDSN. Call Start, then Stop.
 func NewSampler(ctx context.Context, adminDSN string, extra ...SampleSource) (*Sampler, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(cctx, adminDSN)
+	cc, err := pgx.ParseConfig(adminDSN)
 	if err != nil {
 		return nil, fmt.Errorf("sampler: %s", RedactDSN(err.Error()))
 	}
+	cc.RuntimeParams["application_name"] = SamplerApplicationName // its session is told apart from the load's
+	rd, err := loadgen.Redial(cctx, "sampler", cc, loadgen.RedialOptions{})
+	if err != nil {
+		return nil, errors.New(RedactDSN(err.Error()))
+	}
+	conn, _ := rd.Conn(cctx)
 	wal := walFromLSN
 	var versionNum int
 	if err := conn.QueryRow(cctx, "SELECT current_setting('server_version_num')::int").Scan(&versionNum); err == nil && versionNum >= 140000 {
 		wal = walFromStat
 	}
-	s := &Sampler{conn: conn, query: fmt.Sprintf(samplerQuery, wal), interval: time.Second, extra: extra}
+	s := &Sampler{conn: rd, query: fmt.Sprintf(samplerQuery, wal), interval: time.Second, extra: extra, giveUp: loadgen.DefaultGiveUp}
 	return s, nil
 }
 
 // Start samples in the background until Stop.
 func (s *Sampler) Start(ctx context.Context) {
-	s.stop = make(chan struct{})
+	ctx, s.cancel = context.WithCancel(ctx)
 	s.done = make(chan struct{})
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(s.interval)
 		defer t.Stop()
+		w := time.NewTicker(WaitInterval)
+		defer w.Stop()
 		s.sampleOnce(ctx)
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-s.stop:
-				return
 			case <-t.C:
 				s.sampleOnce(ctx)
+			case <-w.C:
+				s.sampleWaits(ctx)
 			}
 		}
 	}()
@@ -117,31 +140,26 @@ func (s *Sampler) Start(ctx context.Context) {
 
 // Stop ends sampling and closes the connection. It is safe to call more than once.
 func (s *Sampler) Stop() {
-	if s.stop != nil {
-		select {
-		case <-s.stop:
-		default:
-			close(s.stop)
-		}
+	if s.cancel != nil {
+		s.cancel()
 		<-s.done
 	}
-	if !s.conn.IsClosed() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = s.conn.Close(ctx)
-	}
+	s.conn.Close()
 }
 
 func (s *Sampler) sampleOnce(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
 	defer cancel()
-	var cur report.ServerSample
-	err := s.conn.QueryRow(ctx, s.query).Scan(&cur.Connections, &cur.Active, &cur.Idle, &cur.IdleInTransaction,
-		&cur.WaitingOnLock, &cur.LocksWaiting, &cur.MaxConnections,
-		&cur.Commits, &cur.Rollbacks, &cur.BlocksRead, &cur.BlocksHit, &cur.WALBytes)
+	var cur result.ServerSample
+	err := s.conn.Do(ctx, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, s.query).Scan(&cur.Connections, &cur.Active, &cur.Idle, &cur.IdleInTransaction,
+			&cur.WaitingOnLock, &cur.LocksWaiting, &cur.MaxConnections,
+			&cur.Commits, &cur.Rollbacks, &cur.BlocksRead, &cur.BlocksHit, &cur.WALBytes)
+	})
 	var extra map[string]float64
 	var srcErr error
 	if err == nil {
+		cur.Load, cur.Usage = s.takeLoad(), s.takeUsage(ctx)
 		for _, src := range s.extra {
 			var e error
 			if xs, ok := src.(ExtraSampleSource); ok {
@@ -160,9 +178,18 @@ func (s *Sampler) sampleOnce(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+			return // stopped
+		}
 		s.lastErr = err
+		if s.lostSince.IsZero() {
+			s.lostSince = time.Now()
+		} else if d := time.Since(s.lostSince); d >= s.giveUp && s.lost == nil {
+			s.lost = fmt.Errorf("sampler: no reading for %s: %s", d.Round(time.Second), RedactDSN(err.Error()))
+		}
 		return
 	}
+	s.lostSince = time.Time{}
 	if srcErr != nil {
 		s.lastErr = srcErr
 	}
@@ -186,6 +213,23 @@ func (s *Sampler) Latest() TimedSample {
 	return s.last
 }
 
+// Lost is why the sampler gave up on the server: it could not read it for loadgen.DefaultGiveUp,
+// reconnecting with a backoff all along. It stays set once the sampler has given up, even if a
+// later reading succeeds: the timeline has a hole of that length.
+func (s *Sampler) Lost() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lost
+}
+
+// AddMetrics puts the sampler's reconnects and errors by class into a series' metrics
+// (sampler_reconnects, sampler_errors_<class>) when it lost its connection.
+func (s *Sampler) AddMetrics(m map[string]float64) {
+	if errs, _ := s.conn.Errors(); len(errs) > 0 || s.conn.Reconnects() > 0 {
+		s.conn.AddMetrics(m, "sampler")
+	}
+}
+
 // Err is the last sampling error, if any.
 func (s *Sampler) Err() error {
 	s.mu.Lock()
@@ -195,7 +239,7 @@ func (s *Sampler) Err() error {
 
 // JoinTimeline puts the readings into timeline, whose second t covers
 // (start+(t-1)s, start+t s]; each second gets the last reading taken within it.
-func (s *Sampler) JoinTimeline(start time.Time, timeline []report.Second) {
+func (s *Sampler) JoinTimeline(start time.Time, timeline []result.Second) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, smp := range s.samples {

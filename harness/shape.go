@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pgscale/pgscale/docker"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // EnvShapes names the environment variable that points at a shapes file of one's own, read
@@ -67,11 +68,11 @@ func ParseShape(name string) (Shape, error) {
 		cpus, _ := strconv.ParseFloat(m[1], 64) // the pattern admits only numbers
 		mem, err := parseMemory(m[2])
 		if err != nil {
-			return Shape{}, Usagef("--shape %s: %v", name, err)
+			return Shape{}, usage.Fieldf("shape", "%s: %v", name, err)
 		}
 		s := Shape{Name: name, CPUs: cpus, MemoryBytes: mem, Source: "pattern"}
 		if err := s.check(); err != nil {
-			return Shape{}, Usagef("--shape %s: %v", name, err)
+			return Shape{}, usage.Fieldf("shape", "%s: %v", name, err)
 		}
 		return s, nil
 	}
@@ -80,7 +81,7 @@ func ParseShape(name string) (Shape, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return Shape{}, Usagef("--shape %q: not a shape; give <cpus>cpu-<memory> (1cpu-1gb, 2cpu-4gb, 0.5cpu-512mb) "+
+	return Shape{}, usage.Fieldf("shape", "%q: not a shape; give <cpus>cpu-<memory> (1cpu-1gb, 2cpu-4gb, 0.5cpu-512mb) "+
 		"or one of %s", name, strings.Join(names, ", "))
 }
 
@@ -136,11 +137,11 @@ func LoadShapes() (map[string]Shape, error) {
 	if path := os.Getenv(EnvShapes); path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, Usagef("%s=%s: %v", EnvShapes, path, unwrapPath(err))
+			return nil, usage.Errorf("%s=%s: %v", EnvShapes, path, unwrapPath(err))
 		}
 		more, err := parseShapes(b, path)
 		if err != nil {
-			return nil, &UsageError{Msg: fmt.Sprintf("%s=%s: %v", EnvShapes, path, err)}
+			return nil, &usage.Error{Msg: fmt.Sprintf("%s=%s: %v", EnvShapes, path, err)}
 		}
 		for name, s := range more {
 			shapes[name] = s

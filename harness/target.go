@@ -1,17 +1,18 @@
 // Package harness starts and watches the PostgreSQL server a run measures: providers for the
 // docker, local and dsn targets behind one Target interface, server settings, and the sampler
-// that reads pg_stat_activity, pg_locks, pg_stat_database and pg_stat_wal once a second.
+// that reads pg_stat_activity, pg_locks, pg_stat_database and pg_stat_wal once a second (and what
+// active sessions wait on 10 times a second), with the server's and the load generator's CPU.
 //
 // The harness never knows which scenario runs: it is given a Spec and hands back a Target.
 package harness
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // Target kinds.
@@ -41,6 +42,9 @@ type Spec struct {
 	// Latency, when more than 0, is round-trip time added between the load and the server by an
 	// in-process proxy (StartTarget); half of it goes each way.
 	Latency time.Duration
+	// InPlace makes a dsn target work in the database as it is: it creates no schema of its
+	// own and drops nothing (scripts run against a staging database in the DSN's search path).
+	InPlace bool
 }
 
 // PoolerSpec asks for a connection pooler in front of the server.
@@ -99,31 +103,28 @@ type Provider interface {
 	Start(ctx context.Context, spec Spec) (Target, error)
 }
 
-// UsageError is bad input from the user: the CLI exits 2 and starts nothing.
-type UsageError struct{ Msg string }
+// UsageError, Usagef, JoinUsage and IsUsage are package usage's (internal/usage), where new code
+// finds them: a usage error names the field it is about, and each front end spells it.
 
-func (e *UsageError) Error() string { return e.Msg }
+// UsageError is usage.Error.
+//
+// Deprecated: use usage.Error.
+type UsageError = usage.Error
 
-// Usagef formats a UsageError.
-func Usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
+// Usagef is usage.Errorf.
+//
+// Deprecated: use usage.Errorf, or usage.Fieldf for a message about one input.
+func Usagef(format string, args ...any) error { return usage.Errorf(format, args...) }
 
-// JoinUsage is one UsageError holding every message of errs, a line each (nil for none).
-func JoinUsage(errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return &UsageError{Msg: strings.Join(msgs, "\n")}
-}
+// JoinUsage is usage.Join.
+//
+// Deprecated: use usage.Join.
+func JoinUsage(errs []error) error { return usage.Join(errs) }
 
-// IsUsage reports whether err is (or wraps) a UsageError.
-func IsUsage(err error) bool {
-	var u *UsageError
-	return errors.As(err, &u)
-}
+// IsUsage is usage.Is.
+//
+// Deprecated: use usage.Is.
+func IsUsage(err error) bool { return usage.Is(err) }
 
 // SortedKeys returns the keys of m in order; settings are always written in that order.
 func SortedKeys(m map[string]string) []string {

@@ -18,11 +18,14 @@ const (
 	ClassConnectTimeout  = "connect_timeout"
 	ClassConnectFailed   = "connect_failed"
 	ClassConnectionReset = "connection_reset"
-	ClassTimeout         = "timeout"
-	ClassCanceled        = "context_canceled"
-	ClassPoolTimeout     = "pool_timeout"
-	ClassPoolClosed      = "pool_closed"
-	ClassOther           = "other"
+	// ClassConnClosed is an operation on a connection already closed: by an earlier fatal error
+	// (57P01 after pg_terminate_backend) or a broken socket.
+	ClassConnClosed  = "conn_closed"
+	ClassTimeout     = "timeout"
+	ClassCanceled    = "context_canceled"
+	ClassPoolTimeout = "pool_timeout"
+	ClassPoolClosed  = "pool_closed"
+	ClassOther       = "other"
 	// ClassTooManyReserved splits SQLSTATE 53300 "remaining connection slots are reserved" from the
 	// plain "too many clients already": the first means ordinary roles have run out while
 	// superuser_reserved_connections are still free.
@@ -30,7 +33,9 @@ const (
 )
 
 // Classify names the class of err: its SQLSTATE when the server sent one (with 53300 split in
-// two, see ClassTooManyReserved), otherwise one of the client classes above.
+// two, see ClassTooManyReserved), the class of an error that names its own (an ErrorClass()
+// string method, such as the script_error of a script's runtime error), otherwise one of the
+// client classes above.
 func Classify(err error) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -38,6 +43,10 @@ func Classify(err error) string {
 			return ClassTooManyReserved
 		}
 		return pgErr.Code
+	}
+	var classed interface{ ErrorClass() string }
+	if errors.As(err, &classed) {
+		return classed.ErrorClass()
 	}
 	var connectErr *pgconn.ConnectError
 	isConnect := errors.As(err, &connectErr)
@@ -54,6 +63,8 @@ func Classify(err error) string {
 		return ClassConnectTimeout
 	case isConnect:
 		return ClassConnectFailed
+	case errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, net.ErrClosed):
+		return ClassConnClosed
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF):
 		return ClassConnectionReset

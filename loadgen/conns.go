@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -19,11 +20,24 @@ const connectParallelism = 32
 // errPoolTimeout marks a pool acquire cut off by its deadline.
 var errPoolTimeout = errors.New("pool acquire timed out")
 
+// sourceConnectError marks a connection the source failed to open for a worker (not one the
+// workload opened itself): the worker backs off before it tries again (see Worker.connectBackoff).
+type sourceConnectError struct{ err error }
+
+func (e *sourceConnectError) Error() string { return e.err.Error() }
+func (e *sourceConnectError) Unwrap() error { return e.err }
+
 // connSource hands connections to workers according to the connection mode.
 type connSource interface {
 	prepare(ctx context.Context, workers []*Worker) error
 	do(ctx context.Context, w *Worker, op Op) error
 	setRecorder(rec *Recorder)
+	// interrupts is the set of connections the run interrupts when it ends, or nil when the
+	// source does not hold its connections (Worker.QueryContext then returns the run's context).
+	interrupts() *guard
+	// refusedTLS says whether the server refused TLS to a connect that asked for it first
+	// (sslmode=prefer), so that the rest of the run connected without asking (see dialer).
+	refusedTLS() bool
 	close()
 }
 
@@ -34,22 +48,26 @@ func newConnSource(ctx context.Context, cfg Config) (connSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &poolSource{pool: pool, size: int(pool.Config().MaxConns)}, nil
+		return &poolSource{pool: pool, size: int(pool.Config().MaxConns), guard: &guard{}}, nil
 	case ConnPerWorker:
-		return &workerSource{cfg: cfg, conns: make([]*pgx.Conn, cfg.Workers)}, nil
+		return &workerSource{cfg: cfg, dial: newDialer(cfg.ConnConfig, cfg.ConnectTimeout),
+			conns: make([]*pgx.Conn, cfg.Workers), guard: &guard{}}, nil
 	case ConnNone:
 		return noneSource{}, nil
 	default:
-		return &perOpSource{cfg: cfg}, nil
+		return &perOpSource{cfg: cfg, dial: newShortDialer(cfg.ConnConfig, cfg.ConnectTimeout)}, nil
 	}
 }
 
 type poolSource struct {
-	pool *pgxpool.Pool
-	size int
+	pool  *pgxpool.Pool
+	size  int
+	guard *guard
 }
 
 func (s *poolSource) setRecorder(*Recorder) {}
+func (s *poolSource) interrupts() *guard    { return s.guard }
+func (s *poolSource) refusedTLS() bool      { return false }
 
 // prepare opens the pool's connections before the clock starts.
 func (s *poolSource) prepare(ctx context.Context, _ []*Worker) error {
@@ -85,21 +103,30 @@ func (s *poolSource) do(ctx context.Context, w *Worker, op Op) error {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			return fmt.Errorf("%w: %w", errPoolTimeout, err)
 		}
+		var connectErr *pgconn.ConnectError
+		if errors.As(err, &connectErr) {
+			return &sourceConnectError{err}
+		}
 		return err
 	}
 	defer c.Release()
-	return op(ctx, w, c.Conn())
+	w.conn = c.Conn()
+	return op(ctx, w, w.conn)
 }
 
 func (s *poolSource) close() { s.pool.Close() }
 
 type workerSource struct {
 	cfg   Config
+	dial  *dialer
 	rec   *Recorder
 	conns []*pgx.Conn
+	guard *guard
 }
 
 func (s *workerSource) setRecorder(rec *Recorder) { s.rec = rec }
+func (s *workerSource) interrupts() *guard        { return s.guard }
+func (s *workerSource) refusedTLS() bool          { return s.dial.tlsRefused.Load() }
 
 // prepare connects every worker before the clock starts. A worker that cannot connect now tries
 // again at each operation, where the failure is recorded.
@@ -112,7 +139,7 @@ func (s *workerSource) prepare(ctx context.Context, workers []*Worker) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if c, err := Connect(ctx, s.cfg.ConnConfig, s.cfg.ConnectTimeout); err == nil {
+			if c, err := s.dial.connect(ctx); err == nil {
 				s.conns[w.ID] = c
 			}
 		}()
@@ -125,13 +152,14 @@ func (s *workerSource) do(ctx context.Context, w *Worker, op Op) error {
 	c := s.conns[w.ID]
 	if c == nil || c.IsClosed() {
 		started := time.Now()
-		nc, err := Connect(ctx, s.cfg.ConnConfig, s.cfg.ConnectTimeout)
+		nc, err := s.dial.connect(ctx)
 		if err != nil {
-			return err
+			return &sourceConnectError{err}
 		}
 		s.rec.RecordConnect(w.ID, started, time.Since(started))
 		s.conns[w.ID], c = nc, nc
 	}
+	w.conn = c
 	return op(ctx, w, c)
 }
 
@@ -161,26 +189,49 @@ func closeAll(conns []*pgx.Conn) {
 }
 
 type perOpSource struct {
-	cfg Config
-	rec *Recorder
+	cfg  Config
+	dial *dialer
+	rec  *Recorder
 }
 
 func (s *perOpSource) setRecorder(rec *Recorder)                { s.rec = rec }
+func (s *perOpSource) interrupts() *guard                       { return nil }
+func (s *perOpSource) refusedTLS() bool                         { return s.dial.tlsRefused.Load() }
 func (s *perOpSource) prepare(context.Context, []*Worker) error { return nil }
 func (s *perOpSource) close()                                   {}
 
 func (s *perOpSource) do(ctx context.Context, w *Worker, op Op) error {
 	started := time.Now()
-	c, err := Connect(ctx, s.cfg.ConnConfig, s.cfg.ConnectTimeout)
+	c, err := s.dial.connect(ctx)
 	if err != nil {
-		return err
+		return &sourceConnectError{err}
 	}
 	s.rec.RecordConnect(w.ID, started, time.Since(started))
 	opErr := op(ctx, w, c)
-	closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = c.Close(closeCtx)
+	closeBounded(c)
 	return opErr
+}
+
+// terminate is the protocol's Terminate message.
+var terminate = []byte{'X', 0, 0, 0, 4}
+
+// closeBounded sends Terminate and closes c, as libpq's PQfinish does. An idle connection is
+// taken from pgx (Hijack) and its Terminate written straight to the socket: pgx's Close would arm
+// and stop its slow-write timer around the write (the timer's reset can wake Go's netpoller), and
+// an idle connection's socket has nothing unsent, so the 5-byte write does not wait. A busy
+// connection (an operation that failed mid-query) is closed by pgx within a second: a deadline on
+// the socket bounds the write instead of a context, which pgx would watch with a timer and an
+// AfterFunc of its own.
+func closeBounded(c *pgx.Conn) {
+	if hc, err := c.PgConn().Hijack(); err == nil {
+		_, _ = hc.Conn.Write(terminate)
+		_ = hc.Conn.Close()
+		return
+	}
+	if nc := c.PgConn().Conn(); nc != nil {
+		_ = nc.SetDeadline(time.Now().Add(time.Second))
+	}
+	_ = c.Close(context.Background())
 }
 
 // ConnNone gives every operation a nil connection: the workload opens and closes connections
@@ -191,10 +242,35 @@ const ConnNone ConnMode = "none"
 type noneSource struct{}
 
 func (noneSource) setRecorder(*Recorder)                    {}
+func (noneSource) interrupts() *guard                       { return nil }
+func (noneSource) refusedTLS() bool                         { return false }
 func (noneSource) prepare(context.Context, []*Worker) error { return nil }
 func (noneSource) close()                                   {}
 func (noneSource) do(ctx context.Context, w *Worker, op Op) error {
 	return op(ctx, w, nil)
+}
+
+// connectBackoff is how long the worker waits after an operation that ended in err: nothing,
+// unless the connection mode failed to connect it or the server refused a connection the
+// workload opened itself (ConnNone), and then a capped exponential backoff that grows with each
+// failure in a row. A worker thus meets a dead server about once a second instead of spinning on
+// it. 53300 too_many_connections is not waited on: how a workload meets a full server is what
+// connect-storm and ddl-lock measure.
+func (w *Worker) connectBackoff(err error) time.Duration {
+	if err == nil {
+		w.connFailures = 0
+		return 0
+	}
+	var sce *sourceConnectError
+	class := Classify(err)
+	fromSource := errors.As(err, &sce) && class != "53300" && class != ClassTooManyReserved
+	if !fromSource && class != ClassConnectRefused {
+		w.connFailures = 0
+		return 0
+	}
+	d := DefaultBackoff.Delay(w.connFailures)
+	w.connFailures++
+	return d
 }
 
 // RecordConnect records a connection the operation opened itself into the series' connect-time

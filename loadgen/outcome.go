@@ -1,20 +1,22 @@
 package loadgen
 
 import (
-	"github.com/pgscale/pgscale/report"
+	"errors"
+
+	"github.com/pgscale/pgscale/result"
 )
 
 // Series turns what a run measured into a result series (without variant and point, which the
 // scenario knows). Scenario-specific histograms become <name>_p50_ms, _p99_ms … metrics.
-func (o *Outcome) Series() (report.Series, error) {
-	s := report.Series{
+func (o *Outcome) Series() (result.Series, error) {
+	s := result.Series{
 		StartedAt: o.StartedAt,
 		DurationS: o.Measured.Seconds(),
 		WarmupS:   o.Warmup.Seconds(),
 		Workers:   o.Workers,
 		RatePerS:  o.Rate,
 		Ops:       o.Ops,
-		LatencyMs: report.PercentilesOf(o.Latency),
+		LatencyMs: result.PercentilesOf(o.Latency),
 		Errors:    o.Errors,
 		Timeline:  o.Timeline,
 		Metrics:   map[string]float64{},
@@ -25,13 +27,17 @@ func (o *Outcome) Series() (report.Series, error) {
 	if o.Measured > 0 {
 		s.ThroughputPerS = float64(o.Ops) / o.Measured.Seconds()
 	}
-	if o.Rate > 0 {
-		svc := report.PercentilesOf(o.Service)
+	if o.Paced || o.Rate > 0 {
+		svc := result.PercentilesOf(o.Service)
 		s.ServiceMs = &svc
 	}
 	if o.Connect.TotalCount() > 0 {
-		c := report.PercentilesOf(o.Connect)
+		c := result.PercentilesOf(o.Connect)
 		s.ConnectMs = &c
+	}
+	if o.TLSRefused {
+		// sslmode=prefer against a server without TLS: the first connect asked, the rest did not.
+		s.Metrics["connect_tls_refused"] = 1
 	}
 	if o.ClientRSSPeakKB > 0 {
 		s.Metrics["client_rss_peak_mb"] = float64(o.ClientRSSPeakKB) / 1024
@@ -44,29 +50,32 @@ func (o *Outcome) Series() (report.Series, error) {
 	if allOps > 0 && o.ClientCPUSeconds > 0 {
 		s.Metrics["client_cpu_ms_per_1k_ops"] = o.ClientCPUSeconds * 1000 / float64(allOps) * 1000
 	}
+	if o.Stopped > 0 {
+		s.Metrics["stopped_workers"] = float64(o.Stopped)
+	}
 	if o.Abandoned > 0 {
 		s.Metrics["abandoned_ops"] = float64(o.Abandoned)
 	}
 	var err error
-	if s.Histograms.Latency, err = report.EncodeHistogram(o.Latency); err != nil {
+	if s.Histograms.Latency, err = result.EncodeHistogram(o.Latency); err != nil {
 		return s, err
 	}
-	if o.Rate > 0 {
-		if s.Histograms.Service, err = report.EncodeHistogram(o.Service); err != nil {
+	if o.Paced || o.Rate > 0 {
+		if s.Histograms.Service, err = result.EncodeHistogram(o.Service); err != nil {
 			return s, err
 		}
 	}
-	if s.Histograms.Connect, err = report.EncodeHistogram(o.Connect); err != nil {
+	if s.Histograms.Connect, err = result.EncodeHistogram(o.Connect); err != nil {
 		return s, err
 	}
 	for name, h := range o.Extra {
-		p := report.PercentilesOf(h)
+		p := result.PercentilesOf(h)
 		s.Metrics[name+"_p50_ms"] = p.P50
 		s.Metrics[name+"_p90_ms"] = p.P90
 		s.Metrics[name+"_p99_ms"] = p.P99
 		s.Metrics[name+"_p999_ms"] = p.P999
 		s.Metrics[name+"_max_ms"] = p.Max
-		enc, err := report.EncodeHistogram(h)
+		enc, err := result.EncodeHistogram(h)
 		if err != nil {
 			return s, err
 		}
@@ -76,4 +85,20 @@ func (o *Outcome) Series() (report.Series, error) {
 		s.Histograms.Extra[name] = enc
 	}
 	return s, nil
+}
+
+// stopWorker marks an operation's error that ends its worker (StopWorker).
+type stopWorker struct{ err error }
+
+func (s *stopWorker) Error() string { return s.err.Error() }
+func (s *stopWorker) Unwrap() error { return s.err }
+
+// StopWorker wraps err so that, once the operation is recorded as failed under err's class, its
+// worker stops (as a pgbench client stops on a script error); the others go on. The series counts
+// the workers stopped in its stopped_workers metric.
+func StopWorker(err error) error { return &stopWorker{err: err} }
+
+func isStopWorker(err error) bool {
+	var s *stopWorker
+	return errors.As(err, &s)
 }

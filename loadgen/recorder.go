@@ -3,11 +3,12 @@ package loadgen
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // recorderShards spreads concurrent recording over independent locks. Eight shards keep lock
@@ -27,9 +28,13 @@ type Recorder struct {
 	shards      [recorderShards]shard
 
 	tlMu     sync.Mutex
-	timeline []report.Second
+	timeline []result.Second
 	extraMu  sync.Mutex
 	extra    map[string]*hdrhistogram.Histogram
+
+	stopped   atomic.Int64 // workers stopped by their operation (StopWorker)
+	parts     []part       // see parts.go
+	partNames []string
 }
 
 type shard struct {
@@ -39,6 +44,7 @@ type shard struct {
 	connect  *hdrhistogram.Histogram
 	second   *hdrhistogram.Histogram
 	ops      int64
+	allOps   int64 // successes with the warm-up's
 	errors   map[string]int64
 	samples  map[string]string
 	secOps   int64
@@ -53,10 +59,10 @@ func NewRecorder(measureFrom time.Time) *Recorder {
 	r := &Recorder{measureFrom: measureFrom, extra: map[string]*hdrhistogram.Histogram{}}
 	for i := range r.shards {
 		s := &r.shards[i]
-		s.latency = report.NewHistogram()
-		s.service = report.NewHistogram()
-		s.connect = report.NewHistogram()
-		s.second = hdrhistogram.New(report.HistogramMinUs, report.HistogramMaxUs, secondDigits)
+		s.latency = result.NewHistogram()
+		s.service = result.NewHistogram()
+		s.connect = result.NewHistogram()
+		s.second = hdrhistogram.New(result.HistogramMinUs, result.HistogramMaxUs, secondDigits)
 		s.errors = map[string]int64{}
 		s.samples = map[string]string{}
 		s.secErrs = map[string]int64{}
@@ -67,10 +73,10 @@ func NewRecorder(measureFrom time.Time) *Recorder {
 func micros(d time.Duration) int64 {
 	us := int64(d / time.Microsecond)
 	switch {
-	case us < report.HistogramMinUs:
-		return report.HistogramMinUs
-	case us > report.HistogramMaxUs:
-		return report.HistogramMaxUs
+	case us < result.HistogramMinUs:
+		return result.HistogramMinUs
+	case us > result.HistogramMaxUs:
+		return result.HistogramMaxUs
 	}
 	return us
 }
@@ -99,6 +105,7 @@ func (r *Recorder) Record(worker int, intended time.Time, latency, service time.
 		return
 	}
 	s.secOps++
+	s.allOps++
 	_ = s.second.RecordValue(micros(latency))
 	if measured {
 		s.ops++
@@ -138,7 +145,7 @@ func (r *Recorder) Observe(name string, started time.Time, d time.Duration) {
 	r.extraMu.Lock()
 	h, ok := r.extra[name]
 	if !ok {
-		h = report.NewHistogram()
+		h = result.NewHistogram()
 		r.extra[name] = h
 	}
 	_ = h.RecordValue(micros(d))
@@ -147,9 +154,9 @@ func (r *Recorder) Observe(name string, started time.Time, d time.Duration) {
 
 // Tick closes the current second of the timeline and returns its entry. t counts seconds from the
 // series' start; warmup marks seconds before the measurement began.
-func (r *Recorder) Tick(t int, warmup bool) report.Second {
-	sec := report.Second{T: t, Warmup: warmup}
-	merged := hdrhistogram.New(report.HistogramMinUs, report.HistogramMaxUs, secondDigits)
+func (r *Recorder) Tick(t int, warmup bool) result.Second {
+	sec := result.Second{T: t, Warmup: warmup}
+	merged := hdrhistogram.New(result.HistogramMinUs, result.HistogramMaxUs, secondDigits)
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
@@ -181,21 +188,24 @@ func (r *Recorder) Tick(t int, warmup bool) report.Second {
 type Snapshot struct {
 	Ops          int64
 	Abandoned    int64
+	Stopped      int64 // workers stopped by StopWorker
+	AllOps       int64 // successes, the warm-up's included
 	Latency      *hdrhistogram.Histogram
 	Service      *hdrhistogram.Histogram
 	Connect      *hdrhistogram.Histogram
 	Extra        map[string]*hdrhistogram.Histogram
+	Parts        []PartSnapshot // Config.Parts, in order
 	Errors       map[string]int64
 	ErrorSamples map[string]string
-	Timeline     []report.Second
+	Timeline     []result.Second
 }
 
 // Snapshot merges the shards. Call it after the run ends.
 func (r *Recorder) Snapshot() Snapshot {
 	snap := Snapshot{
-		Latency:      report.NewHistogram(),
-		Service:      report.NewHistogram(),
-		Connect:      report.NewHistogram(),
+		Latency:      result.NewHistogram(),
+		Service:      result.NewHistogram(),
+		Connect:      result.NewHistogram(),
 		Extra:        map[string]*hdrhistogram.Histogram{},
 		Errors:       map[string]int64{},
 		ErrorSamples: map[string]string{},
@@ -204,6 +214,7 @@ func (r *Recorder) Snapshot() Snapshot {
 		s := &r.shards[i]
 		s.mu.Lock()
 		snap.Ops += s.ops
+		snap.AllOps += s.allOps
 		snap.Abandoned += s.abandons
 		snap.Latency.Merge(s.latency)
 		snap.Service.Merge(s.service)
@@ -221,8 +232,10 @@ func (r *Recorder) Snapshot() Snapshot {
 		snap.Extra[name] = h.Clone()
 	}
 	r.extraMu.Unlock()
+	snap.Parts = r.snapshotParts()
+	snap.Stopped = r.stopped.Load()
 	r.tlMu.Lock()
-	snap.Timeline = append([]report.Second(nil), r.timeline...)
+	snap.Timeline = append([]result.Second(nil), r.timeline...)
 	r.tlMu.Unlock()
 	sort.Slice(snap.Timeline, func(i, j int) bool { return snap.Timeline[i].T < snap.Timeline[j].T })
 	return snap

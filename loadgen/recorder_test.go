@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 func TestRecorderSeparatesWarmupAndErrors(t *testing.T) {
@@ -43,7 +43,7 @@ func TestRecorderSeparatesWarmupAndErrors(t *testing.T) {
 	if sec.Ops != 1100 || sec.Errors != 3 {
 		t.Errorf("timeline second = %d ops, %d errors; want 1100, 3 (warm-up included)", sec.Ops, sec.Errors)
 	}
-	p := report.PercentilesOf(snap.Latency)
+	p := result.PercentilesOf(snap.Latency)
 	if !(p.P50 <= p.P90 && p.P90 <= p.P99 && p.P99 <= p.P999 && p.P999 <= p.Max) {
 		t.Errorf("percentiles out of order: %+v", p)
 	}
@@ -85,15 +85,15 @@ func TestClassify(t *testing.T) {
 
 func TestHistogramRoundTrip(t *testing.T) {
 	t.Parallel()
-	h := report.NewHistogram()
+	h := result.NewHistogram()
 	for i := int64(1); i <= 10000; i++ {
 		_ = h.RecordValue(i)
 	}
-	enc, err := report.EncodeHistogram(h)
+	enc, err := result.EncodeHistogram(h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := report.DecodeHistogram(enc)
+	back, err := result.DecodeHistogram(enc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,10 @@
 // In an open loop, latency counts from the intended start of each operation, so a stalled server
 // shows in the tail instead of slowing the schedule (coordinated omission); the service time from
 // the real start is recorded beside it.
+//
+// The load generator must not be the bottleneck: README.md in this directory keeps what one
+// operation costs the client (system calls, instructions, allocations) against pgbench's.
+// Operations give pgx Worker.QueryContext for their queries, which pgx does not watch.
 package loadgen
 
 import (
@@ -13,11 +17,15 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgscale/pgscale/internal/wait"
+	"github.com/pgscale/pgscale/result"
 )
 
 // ConnMode says how workers get their connections.
@@ -37,8 +45,11 @@ const (
 
 // Config describes one load run.
 type Config struct {
-	Workers  int
-	Rate     float64 // operations per second over all workers; 0 runs a closed loop
+	Workers int
+	Rate    float64 // operations per second over all workers; 0 runs a closed loop
+	// Pacer, when set, paces the operations instead of Rate (which must then be 0): a ramp or
+	// stages (see Stages, whose closed-loop stages run that many of the workers unpaced).
+	Pacer    Pacer
 	Duration time.Duration
 	Warmup   time.Duration
 	ConnMode ConnMode
@@ -51,6 +62,13 @@ type Config struct {
 	OnSecond func(Tick)
 	// Seed makes worker random streams repeatable; 0 picks one from the clock.
 	Seed uint64
+	// Drain lets the operations in flight at the end of the run finish (within DrainGrace) and
+	// counts them, as pgbench -T does, instead of abandoning them: a transaction whose COMMIT was
+	// sent is then never left uncounted while the database has it.
+	Drain bool
+	// Parts name what an operation breaks down into (Worker.RecordPart), such as the scripts of
+	// a mix and their statements.
+	Parts []string
 }
 
 // Tick is what OnSecond receives each second.
@@ -71,6 +89,9 @@ func (c Config) Validate() error {
 	}
 	if c.Rate < 0 {
 		errs = append(errs, fmt.Errorf("rate %g: must be 0 (closed loop) or more", c.Rate))
+	}
+	if c.Rate > 0 && c.Pacer != nil {
+		errs = append(errs, fmt.Errorf("rate %g: give a rate or a pacer, not both", c.Rate))
 	}
 	if c.Duration <= 0 {
 		errs = append(errs, fmt.Errorf("duration %s: must be more than 0", c.Duration))
@@ -103,11 +124,31 @@ type Worker struct {
 	// does, to include the wait for a pooled or new connection.
 	Intended time.Time
 	rec      *Recorder
+	// guard, when set, is the run's guard: a connection the worker queries through QueryContext
+	// joins it, to be interrupted when the run ends (the per-worker and pool modes).
+	guard *guard
+	// conn is the connection the connection mode handed the current operation, and guardedConn
+	// the last one QueryContext put under the guard.
+	conn, guardedConn *pgx.Conn
+	// queryParent and queryCtx cache QueryContext's answer for the worker's context.
+	queryParent, queryCtx context.Context
+	// connFailures counts the connection mode's failures to connect this worker in a row.
+	connFailures int
 }
 
 // Observe records a scenario-specific duration (see Recorder.Observe).
 func (w *Worker) Observe(name string, started time.Time, d time.Duration) {
 	w.rec.Observe(name, started, d)
+}
+
+// RecordPart records one run of part i of the current operation (see Recorder.RecordPart).
+func (w *Worker) RecordPart(i int, started time.Time, d time.Duration, err error) {
+	w.rec.RecordPart(i, started, d, err)
+}
+
+// RecordRetries records n retries of part i under class (see Recorder.RecordRetries).
+func (w *Worker) RecordRetries(i int, started time.Time, class string, n int) {
+	w.rec.RecordRetries(i, started, class, n)
 }
 
 // Op is one operation of a workload, run on the connection the mode provides. Returning an error
@@ -122,10 +163,16 @@ type Outcome struct {
 	Warmup    time.Duration
 	Workers   int
 	Rate      float64
+	// Paced is set when operations had intended start times (a rate or a pacer): latency then
+	// counts from them and the service time is recorded beside it.
+	Paced bool
 	// ClientRSSPeakKB is the load generator's peak resident memory during the run, sampled each
 	// second; ClientCPUSeconds its CPU time over the measured window and warm-up.
 	ClientRSSPeakKB  int64
 	ClientCPUSeconds float64
+	// TLSRefused is set when the connection mode asked for TLS first (sslmode=prefer), the server
+	// refused it, and the run's later connects went without asking (see dialer).
+	TLSRefused bool
 }
 
 // Run drives op with cfg until the warm-up and duration have passed or ctx is canceled. A canceled
@@ -136,6 +183,9 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.ConnMode == ConnPerOp && serverOnThisMachine(cfg.ConnConfig) {
+		defer oneProc()()
 	}
 	conns, err := newConnSource(ctx, cfg)
 	if err != nil {
@@ -159,6 +209,7 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 	measureFrom := start.Add(cfg.Warmup)
 	end := measureFrom.Add(cfg.Duration)
 	rec := NewRecorder(measureFrom)
+	rec.SetParts(cfg.Parts)
 	for _, w := range workers {
 		w.rec = rec
 	}
@@ -168,31 +219,49 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 	opCtx, stopOps := context.WithDeadline(ctx, end)
 	defer stopOps()
 
+	pacer := cfg.Pacer
+	if pacer == nil && cfg.Rate > 0 {
+		pacer = ConstantRate(cfg.Rate)
+	}
 	var due chan time.Time
-	if cfg.Rate > 0 {
+	if pacer != nil {
 		due = make(chan time.Time, cfg.Workers)
-		go pace(opCtx, start, cfg.Rate, due)
+		go pace(opCtx, start, pacer, due)
+	}
+	var sched *schedule
+	if st, ok := pacer.(stager); ok {
+		sched = &schedule{stages: st, start: start}
 	}
 
+	workCtx := opCtx
+	if cfg.Drain {
+		var stopWork context.CancelFunc
+		workCtx, stopWork = context.WithDeadline(ctx, end.Add(DrainGrace))
+		defer stopWork()
+	}
+	g := conns.interrupts()
+	if g != nil {
+		defer g.watch(workCtx)()
+		for _, w := range workers {
+			w.guard = g
+		}
+	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runWorker(opCtx, end, w, conns, op, rec, due)
+			runWorker(workCtx, end, cfg.Drain, w, conns, op, rec, due, sched)
 		}()
 	}
 
-	cpuBefore := selfCPUSeconds()
-	var rssPeak int64
-	tickerDone := make(chan struct{})
-	go func() {
-		defer close(tickerDone)
-		tickSeconds(opCtx, cfg, start, measureFrom, rec, func() { rssPeak = max(rssPeak, selfRSSKB()) })
-	}()
+	watched := watchRun(opCtx, cfg, start, measureFrom, rec)
 	wg.Wait()
+	if g != nil {
+		g.release()
+	}
 	stopOps()
-	<-tickerDone
+	rssPeak, cpuSeconds := watched()
 
 	measured := time.Since(measureFrom)
 	if measured > cfg.Duration {
@@ -208,21 +277,44 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 		Warmup:    cfg.Warmup,
 		Workers:   cfg.Workers,
 		Rate:      cfg.Rate,
+		Paced:     pacer != nil,
 
 		ClientRSSPeakKB:  rssPeak,
-		ClientCPUSeconds: selfCPUSeconds() - cpuBefore,
+		ClientCPUSeconds: cpuSeconds,
+		TLSRefused:       conns.refusedTLS(),
+	}
+	if pacer != nil {
+		annotateTargets(out.Timeline, pacer)
 	}
 	return out, ctx.Err()
 }
 
-// pace sends the intended start time of each operation, rate per second from start. When every
-// worker is busy the send blocks, but the schedule does not move: the late operations are then
-// sent at once, carrying their original times.
-func pace(ctx context.Context, start time.Time, rate float64, due chan<- time.Time) {
+// TargetKey is the timeline's figure of a paced run: the operations the pacer had due in that
+// second, beside the ops that completed in it.
+const TargetKey = "target_per_s"
+
+// annotateTargets puts each second's target into the timeline of a paced run.
+func annotateTargets(timeline []result.Second, p Pacer) {
+	for i := range timeline {
+		t := time.Duration(timeline[i].T) * time.Second
+		if timeline[i].Extra == nil {
+			timeline[i].Extra = map[string]float64{}
+		}
+		timeline[i].Extra[TargetKey] = float64(p.Count(t-1) - p.Count(t-time.Second-1))
+	}
+}
+
+// pace sends the intended start time of each operation, as the pacer has them due from start.
+// When every worker is busy the send blocks, but the schedule does not move: the late
+// operations are then sent at once, carrying their original times.
+func pace(ctx context.Context, start time.Time, p Pacer, due chan<- time.Time) {
 	defer close(due)
-	interval := float64(time.Second) / rate
-	for i := 0; ; i++ {
-		intended := start.Add(time.Duration(float64(i) * interval))
+	for n := int64(0); ; n++ {
+		at, ok := p.Due(n)
+		if !ok {
+			return
+		}
+		intended := start.Add(at)
 		if wait := time.Until(intended); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
@@ -240,14 +332,62 @@ func pace(ctx context.Context, start time.Time, rate float64, due chan<- time.Ti
 	}
 }
 
-func runWorker(ctx context.Context, end time.Time, w *Worker, conns connSource, op Op, rec *Recorder, due <-chan time.Time) {
+// stager is a pacer with closed-loop stages (Stages).
+type stager interface {
+	Closed(elapsed time.Duration) (workers int, until time.Duration)
+}
+
+// schedule tells a worker, at each moment of a staged run, whether it runs a closed loop, waits
+// for paced operations, or sits out a closed-loop stage with fewer workers than the run has.
+type schedule struct {
+	stages stager
+	start  time.Time
+}
+
+// next is what worker id does now: closed (run at once), or wait until the returned time for a
+// paced operation (or, when idle is set, for the stage to end).
+func (s *schedule) next(id int) (closed, idle bool, until time.Time) {
+	workers, end := s.stages.Closed(time.Since(s.start))
+	return workers > id, workers > 0 && workers <= id, s.start.Add(end)
+}
+
+// waitUntil sleeps until t or until ctx ends; it reports whether ctx is still live.
+func waitUntil(ctx context.Context, t time.Time) bool { return wait.Until(ctx, t) == nil }
+
+// DrainGrace bounds how long a run with Config.Drain waits for its operations in flight.
+const DrainGrace = 10 * time.Second
+
+func runWorker(ctx context.Context, end time.Time, drain bool, w *Worker, conns connSource, op Op, rec *Recorder, due <-chan time.Time, sched *schedule) {
 	// A context of the worker's own keeps the cancellation hooks pgx registers per query off the
 	// run context's shared lock.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for {
 		var intended time.Time
-		if due != nil {
+		paced := due != nil
+		if sched != nil {
+			if !time.Now().Before(end) {
+				return // a draining run's workers start nothing after the end
+			}
+			closed, idle, until := sched.next(w.ID)
+			switch {
+			case closed:
+				paced = false
+			case idle:
+				if !waitUntil(ctx, until) {
+					return
+				}
+				continue
+			default:
+				var got bool
+				if intended, got = receiveUntil(ctx, &due, until); !got {
+					if ctx.Err() != nil {
+						return
+					}
+					continue // the stage ended, or the schedule's last operation was sent
+				}
+			}
+		} else if paced {
 			var ok bool
 			select {
 			case <-ctx.Done():
@@ -262,7 +402,10 @@ func runWorker(ctx context.Context, end time.Time, w *Worker, conns connSource, 
 			return
 		}
 		started := time.Now()
-		if due == nil {
+		if drain && !started.Before(end) {
+			return
+		}
+		if !paced {
 			intended = started
 		}
 		w.Intended = intended
@@ -270,11 +413,45 @@ func runWorker(ctx context.Context, end time.Time, w *Worker, conns connSource, 
 		done := time.Now()
 		// Cut off by the end of the run: a deadline derived from the run's can fire a moment
 		// before the run's own context reports it, so the clock decides too.
-		if err != nil && (ctx.Err() != nil || !done.Before(end)) {
+		// The guard's cut-off (a past deadline on the connection) can reach the query before the
+		// worker's own context reports the end: its timeout is the end of the run too.
+		cutOff := err != nil && w.guard != nil && errors.Is(err, os.ErrDeadlineExceeded) && w.guard.fired()
+		if err != nil && (ctx.Err() != nil || cutOff || (!drain && !done.Before(end))) {
 			rec.RecordAbandoned(w.ID)
 			return
 		}
 		rec.Record(w.ID, intended, done.Sub(intended), done.Sub(started), err)
+		if err != nil && isStopWorker(err) {
+			rec.stopped.Add(1)
+			return
+		}
+		if d := w.connectBackoff(err); d > 0 && sleep(ctx, d) != nil {
+			return
+		}
+	}
+}
+
+// receiveUntil takes the next intended start from *due, giving up at until (when the stage
+// ends) or when ctx ends. A closed channel is set to nil, so that a staged run's workers wait
+// out the closed-loop stages after the last paced operation.
+func receiveUntil(ctx context.Context, due *<-chan time.Time, until time.Time) (time.Time, bool) {
+	wait := time.Until(until)
+	if wait <= 0 {
+		wait = time.Hour // after the schedule's end: the run's deadline ends the wait
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return time.Time{}, false
+	case <-timer.C:
+		return time.Time{}, false
+	case intended, ok := <-*due:
+		if !ok {
+			*due = nil
+			return time.Time{}, false
+		}
+		return intended, true
 	}
 }
 
@@ -322,9 +499,15 @@ func connConfig(cc *pgx.ConnConfig) *pgx.ConnConfig {
 
 // Connect opens one connection with cfg's connect timeout.
 func Connect(ctx context.Context, cc *pgx.ConnConfig, timeout time.Duration) (*pgx.Conn, error) {
+	return connectWith(ctx, connConfig(cc), timeout)
+}
+
+// connectWith opens one connection with a config connConfig already made: the connection modes
+// make it once per run, not once per connect (pgx.ConnectConfig copies it again itself).
+func connectWith(ctx context.Context, conf *pgx.ConnConfig, timeout time.Duration) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return pgx.ConnectConfig(ctx, connConfig(cc))
+	return pgx.ConnectConfig(ctx, conf)
 }
 
 // newPool is shared by ConnPool and callers that want the same pool settings.

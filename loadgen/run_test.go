@@ -3,12 +3,13 @@ package loadgen
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // An open loop above capacity: one worker, 100 operations a second due, each taking 20 ms. The
@@ -25,7 +26,7 @@ func TestOpenLoopCountsFromIntendedStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lat, svc := report.PercentilesOf(out.Latency), report.PercentilesOf(out.Service)
+	lat, svc := result.PercentilesOf(out.Latency), result.PercentilesOf(out.Service)
 	if svc.P50 < 19 || svc.P50 > 60 {
 		t.Errorf("service p50 = %.1f ms, want about 20 ms", svc.P50)
 	}
@@ -49,7 +50,7 @@ func TestClosedLoopLatencyIsServiceTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lat := report.PercentilesOf(out.Latency); lat.P99 > 50 || out.Ops < 100 {
+	if lat := result.PercentilesOf(out.Latency); lat.P99 > 50 || out.Ops < 100 {
 		t.Errorf("closed loop: %d ops, p99 %.1f ms; want ~400 ops at ~5 ms", out.Ops, lat.P99)
 	}
 	if len(out.Timeline) == 0 {
@@ -87,5 +88,89 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to mention %q", err, want)
 		}
+	}
+}
+
+// A staged run without a server: in the closed-loop stage only its 2 workers run (each
+// operation starting at once, its intended start its real one), and the open stages around it
+// hand out exactly the operations the pacer has due, each timed from its due time. Operations
+// are told apart by their intended starts, which do not depend on how loaded the machine is.
+func TestStagedRunFollowsTheShape(t *testing.T) {
+	t.Parallel()
+	cc, _ := pgx.ParseConfig("postgres://unused@127.0.0.1:1/x")
+	stages, err := NewStages(0, []Stage{
+		{Duration: time.Second, Target: 200},            // 100 operations
+		{Duration: time.Second, Workers: 2},             // closed: 2 of the 6 workers
+		{Duration: 500 * time.Millisecond, Target: 100}, // 50 operations
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := map[time.Duration]bool{}
+	for n := int64(0); ; n++ {
+		at, ok := stages.Due(n)
+		if !ok {
+			break
+		}
+		due[at] = true
+	}
+	type opSpan struct {
+		id                 int
+		intended, from, to time.Time
+	}
+	var mu sync.Mutex
+	var spans []opSpan
+	cfg := Config{Workers: 6, Pacer: stages, Duration: stages.Length(), ConnMode: ConnNone, ConnConfig: cc}
+	out, err := Run(context.Background(), cfg, func(ctx context.Context, w *Worker, _ *pgx.Conn) error {
+		from := time.Now()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		spans = append(spans, opSpan{id: w.ID, intended: w.Intended, from: from, to: time.Now()})
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := spans[0].intended // operation 0 is due at the start: the earliest intended start
+	for _, sp := range spans {
+		if sp.intended.Before(start) {
+			start = sp.intended
+		}
+	}
+	paced, closedOps, peak := 0, 0, 0
+	closedWorkers := map[int]bool{}
+	var closed []opSpan
+	for _, sp := range spans {
+		at := sp.intended.Sub(start)
+		switch {
+		case due[at]:
+			paced++
+		case at >= time.Second && at < 2*time.Second:
+			closedOps++
+			closedWorkers[sp.id] = true
+			closed = append(closed, sp)
+		}
+	}
+	for _, a := range closed { // the most closed-loop operations in flight at once
+		n := 0
+		for _, b := range closed {
+			if !b.from.After(a.from) && b.to.After(a.from) {
+				n++
+			}
+		}
+		peak = max(peak, n)
+	}
+	if peak > 2 || len(closedWorkers) > 2 || closedOps == 0 {
+		t.Errorf("closed-loop stage: %d operations by workers %v, at most %d at once; want only 2 workers", closedOps, closedWorkers, peak)
+	}
+	if paced > len(due) || paced < len(due)/2 {
+		t.Errorf("%d paced operations ran, the pacer had %d due", paced, len(due))
+	}
+	if int64(paced+closedOps) != out.Ops+out.Abandoned && int64(paced+closedOps) != out.Ops {
+		t.Errorf("%d paced and %d closed-loop operations, the recorder counted %d", paced, closedOps, out.Ops)
+	}
+	if !out.Paced || out.Service.TotalCount() == 0 {
+		t.Error("a paced run recorded no service times")
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/montanaflynn/stats"
 )
 
 // ErrBadInput marks errors caused by what the user pointed a command at (a directory with no
@@ -59,8 +61,8 @@ func Load(path string) (*Result, error) {
 		if jerr := json.Unmarshal(data, &probe); jerr != nil || probe.Schema == nil {
 			return nil, badInputf("%s: not a pgscale result (want a JSON document with \"schema\": %q)", file, SchemaVersion)
 		}
-		if *probe.Schema != SchemaVersion {
-			return nil, badInputf("%s: unknown result schema %q: this pgscale reads %q", file, *probe.Schema, SchemaVersion)
+		if !slices.Contains(ReadableSchemas, *probe.Schema) {
+			return nil, badInputf("%s: unknown result schema %q: this pgscale reads %s", file, *probe.Schema, strings.Join(ReadableSchemas, " and "))
 		}
 		return nil, badInputf("%s: %v", file, err)
 	}
@@ -500,17 +502,13 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
+// median is the median of xs, 0 when there are none (a figure no repeat had).
 func median(xs []float64) float64 {
-	if len(xs) == 0 {
+	m, err := stats.Median(xs)
+	if err != nil {
 		return 0
 	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return m
 }
 
 // formatNum renders a figure with up to 3 significant digits below 100 and as an integer above,

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/pgscale/pgscale/result"
 	"golang.org/x/perf/benchmath"
 )
 
@@ -24,6 +25,8 @@ type Comparison struct {
 	NameB    string
 	Alpha    float64
 	Rows     []CompareRow
+	// StatementRows compare the statements of script runs (compare_script.go); empty otherwise.
+	StatementRows []CompareRow
 }
 
 // CompareRow is one series (variant and point) on both sides.
@@ -51,6 +54,8 @@ type MetricDelta struct {
 	Verdict string
 	// Warnings are the test's, e.g. that too few repeats can never show a difference.
 	Warnings []string
+	// SpreadA and SpreadB are how the figure varied over each side's repeats (spread.go).
+	SpreadA, SpreadB result.Spread
 }
 
 type metricSpec struct {
@@ -73,7 +78,7 @@ func compareMetrics(h Headline) []metricSpec {
 		ms = append(ms, metricSpec{h.Unit, h.HigherIsBetter(), false, h.Of})
 	}
 	return append(ms,
-		metricSpec{h.opsUnit(), true, false, always(func(s *Series) float64 { return s.ThroughputPerS })},
+		metricSpec{h.OpsUnit(), true, false, always(func(s *Series) float64 { return s.ThroughputPerS })},
 		metricSpec{"p50 ms", false, false, always(func(s *Series) float64 { return s.LatencyMs.P50 })},
 		metricSpec{"p99 ms", false, false, always(func(s *Series) float64 { return s.LatencyMs.P99 })},
 		metricSpec{"p99.9 ms", false, false, always(func(s *Series) float64 { return s.LatencyMs.P999 })},
@@ -134,6 +139,7 @@ func Compare(a, b []*Result, nameA, nameB string, alpha float64) (*Comparison, e
 			c.Rows = append(c.Rows, CompareRow{Label: gb.Label(), OnlyIn: "B"})
 		}
 	}
+	c.compareStatements(&thresholds)
 	return c, nil
 }
 
@@ -153,7 +159,8 @@ func compareMetric(m metricSpec, ga, gb *Group, th *benchmath.Thresholds) (Metri
 	if len(va) == 0 || len(vb) == 0 {
 		return MetricDelta{}, false
 	}
-	d := MetricDelta{Metric: m.name, A: median(va), B: median(vb), NA: len(va), NB: len(vb)}
+	sa, sb := result.SpreadOf(m.name, va), result.SpreadOf(m.name, vb)
+	d := MetricDelta{Metric: m.name, A: sa.Median, B: sb.Median, NA: len(va), NB: len(vb), SpreadA: sa, SpreadB: sb}
 	significant := true
 	if d.NA >= MinRepeatsForTest && d.NB >= MinRepeatsForTest {
 		sa, sb := benchmath.NewSample(va, th), benchmath.NewSample(vb, th)
@@ -228,9 +235,12 @@ func plural(n int) string {
 func (c *Comparison) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: A = %s\n%s  B = %s\n", c.Scenario, runName(c.NameA, c.A), strings.Repeat(" ", len(c.Scenario)), runName(c.NameB, c.B))
-	fmt.Fprintf(&b, "deltas are B against A; \"~\" means within noise (Mann-Whitney U, alpha %.2f, from %d repeats a side)\n\n",
+	fmt.Fprintf(&b, "deltas are B against A; \"~\" means within noise (Mann-Whitney U, alpha %.2f, from %d repeats a side)\n",
 		c.Alpha, MinRepeatsForTest)
-	fmt.Fprintf(&b, "  %-10s %14s %14s  %s\n", "", "A", "B", "delta")
+	if c.repeated() {
+		fmt.Fprintf(&b, "cv and interval lines: %s\n", spreadNote)
+	}
+	fmt.Fprintf(&b, "\n  %-10s %14s %14s  %s\n", "", "A", "B", "delta")
 	for _, row := range c.Rows {
 		b.WriteString(row.Label + "\n")
 		if row.OnlyIn != "" {
@@ -240,17 +250,65 @@ func (c *Comparison) Text() string {
 		for _, d := range row.Metrics {
 			fmt.Fprintf(&b, "  %-10s %14s %14s  %-9s %-7s (%s)\n", d.Metric, formatMetricValue(d.Metric, d.A),
 				formatMetricValue(d.Metric, d.B), d.Delta, d.Verdict, d.note())
+			for _, l := range d.spreadLines() {
+				fmt.Fprintf(&b, "    %-8s %14s %14s%s\n", l[0], l[1], l[2], strings.TrimRight("  "+l[3], " "))
+			}
 		}
 	}
+	c.statementsText(&b)
 	for _, w := range c.warnings() {
 		fmt.Fprintf(&b, "note: %s\n", w)
 	}
 	return b.String()
 }
 
-// warnings are the tests' warnings, each once.
-func (c *Comparison) warnings() []string {
+// NotOK says, for each result on either side whose status is not ok, that it is not, with its
+// reason: its figures do not stand for a complete run.
+func (c *Comparison) NotOK() []string {
 	var out []string
+	for _, side := range []struct {
+		name string
+		run  *Run
+	}{{"A", c.A}, {"B", c.B}} {
+		for _, r := range side.run.Results {
+			if r.Status == StatusOK {
+				continue
+			}
+			msg := fmt.Sprintf("%s: run %s is not ok (status %s)", side.name, r.RunID, r.Status)
+			if r.Reason != "" {
+				msg += ": " + r.Reason
+			}
+			out = append(out, msg+"; its figures cover only what was measured")
+		}
+	}
+	return out
+}
+
+// RepeatHint is the one line that says how to get a tested comparison when a side has too few
+// repeats for the test: "" when every delta was tested.
+func (c *Comparison) RepeatHint() string {
+	least := 0
+	for _, row := range c.Rows {
+		for _, d := range row.Metrics {
+			if !d.Tested && (least == 0 || min(d.NA, d.NB) < least) {
+				least = min(d.NA, d.NB)
+			}
+		}
+	}
+	if least == 0 || least >= MinRepeatsForTest {
+		return ""
+	}
+	return fmt.Sprintf("untested (n=%d a side): run each side with --repeat 5 (pgscale run ... --repeat 5) for a tested comparison; "+
+		"the test needs %d repeats a side, and 5 to reach p < 0.05", least, MinRepeatsForTest)
+}
+
+// warnings are the runs' statuses when not ok, how to get a tested comparison, then the tests'
+// warnings, each once.
+func (c *Comparison) warnings() []string {
+	out := c.NotOK()
+	if hint := c.RepeatHint(); hint != "" {
+		out = append(out, hint)
+	}
 	for _, row := range c.Rows {
 		for _, d := range row.Metrics {
 			for _, w := range d.Warnings {
@@ -270,6 +328,9 @@ func (c *Comparison) Markdown() string {
 	fmt.Fprintf(&b, "- **A**: %s\n- **B**: %s\n\n", mdEscape(runName(c.NameA, c.A)), mdEscape(runName(c.NameB, c.B)))
 	fmt.Fprintf(&b, "Deltas are B against A; `~` means within noise (Mann-Whitney U, alpha %.2f, from %d repeats a side).\n\n",
 		c.Alpha, MinRepeatsForTest)
+	if c.repeated() {
+		fmt.Fprintf(&b, "Rows cv and interval: %s.\n\n", mdEscape(spreadNote))
+	}
 	b.WriteString("| series | metric | A | B | delta | | stats |\n|---|---|--:|--:|--:|---|---|\n")
 	for _, row := range c.Rows {
 		if row.OnlyIn != "" {
@@ -287,8 +348,12 @@ func (c *Comparison) Markdown() string {
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", label, d.Metric, formatMetricValue(d.Metric, d.A),
 				formatMetricValue(d.Metric, d.B), d.Delta, verdict, d.note())
+			for _, l := range d.spreadLines() {
+				fmt.Fprintf(&b, "|  | %s | %s | %s |  |  | %s |\n", l[0], l[1], l[2], mdEscape(l[3]))
+			}
 		}
 	}
+	c.statementsMarkdown(&b)
 	if ws := c.warnings(); len(ws) > 0 {
 		b.WriteString("\n")
 		for _, w := range ws {

@@ -48,6 +48,9 @@ func NewDocument(results []*Result, opts ReportOptions) (*Document, error) {
 	if len(results) == 0 {
 		return nil, badInputf("no results to report on")
 	}
+	if opts.SLO == 0 {
+		opts.SLO = RecordedSLO(results) // the run's own --slo, else still 0: DefaultSLO
+	}
 	doc := &Document{SLO: opts.slo()}
 	for _, run := range Combine(results) {
 		sec := &Section{Run: run, Findings: Findings(run, doc.SLO)}
@@ -186,7 +189,7 @@ func toAny(m map[string]string) map[string]any {
 // (requests/s).
 func (s *Section) seriesHeader() []string {
 	h := s.Run.Headline
-	header := []string{"variant", "point", "repeats", h.opsUnit()}
+	header := []string{"variant", "point", "repeats", h.OpsUnit()}
 	if h.OwnMetric() {
 		header = append(header, h.Unit)
 	}
@@ -210,9 +213,9 @@ func (s *Section) seriesRows() [][]string {
 // repeatsNote says how repeats combine in the series table.
 func (s *Section) repeatsNote() string {
 	h := s.Run.Headline
-	rates := h.opsUnit() + " is the median"
+	rates := h.OpsUnit() + " is the median"
 	if h.OwnMetric() {
-		rates = h.opsUnit() + " and " + h.Unit + " are medians"
+		rates = h.OpsUnit() + " and " + h.Unit + " are medians"
 	}
 	return "With repeats: " + rates + "; latency percentiles come from the merged histograms; errors are summed."
 }

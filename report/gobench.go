@@ -6,17 +6,9 @@ import (
 	"sort"
 	"strings"
 	"unicode"
-)
 
-// Go benchmark format units. Their "Unit" lines tell benchstat which direction is better, since
-// it cannot guess it for units of its own (it knows ns/op and B/op, not p99-ms).
-var goBenchUnits = []struct{ unit, better string }{
-	{"ops/s", "higher"},
-	{"p50-ms", "lower"},
-	{"p99-ms", "lower"},
-	{"p99.9-ms", "lower"},
-	{"errors", "lower"},
-}
+	"github.com/pgscale/pgscale/result"
+)
 
 // GoBenchName is a series' benchmark name: Benchmark<Scenario>/variant=<v>/<key>=<value>… with
 // the point's keys in order, e.g. BenchmarkSelectOnly/variant=prepared/connect=pool/workers=8.
@@ -79,14 +71,14 @@ func WriteGoBench(w io.Writer, results []*Result) error {
 			fmt.Fprintf(&b, "cpu: %s\n", h.CPUModel)
 		}
 	}
-	units := append([]struct{ unit, better string }(nil), goBenchUnits...)
+	units := append([]result.BenchUnit(nil), result.BenchUnits...)
 	for _, r := range results {
 		if h := HeadlineOf(r); h.OwnMetric() && !hasUnit(units, h.Unit) {
-			units = append(units, struct{ unit, better string }{h.Unit, h.Better})
+			units = append(units, result.BenchUnit{Unit: h.Unit, Better: h.Better})
 		}
 	}
 	for _, u := range units {
-		fmt.Fprintf(&b, "Unit %s better=%s\n", u.unit, u.better)
+		fmt.Fprintf(&b, "Unit %s better=%s\n", u.Unit, u.Better)
 	}
 	for _, r := range results {
 		env := r.Environment
@@ -111,9 +103,9 @@ func WriteGoBench(w io.Writer, results []*Result) error {
 	return nil
 }
 
-func hasUnit(units []struct{ unit, better string }, unit string) bool {
+func hasUnit(units []result.BenchUnit, unit string) bool {
 	for _, u := range units {
-		if u.unit == unit {
+		if u.Unit == unit {
 			return true
 		}
 	}

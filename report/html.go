@@ -40,6 +40,8 @@ type htmlSection struct {
 	SettingsDif bool
 	Series      htmlTable
 	RepeatsNote string
+	Spread      *htmlTable
+	SpreadNote  string
 	SweepDim    string
 	SweepNote   string
 	Knees       *htmlTable
@@ -47,6 +49,13 @@ type htmlSection struct {
 	TimeNote    string
 	Metrics     *htmlTable
 	Warnings    []string
+	Breakdowns  []htmlBreakdown
+}
+
+// htmlBreakdown is the per-script and per-statement tables of one group (report/script.go).
+type htmlBreakdown struct {
+	Title               string
+	Scripts, Statements htmlTable
 }
 
 func (d *Document) htmlData() map[string]any {
@@ -58,6 +67,10 @@ func (d *Document) htmlData() map[string]any {
 		hs.Settings, hs.SettingsDif = s.settings()
 		if s.Run.Repeats() > 1 {
 			hs.RepeatsNote = s.repeatsNote()
+		}
+		if rows := spreadRows(s.Run); rows != nil {
+			hs.Spread = &htmlTable{Header: spreadHeader, Rows: rows, NumFrom: 3}
+			hs.SpreadNote = spreadSentence()
 		}
 		slo := s.Run.LatencySLO(d.SLO)
 		if x, header, rows := s.kneeRows(slo); rows != nil {
@@ -72,6 +85,17 @@ func (d *Document) htmlData() map[string]any {
 		}
 		if header, rows := s.metricsTable(); rows != nil {
 			hs.Metrics = &htmlTable{Header: header, Rows: rows, NumFrom: 1}
+		}
+		for _, g := range s.Run.Groups {
+			if bd := BreakdownOf(g.Repeats); !bd.Empty() {
+				title := ""
+				if len(s.Run.Groups) > 1 {
+					title = " — " + g.Label()
+				}
+				hs.Breakdowns = append(hs.Breakdowns, htmlBreakdown{Title: title,
+					Scripts:    htmlTable{Header: bd.ScriptHeader(), Rows: bd.ScriptRows(), NumFrom: 1},
+					Statements: htmlTable{Header: bd.StatementHeader(), Rows: bd.StatementRows(), NumFrom: 1}})
+			}
 		}
 		secs = append(secs, hs)
 	}
@@ -168,6 +192,19 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 {{template "table" .Series}}
 {{- if .RepeatsNote}}
 <p class="note">{{.RepeatsNote}}</p>
+{{- end}}
+{{- if .Spread}}
+<h3>Spread over repeats</h3>
+{{template "table" .Spread}}
+<p class="note">{{.SpreadNote}}</p>
+{{- end}}
+{{- range .Breakdowns}}
+<h3>Scripts{{.Title}}</h3>
+{{template "table" .Scripts}}
+<p class="note">share: the script's part of the committed transactions (the part its weight asks for).</p>
+<h3>Statements{{.Title}}</h3>
+{{template "table" .Statements}}
+<p class="note">Latency of each SQL command that succeeded; errors by SQLSTATE.</p>
 {{- end}}
 {{- if .Knees}}
 <h3>Sweep over {{.SweepDim}}</h3>

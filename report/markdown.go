@@ -55,6 +55,9 @@ func (s *Section) markdown(b *strings.Builder, h string, slo float64) {
 	}
 	b.WriteString("\n")
 
+	spreadMarkdown(b, h, s.Run)
+	breakdownMarkdown(b, h, s.Run)
+
 	if x, header, rows := s.kneeRows(slo); rows != nil {
 		fmt.Fprintf(b, "%s Sweep over %s\n\n", h, x.Name)
 		fmt.Fprintf(b, "%s\n\n", kneeNote(x.Name, slo))

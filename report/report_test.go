@@ -157,16 +157,7 @@ func TestCompareGolden(t *testing.T) {
 func TestCompareWithFewRepeatsIsUntestedAndWithThreeWithinNoise(t *testing.T) {
 	t.Parallel()
 	a, b := loadFixture(t, fixtureRepeatsA), loadFixture(t, fixtureRepeatsB)
-	keep := func(r *Result, repeats int) *Result {
-		c := *r
-		c.Series = nil
-		for _, s := range r.Series {
-			if s.Repeat <= repeats {
-				c.Series = append(c.Series, s)
-			}
-		}
-		return &c
-	}
+	keep := firstRepeats
 	// One repeat a side: a plain delta, no test.
 	cmp, err := Compare([]*Result{keep(a, 1)}, []*Result{keep(b, 1)}, "A", "B", 0)
 	if err != nil {
@@ -175,6 +166,11 @@ func TestCompareWithFewRepeatsIsUntestedAndWithThreeWithinNoise(t *testing.T) {
 	d := cmp.Rows[0].Metrics[0]
 	if d.Tested || d.Delta != "+20.00%" || !strings.Contains(cmp.Text(), "n=1, untested") {
 		t.Errorf("1+1 repeats: %+v\n%s", d, cmp.Text())
+	}
+	// ... and one line on how to get a tested comparison, in text and Markdown.
+	hint := "untested (n=1 a side): run each side with --repeat 5"
+	if !strings.Contains(cmp.Text(), "note: "+hint) || !strings.Contains(cmp.Markdown(), "Note: "+hint) {
+		t.Errorf("1+1 repeats: no hint to --repeat 5:\n%s\n%s", cmp.Text(), cmp.Markdown())
 	}
 	// Three a side: tested; the U test cannot reach p < 0.05 with 3+3, so even a clean 20% is "~",
 	// exactly as benchstat reports it.
@@ -188,6 +184,9 @@ func TestCompareWithFewRepeatsIsUntestedAndWithThreeWithinNoise(t *testing.T) {
 	}
 	if !strings.Contains(cmp.Text(), "note: need >= 4 samples to detect a difference at alpha level 0.05") {
 		t.Errorf("3+3 repeats: the text does not say why nothing can differ:\n%s", cmp.Text())
+	}
+	if cmp.RepeatHint() != "" {
+		t.Errorf("3+3 repeats are tested, yet the hint is %q", cmp.RepeatHint())
 	}
 }
 
@@ -291,7 +290,7 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(future, bytes.Replace(data, []byte(SchemaVersion), []byte("pgscale.result/v9"), 1), 0o644); err != nil {
+	if err := os.WriteFile(future, bytes.Replace(data, []byte("pgscale.result/v1"), []byte("pgscale.result/v9"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	notResult := filepath.Join(dir, "other.json")
@@ -302,7 +301,7 @@ func TestBadInput(t *testing.T) {
 		path, want string
 	}{
 		{empty, "empty: no result.json in this directory"},
-		{future, `unknown result schema "pgscale.result/v9": this pgscale reads "pgscale.result/v1"`},
+		{future, `unknown result schema "pgscale.result/v9": this pgscale reads pgscale.result/v1 and pgscale.result/v2`},
 		{notResult, "not a pgscale result"},
 		{filepath.Join(dir, "missing"), "missing: no such file or directory"},
 	} {

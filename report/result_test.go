@@ -80,3 +80,33 @@ func TestReadFileRejectsUnknownSchema(t *testing.T) {
 		t.Fatalf("ReadFile of an unknown schema: %v", err)
 	}
 }
+
+// The SLO a run was given (run --slo) is what a report of it judges by, unless told otherwise.
+func TestRecordedSLOJudgesTheReport(t *testing.T) {
+	t.Parallel()
+	r := loadFixture(t, fixtureSweep)
+	if got := RecordedSLO([]*Result{r}); got != 0 {
+		t.Fatalf("a result with no slo: %g, want 0", got)
+	}
+	withSLO := *r
+	withSLO.SLO = "p99<0.001ms"
+	if got := RecordedSLO([]*Result{&withSLO}); got != 0.001 {
+		t.Fatalf("RecordedSLO = %g, want 0.001", got)
+	}
+	doc, err := NewDocument([]*Result{&withSLO}, ReportOptions{NoPlots: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.SLO != 0.001 {
+		t.Fatalf("the document judges by %g ms, want the run's 0.001", doc.SLO)
+	}
+	if doc, _ = NewDocument([]*Result{&withSLO}, ReportOptions{SLO: 250, NoPlots: true}); doc.SLO != 250 {
+		t.Fatalf("report --slo 250ms: judged by %g ms", doc.SLO)
+	}
+	if !strings.Contains(Text(&withSLO), "0.001 ms SLO") {
+		t.Fatalf("the run's summary does not judge by its SLO:\n%s", Text(&withSLO))
+	}
+	if _, err := FindingsP99(SLO{Text: "errors<1%", Terms: []SLOTerm{{Metric: "errors", Bound: 1}}}); err == nil {
+		t.Fatal("an SLO with no p99 term gave a findings bound")
+	}
+}

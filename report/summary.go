@@ -13,7 +13,7 @@ func SeriesLine(s Series, h *Headline) string {
 	if h != nil && h.Metric != "" {
 		hl = *h
 	}
-	rate := fmt.Sprintf("%10.1f %s", s.ThroughputPerS, hl.opsUnit())
+	rate := fmt.Sprintf("%10.1f %s", s.ThroughputPerS, hl.OpsUnit())
 	if v, ok := hl.Of(&s); ok && hl.OwnMetric() {
 		rate += fmt.Sprintf("  %10.1f %s", v, hl.Unit)
 	}
@@ -77,45 +77,60 @@ func Text(r *Result) string {
 		fmt.Fprintf(&b, "reason: %s\n", r.Reason)
 	}
 	h := HeadlineOf(r)
-	headCol := ""
+	t := table{align: "ll", header: []string{"variant", "point", h.OpsUnit()}}
 	if h.OwnMetric() {
-		headCol = fmt.Sprintf(" %12s", h.Unit)
+		t.header = append(t.header, h.Unit)
 	}
-	fmt.Fprintf(&b, "%-12s %-30s %12s%s %9s %9s %9s %9s %9s  %s\n", "variant", "point", h.opsUnit(), headCol,
-		"p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors")
+	t.header = append(t.header, "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors")
+	t.align += strings.Repeat("r", len(t.header)-3) + "l"
 	for _, s := range r.Series {
 		point := PointString(s.Point)
 		if s.Repeat > 1 {
 			point += fmt.Sprintf(" #%d", s.Repeat)
 		}
-		headVal := ""
+		row := []string{s.Variant, point, fmt.Sprintf("%.1f", s.ThroughputPerS)}
 		if h.OwnMetric() {
-			v, ok := h.Of(&s)
-			headVal = fmt.Sprintf(" %12s", formatHeadline(v, ok))
+			row = append(row, formatHeadline(h.Of(&s)))
 		}
-		fmt.Fprintf(&b, "%-12s %-30s %12.1f%s %9.2f %9.2f %9.2f %9.2f %9.2f  %s\n", s.Variant, point,
-			s.ThroughputPerS, headVal, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
-			ErrorString(s.Errors))
+		l := s.LatencyMs
+		row = append(row, fmt.Sprintf("%.2f", l.P50), fmt.Sprintf("%.2f", l.P90), fmt.Sprintf("%.2f", l.P99),
+			fmt.Sprintf("%.2f", l.P999), fmt.Sprintf("%.2f", l.Max), ErrorString(s.Errors))
+		t.add(row...)
 	}
+	t.write(&b)
+	if runs := Combine([]*Result{r}); len(runs) == 1 {
+		spreadText(&b, runs[0])
+	}
+	breakdownText(&b, r)
 	if fs := resultFindings(r); len(fs) > 0 {
 		b.WriteString("findings:\n")
 		for _, f := range fs {
+			if r.Capacity != nil && strings.EqualFold(f, r.Capacity.Sentence+".") {
+				continue // the summary ends with it
+			}
 			fmt.Fprintf(&b, "  - %s\n", f)
 		}
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
+	if r.Capacity != nil && r.Capacity.Sentence != "" {
+		fmt.Fprintf(&b, "%s\n", r.Capacity.Sentence)
+	}
 	return b.String()
 }
 
-// resultFindings are the findings of one result against the default SLO.
+// resultFindings are the findings of one result against its SLO (run --slo), else the default.
 func resultFindings(r *Result) []string {
 	runs := Combine([]*Result{r})
 	if len(runs) == 0 {
 		return nil
 	}
-	return Findings(runs[0], DefaultSLO)
+	slo := DefaultSLO
+	if ms := RecordedSLO([]*Result{r}); ms > 0 {
+		slo = ms
+	}
+	return Findings(runs[0], slo)
 }
 
 // Markdown is summary.md: the run's environment and a table of its series, with the
@@ -156,7 +171,7 @@ func Markdown(r *Result) string {
 	if h.OwnMetric() {
 		headCol, headAlign = " "+h.Unit+" |", "--:|"
 	}
-	fmt.Fprintf(&b, "| variant | point | ops | %s |%s p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |\n", h.opsUnit(), headCol)
+	fmt.Fprintf(&b, "| variant | point | ops | %s |%s p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |\n", h.OpsUnit(), headCol)
 	b.WriteString("|---|---|--:|--:|" + headAlign + "--:|--:|--:|--:|--:|---|\n")
 	for _, s := range r.Series {
 		point := PointString(s.Point)
@@ -171,6 +186,11 @@ func Markdown(r *Result) string {
 		fmt.Fprintf(&b, "| %s | %s | %d | %.1f |%s %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", s.Variant, point, s.Ops,
 			s.ThroughputPerS, headVal, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
 			ErrorString(s.Errors))
+	}
+	if runs := Combine([]*Result{r}); len(runs) == 1 {
+		b.WriteString("\n")
+		spreadMarkdown(&b, "##", runs[0])
+		breakdownMarkdown(&b, "##", runs[0])
 	}
 	var metricNames []string
 	seen := map[string]bool{}

@@ -9,21 +9,30 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // Version is pgscale's version, set at build time with -ldflags "-X .../runner.Version=v0.1.0".
 var Version = "dev"
 
+// Commit is the VCS revision, set at build time by make (-X .../runner.Commit=...) for builds
+// where Go stamps none (-buildvcs=false); otherwise it is read from the build info.
+var Commit = ""
+
 // BuildInfo identifies this binary.
-func BuildInfo() report.Build {
-	b := report.Build{Version: Version, GoVersion: runtime.Version()}
+func BuildInfo() result.Build {
+	b := result.Build{Version: Version, Commit: Commit, GoVersion: runtime.Version()}
 	if info, ok := debug.ReadBuildInfo(); ok {
+		// go install module@version stamps the module version; a go build in a checkout says
+		// "(devel)" and the VCS revision below identifies it.
+		if b.Version == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			b.Version = info.Main.Version
+		}
 		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
+			if s.Key == "vcs.revision" && Commit == "" {
 				b.Commit = s.Value
 			}
-			if s.Key == "vcs.modified" && s.Value == "true" && b.Commit != "" {
+			if s.Key == "vcs.modified" && s.Value == "true" && b.Commit != "" && Commit == "" {
 				b.Commit += "-dirty"
 			}
 		}
@@ -32,8 +41,8 @@ func BuildInfo() report.Build {
 }
 
 // HostInfo describes the machine the load generator runs on.
-func HostInfo() report.Host {
-	h := report.Host{OS: runtime.GOOS, Arch: runtime.GOARCH, Cores: runtime.NumCPU()}
+func HostInfo() result.Host {
+	h := result.Host{OS: runtime.GOOS, Arch: runtime.GOARCH, Cores: runtime.NumCPU()}
 	h.Hostname, _ = os.Hostname()
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {

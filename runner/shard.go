@@ -9,7 +9,8 @@ import (
 	"strings"
 
 	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/usage"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
 	"github.com/pgscale/pgscale/shard"
 )
@@ -31,11 +32,11 @@ func (p *prepared) checkShard() []error {
 	opts := p.opts
 	var errs []error
 	if opts.RunID != "" && !runIDPattern.MatchString(opts.RunID) {
-		errs = append(errs, harness.Usagef("--run-id %q: want 1 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit "+
+		errs = append(errs, usage.Fieldf("run-id", "%q: want 1 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit "+
 			"(it names the run's schema on the server)", opts.RunID))
 	}
 	if opts.BarrierTimeout < 0 {
-		errs = append(errs, harness.Usagef("--barrier-timeout %s: must be more than 0 (default %s)", opts.BarrierTimeout, shard.DefaultTimeout))
+		errs = append(errs, usage.Fieldf("barrier-timeout", "%s: must be more than 0 (default %s)", opts.BarrierTimeout, shard.DefaultTimeout))
 	}
 	seg := opts.Shard
 	if seg.IsWhole() && seg.N == 0 {
@@ -48,32 +49,32 @@ func (p *prepared) checkShard() []error {
 		return errs
 	}
 	if opts.Target != harness.KindDSN {
-		errs = append(errs, harness.Usagef("--shard %s needs --target dsn: the shards of a run share one server, "+
+		errs = append(errs, usage.Fieldf("shard", "%s needs --target dsn: the shards of a run share one server, "+
 			"and the %s target starts a server of its own in every process", seg, opts.Target))
 	}
 	if !p.doc.Shardable {
-		errs = append(errs, harness.Usagef("--shard %s: scenario %s cannot run sharded yet (its shards would reset each other's tables "+
+		errs = append(errs, usage.Fieldf("shard", "%s: scenario %s cannot run sharded yet (its shards would reset each other's tables "+
 			"and count the server's figures once per shard); scenarios that can: %s", seg, p.doc.Name, strings.Join(shardable(), ", ")))
 	}
 	if p.latencySwept() {
-		errs = append(errs, harness.Usagef("--shard %s: a --latency sweep runs each latency on a target of its own, and the shards of a run "+
+		errs = append(errs, usage.Fieldf("shard", "%s: a --latency sweep runs each latency on a target of its own, and the shards of a run "+
 			"share one: give one --latency, and run each latency as a run of its own", seg))
 	}
 	if opts.RunID == "" {
-		errs = append(errs, harness.Usagef("--shard %s needs --run-id: every shard of a run is given the same one, "+
+		errs = append(errs, usage.Fieldf("shard", "%s needs --run-id: every shard of a run is given the same one, "+
 			"e.g. --run-id 20260101-orders", seg))
 	}
 	// Each shard gets at least floor(v/N) of v (Segment.Scale): fewer than N leaves one with none,
 	// which every shard reports, so that none waits at the barrier for a shard that cannot run.
 	for _, pt := range p.plan.Points {
 		if pt.Workers < seg.N {
-			errs = append(errs, harness.Usagef("--shard %s: point %s has %d workers, fewer than the %d shards, which leaves a shard none: "+
+			errs = append(errs, usage.Fieldf("shard", "%s: point %s has %d workers, fewer than the %d shards, which leaves a shard none: "+
 				"use at most %d shards or more workers", seg, pointLabel(p.doc.Name, pt, 1, 1), pt.Workers, seg.N, pt.Workers))
 			break
 		}
 	}
 	if opts.Rate > 0 && math.Round(opts.Rate/shard.RateUnit) < float64(seg.N) {
-		errs = append(errs, harness.Usagef("--rate %g split %d ways leaves a shard no rate: give at least %g per second",
+		errs = append(errs, usage.Fieldf("rate", "%g split %d ways leaves a shard no rate: give at least %g per second",
 			opts.Rate, seg.N, float64(seg.N)*shard.RateUnit))
 	}
 	p.opts.Seed += uint64(seg.I) * shardSeedStride
@@ -101,12 +102,12 @@ func (p *prepared) shardDir() string {
 
 // stampShard marks the result as shard i of N and makes the shard's coordinator; res must have
 // its parameters and host.
-func (p *prepared) stampShard(res *report.Result) {
+func (p *prepared) stampShard(res *result.Result) {
 	if p.opts.Shard.IsWhole() {
 		return
 	}
 	idx := p.opts.Shard.I
-	res.Shard = &report.Shard{Index: &idx, Count: p.opts.Shard.N}
+	res.Shard = &result.Shard{Index: &idx, Count: p.opts.Shard.N}
 	fp, err := json.Marshal(map[string]any{"scenario": res.Scenario, "params": res.Params, "duration": res.Duration, "warmup": res.Warmup})
 	if err != nil {
 		fp = []byte(fmt.Sprint(res.Scenario, res.Params, res.Duration, res.Warmup))
@@ -138,24 +139,25 @@ func (p *prepared) setup(ctx context.Context, env *scenarios.Env) error {
 }
 
 // shardPoint gives this shard its segment of the point's workers and of the rate, waits for
-// the other shards at the barrier, and returns a context that carries the segment and the
-// coordinator (for shard.SegmentOf, and shard.Start and shard.Sync inside the point).
-func (p *prepared) shardPoint(ctx context.Context, env *scenarios.Env, pt scenarios.Point, label string) (context.Context, scenarios.Point, error) {
+// the other shards at the barrier, and hands the scenario the coordinator in env.Shard (its
+// segment, and the barriers inside the point).
+func (p *prepared) shardPoint(ctx context.Context, env *scenarios.Env, pt scenarios.Point, label string) (scenarios.Point, error) {
 	if p.coord == nil {
-		return ctx, pt, nil
+		return pt, nil
 	}
 	seg := p.opts.Shard
 	pt.Workers = int(seg.Scale(int64(pt.Workers)))
 	env.Rate = seg.ScaleRate(p.opts.Rate)
 	env.Workers = int(seg.Scale(int64(p.opts.Workers)))
 	if err := p.coord.Wait(ctx, label); err != nil {
-		return ctx, pt, err
+		return pt, err
 	}
-	return shard.WithCoordinator(shard.WithSegment(ctx, seg), p.coord), pt, nil
+	env.Shard = p.coord
+	return pt, nil
 }
 
 // noteShards records the shards this one saw stop before the end.
-func (p *prepared) noteShards(res *report.Result) {
+func (p *prepared) noteShards(res *result.Result) {
 	if p.coord == nil || res.Shard == nil {
 		return
 	}

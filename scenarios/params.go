@@ -1,16 +1,15 @@
 package scenarios
 
 import (
-	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/agnivade/levenshtein"
-
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/suggest"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // Kind is the type of a parameter's values.
@@ -31,6 +30,7 @@ type ParamSpec struct {
 	Kind    Kind
 	Default string // as typed on the command line; "a,b" for a list
 	Quick   string // the default under --quick; "" keeps Default
+	Full    string // the default under --preset full; "" keeps Default
 	// List marks a sweep dimension (or a variant list): it takes a,b,c.
 	List bool
 	// Choices, when set, are the only valid values.
@@ -45,39 +45,52 @@ type ParamSpec struct {
 type Params struct {
 	values map[string][]string
 	specs  map[string]ParamSpec
-	Quick  bool
+	// given holds the names set explicitly (--set), as opposed to defaults.
+	given map[string]bool
+	Quick bool
+	// Preset is the preset whose defaults the parameters started from (PresetQuick, PresetDefault
+	// or PresetFull; preset.go).
+	Preset string
 }
 
-// ResolveParams applies sets (from --set) over the defaults of doc, reporting every bad name or
-// value at once as a usage error.
+// ResolveParams applies sets (from --set) over the defaults of doc (--quick's when quick),
+// reporting every bad name or value at once as a usage error.
 func ResolveParams(doc Doc, sets map[string]string, quick bool) (Params, error) {
-	p := Params{values: map[string][]string{}, specs: map[string]ParamSpec{}, Quick: quick}
+	preset := PresetDefault
+	if quick {
+		preset = PresetQuick
+	}
+	return ResolvePreset(doc, sets, preset)
+}
+
+// ResolvePreset is ResolveParams over the defaults of a preset (PresetQuick, PresetDefault or
+// PresetFull, checked by CheckPreset).
+func ResolvePreset(doc Doc, sets map[string]string, preset string) (Params, error) {
+	p := Params{values: map[string][]string{}, specs: map[string]ParamSpec{}, given: map[string]bool{},
+		Quick: preset == PresetQuick, Preset: preset}
 	for _, spec := range doc.Params {
 		p.specs[spec.Name] = spec
-		def := spec.Default
-		if quick && spec.Quick != "" {
-			def = spec.Quick
-		}
-		p.values[spec.Name] = splitList(def)
+		p.values[spec.Name] = splitList(spec.DefaultIn(preset))
 	}
 	var errs []error
-	for _, name := range sortedNames(sets) {
+	for _, name := range slices.Sorted(maps.Keys(sets)) {
 		spec, ok := p.specs[name]
 		if !ok {
-			errs = append(errs, harness.Usagef("--set %s: %s has no parameter %q%s; valid: %s",
-				name, doc.Name, name, suggest(name, doc.ParamNames()), strings.Join(doc.ParamNames(), ", ")))
+			errs = append(errs, usage.Fieldf("set", "%s: %s has no parameter %q%s; valid: %s",
+				name, doc.Name, name, suggest.DidYouMean(name, doc.ParamNames()), strings.Join(doc.ParamNames(), ", ")))
 			continue
 		}
 		vals := splitList(sets[name])
 		if len(vals) == 0 {
-			errs = append(errs, harness.Usagef("--set %s: empty value", name))
+			errs = append(errs, usage.Fieldf("set", "%s: empty value", name))
 			continue
 		}
 		if len(vals) > 1 && !spec.List {
-			errs = append(errs, harness.Usagef("--set %s=%s: %s takes one value, not a list", name, sets[name], name))
+			errs = append(errs, usage.Fieldf("set", "%s=%s: %s takes one value, not a list", name, sets[name], name))
 			continue
 		}
 		p.values[name] = vals
+		p.given[name] = true
 	}
 	for _, spec := range doc.Params {
 		for _, v := range p.values[spec.Name] {
@@ -87,14 +100,14 @@ func ResolveParams(doc Doc, sets map[string]string, quick bool) (Params, error) 
 		}
 	}
 	if len(errs) > 0 {
-		return Params{}, &harness.UsageError{Msg: errors.Join(errs...).Error()}
+		return Params{}, usage.Join(errs)
 	}
 	return p, nil
 }
 
 func (s ParamSpec) check(v string) error {
 	bad := func(what string) error {
-		return harness.Usagef("--set %s=%s: %s", s.Name, v, what)
+		return usage.Fieldf("set", "%s=%s: %s", s.Name, v, what)
 	}
 	if len(s.Choices) > 0 {
 		for _, c := range s.Choices {
@@ -102,7 +115,7 @@ func (s ParamSpec) check(v string) error {
 				return nil
 			}
 		}
-		return bad(fmt.Sprintf("valid values are %s%s", strings.Join(s.Choices, ", "), suggest(v, s.Choices)))
+		return bad(fmt.Sprintf("valid values are %s%s", strings.Join(s.Choices, ", "), suggest.DidYouMean(v, s.Choices)))
 	}
 	var num float64
 	switch s.Kind {
@@ -137,6 +150,9 @@ func (s ParamSpec) check(v string) error {
 	}
 	return nil
 }
+
+// Given reports whether name was set explicitly rather than left at its default.
+func (p Params) Given(name string) bool { return p.given[name] }
 
 // Strings returns the values of name.
 func (p Params) Strings(name string) []string { return p.values[name] }
@@ -240,28 +256,7 @@ func splitList(s string) []string {
 	return out
 }
 
-func sortedNames(m map[string]string) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// suggest returns `; did you mean "x"?` for the candidate closest to s, when one is close.
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", 1<<30
-	for _, c := range candidates {
-		if d := levenshtein.ComputeDistance(s, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	if best == "" || bestDist > max(2, len(s)/3) {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// Suggest is suggest for other packages (the CLI's unknown scenario error).
-func Suggest(s string, candidates []string) string { return suggest(s, candidates) }
+// Suggest is suggest.DidYouMean, kept for callers written before it existed.
+//
+// Deprecated: use internal/suggest.
+func Suggest(s string, candidates []string) string { return suggest.DidYouMean(s, candidates) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
+	"github.com/pgscale/pgscale/internal/wait"
 )
 
 // Coordination constants.
@@ -72,15 +73,7 @@ func NewCoordinator(seg Segment, runID, fingerprint, host string, timeout time.D
 		timeout = DefaultTimeout
 	}
 	return &Coordinator{Seg: seg, RunID: runID, Fingerprint: fingerprint, Host: host, Timeout: timeout,
-		schema: harness.RunSchema(runID), key: runKey(runID), lost: map[int]string{}}
-}
-
-// runKey is the first key of the shards' advisory locks (the second is the shard index): a hash
-// of the run id, kept positive so that pg_locks shows it as is.
-func runKey(runID string) int32 {
-	h := fnv.New32a()
-	h.Write([]byte(runID))
-	return int32(h.Sum32() & 0x7fffffff)
+		schema: harness.RunSchema(runID), key: harness.RunLockKey(runID), lost: map[int]string{}}
 }
 
 func (c *Coordinator) logf(format string, args ...any) {
@@ -110,13 +103,20 @@ func (p *provider) Available(ctx context.Context) error { return p.inner.Availab
 func (p *provider) Start(ctx context.Context, spec harness.Spec) (harness.Target, error) {
 	c := p.c
 	if p.inner.Kind() != harness.KindDSN {
-		return nil, harness.Usagef("--shard %s: shards share one server, so they need --target dsn (got --target %s)", c.Seg, p.inner.Kind())
+		return nil, usage.Fieldf("shard", "%s: shards share one server, so they need --target dsn (got --target %s)", c.Seg, p.inner.Kind())
 	}
 	if c.Seg.I != 0 {
 		if err := c.join(ctx, spec.DSN, false); err != nil {
 			return nil, err
 		}
-		return &target{Target: &joinedTarget{dsn: spec.DSN, schema: c.schema}, c: c}, nil
+		pinned, err := harness.PinDSN(spec.DSN, c.schema)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", c.Seg, err)
+		}
+		if err := harness.CheckPinned(ctx, pinned, c.schema); err != nil {
+			return nil, fmt.Errorf("shard %s: %w", c.Seg, err)
+		}
+		return &target{Target: &joinedTarget{dsn: spec.DSN, pinned: pinned, schema: c.schema}, c: c}, nil
 	}
 	t, err := p.inner.Start(ctx, spec)
 	if err != nil {
@@ -155,24 +155,29 @@ func (t *target) Close(ctx context.Context) error {
 // not create the schema, and drops it only as the last shard to leave.
 type joinedTarget struct {
 	dsn, schema string
+	pinned      string // dsn pinned to schema (harness.PinDSN): what connections use
 }
 
 func (t *joinedTarget) Kind() string            { return harness.KindDSN }
-func (t *joinedTarget) DSN() string             { return t.dsn }
-func (t *joinedTarget) AdminDSN() string        { return t.dsn }
+func (t *joinedTarget) DSN() string             { return t.pinned }
+func (t *joinedTarget) AdminDSN() string        { return t.pinned }
 func (t *joinedTarget) Schema() string          { return t.schema }
 func (t *joinedTarget) CanChangeSettings() bool { return false }
 func (t *joinedTarget) Detail() map[string]string {
 	return map[string]string{"dsn": harness.RedactDSN(t.dsn), "schema": t.schema}
 }
 func (t *joinedTarget) Info(ctx context.Context) (harness.ServerInfo, error) {
-	return harness.ReadServerInfo(ctx, t.dsn)
+	return harness.ReadServerInfo(ctx, t.pinned)
 }
 
 func (t *joinedTarget) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, t.dsn)
+	cfg, err := harness.ConnConfig(t.pinned)
+	if err != nil {
+		return fmt.Errorf("dsn target: drop schema %s: %w", t.schema, err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("dsn target: drop schema %s: %s", t.schema, harness.RedactDSN(err.Error()))
 	}
@@ -194,6 +199,7 @@ func (c *Coordinator) join(ctx context.Context, dsn string, create bool) error {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = "pgscale-shard"
+	cfg.RuntimeParams["search_path"] = c.schema // its tables are qualified; nothing else is found elsewhere
 	cctx, cancel := context.WithTimeout(ctx, harness.DSNConnectTimeout)
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	cancel()
@@ -293,7 +299,7 @@ func (c *Coordinator) awaitRun(ctx context.Context) error {
 			c.logf("shard %s: waiting for shard 0 to create run %s", c.Seg, c.RunID)
 			noted = true
 		}
-		if err := sleep(ctx, pollInterval); err != nil {
+		if err := wait.For(ctx, pollInterval); err != nil {
 			return err
 		}
 	}
@@ -385,7 +391,7 @@ func (c *Coordinator) meet(ctx context.Context, label string, start bool) error 
 			c.logf("shard %s: waiting at the barrier before %s for %s", c.Seg, label, shardList(waiting))
 			noted = true
 		}
-		if err := sleep(ctx, pollInterval); err != nil {
+		if err := wait.For(ctx, pollInterval); err != nil {
 			return err
 		}
 	}
@@ -394,16 +400,16 @@ func (c *Coordinator) meet(ctx context.Context, label string, start bool) error 
 // startAt sleeps until the common start: startMargin after the last arrival, both on the
 // server's clock, so that the shards' own clocks do not matter.
 func (c *Coordinator) startAt(ctx context.Context, label string) error {
-	var wait float64
+	var untilStart float64
 	err := c.conn.QueryRow(ctx, "SELECT extract(epoch FROM max(at) + $2::interval - clock_timestamp())::float8 FROM "+
-		c.table(arrivalTable)+" WHERE gen = $1", c.gen, startMargin.String()).Scan(&wait)
+		c.table(arrivalTable)+" WHERE gen = $1", c.gen, startMargin.String()).Scan(&untilStart)
 	if err != nil {
 		return fmt.Errorf("shard barrier at %s: start time: %w", label, err)
 	}
-	if wait <= 0 {
+	if untilStart <= 0 {
 		return nil
 	}
-	return sleep(ctx, time.Duration(wait*float64(time.Second)))
+	return wait.For(ctx, time.Duration(untilStart*float64(time.Second)))
 }
 
 // states reads every shard's membership, liveness and arrival at generation gen.
@@ -537,15 +543,4 @@ func shardList(shards []int) string {
 		return "shard " + parts[0]
 	}
 	return "shards " + strings.Join(parts, ", ")
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
 }

@@ -5,20 +5,22 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // Input is one shard's result and the name it was given by (a path), for messages.
 type Input struct {
 	Name   string
-	Result *report.Result
+	Result *result.Result
 }
 
 // Merge combines the results of one sharded run into one result:
@@ -32,9 +34,9 @@ type Input struct {
 // Inputs of different runs, scenarios, parameters or shard counts, a shard given twice, and
 // results that are not a shard's, are usage errors. A run that lacks a shard, or one of whose
 // shards did not finish, gives a result with status incomplete that says why.
-func Merge(inputs []Input) (*report.Result, error) {
+func Merge(inputs []Input) (*result.Result, error) {
 	if len(inputs) == 0 {
-		return nil, harness.Usagef("pgscale merge: no results given: name the result directories of a run's shards")
+		return nil, usage.Errorf("pgscale merge: no results given: name the result directories of a run's shards")
 	}
 	if err := checkInputs(inputs); err != nil {
 		return nil, err
@@ -44,13 +46,13 @@ func Merge(inputs []Input) (*report.Result, error) {
 	first := ins[0].Result
 	n := first.Shard.Count
 
-	out := &report.Result{
-		Schema: report.SchemaVersion, Scenario: first.Scenario, RunID: first.RunID, Status: report.StatusOK,
+	out := &result.Result{
+		Schema: result.SchemaVersion, Scenario: first.Scenario, RunID: first.RunID, Status: result.StatusOK,
 		StartedAt: first.StartedAt, FinishedAt: first.FinishedAt, Params: maps.Clone(first.Params), Headline: first.Headline,
-		Duration: first.Duration, Warmup: first.Warmup, Environment: first.Environment, Series: []report.Series{},
+		Duration: first.Duration, Warmup: first.Warmup, Environment: first.Environment, Series: []result.Series{},
 	}
 	out.Environment.Hosts = nil
-	shardInfo := &report.Shard{Count: n}
+	shardInfo := &result.Shard{Count: n}
 	present := map[int]bool{}
 	lost := map[int]bool{}
 	var incomplete []string
@@ -67,12 +69,12 @@ func Merge(inputs []Input) (*report.Result, error) {
 			out.FinishedAt = r.FinishedAt
 		}
 		out.Environment.Hosts = append(out.Environment.Hosts, r.Environment.Host)
-		if r.Status != report.StatusOK {
+		if r.Status != result.StatusOK {
 			why := fmt.Sprintf("shard %d/%d ended with status %s", idx, n, r.Status)
 			switch r.Status {
-			case report.StatusFailed:
+			case result.StatusFailed:
 				why = fmt.Sprintf("shard %d/%d failed", idx, n)
-			case report.StatusInterrupted:
+			case result.StatusInterrupted:
 				why = fmt.Sprintf("shard %d/%d was interrupted", idx, n)
 			}
 			if r.Reason != "" {
@@ -117,7 +119,7 @@ func Merge(inputs []Input) (*report.Result, error) {
 		warnings.add(w, -1)
 	}
 	if len(incomplete) > 0 {
-		out.Status = report.StatusIncomplete
+		out.Status = result.StatusIncomplete
 		out.Reason = strings.Join(incomplete, "; ")
 		warnings.addFirst(fmt.Sprintf("incomplete: %s; the merged figures cover only the shards that finished, "+
 			"so totals fall short of the run's", out.Reason))
@@ -133,11 +135,11 @@ func checkInputs(inputs []Input) error {
 		r := in.Result
 		switch {
 		case r.Shard == nil:
-			return harness.Usagef("%s is not a shard's result (run %s was not started with --shard i/N): pgscale merge combines the shards of one run", in.Name, r.RunID)
+			return usage.Errorf("%s is not a shard's result (run %s was not started with --shard i/N): pgscale merge combines the shards of one run", in.Name, r.RunID)
 		case r.Shard.Index == nil:
-			return harness.Usagef("%s is already a merged result (of shards %s): give the shards' own results", in.Name, intList(r.Shard.Merged))
+			return usage.Errorf("%s is already a merged result (of shards %s): give the shards' own results", in.Name, intList(r.Shard.Merged))
 		case r.Shard.Count < 1 || *r.Shard.Index < 0 || *r.Shard.Index >= r.Shard.Count:
-			return harness.Usagef("%s: shard index %d out of range for %d shards", in.Name, *r.Shard.Index, r.Shard.Count)
+			return usage.Errorf("%s: shard index %d out of range for %d shards", in.Name, *r.Shard.Index, r.Shard.Count)
 		}
 	}
 	f := first.Result
@@ -146,18 +148,18 @@ func checkInputs(inputs []Input) error {
 		r := in.Result
 		switch {
 		case r.RunID != f.RunID:
-			return harness.Usagef("%s is of run %s but %s is of run %s: merge the shards of one run (one --run-id)", in.Name, r.RunID, first.Name, f.RunID)
+			return usage.Errorf("%s is of run %s but %s is of run %s: merge the shards of one run (one --run-id)", in.Name, r.RunID, first.Name, f.RunID)
 		case r.Scenario != f.Scenario:
-			return harness.Usagef("%s is a %s result but %s is a %s result: the shards of one run measure one scenario", in.Name, r.Scenario, first.Name, f.Scenario)
+			return usage.Errorf("%s is a %s result but %s is a %s result: the shards of one run measure one scenario", in.Name, r.Scenario, first.Name, f.Scenario)
 		case r.Shard.Count != f.Shard.Count:
-			return harness.Usagef("%s is shard %d of %d but %s is shard %d of %d: the shards of one run agree on N", in.Name, *r.Shard.Index, r.Shard.Count,
+			return usage.Errorf("%s is shard %d of %d but %s is shard %d of %d: the shards of one run agree on N", in.Name, *r.Shard.Index, r.Shard.Count,
 				first.Name, *f.Shard.Index, f.Shard.Count)
 		case !sameJSON(r.Params, f.Params) || r.Duration != f.Duration || r.Warmup != f.Warmup:
-			return harness.Usagef("%s and %s measured with different parameters (%s, duration %s, warm-up %s vs %s, duration %s, warm-up %s): "+
+			return usage.Errorf("%s and %s measured with different parameters (%s, duration %s, warm-up %s vs %s, duration %s, warm-up %s): "+
 				"the shards of one run share them", in.Name, first.Name, jsonText(r.Params), r.Duration, r.Warmup, jsonText(f.Params), f.Duration, f.Warmup)
 		}
 		if other, dup := seen[*r.Shard.Index]; dup {
-			return harness.Usagef("%s and %s are both shard %d/%d: give each shard once", other, in.Name, *r.Shard.Index, r.Shard.Count)
+			return usage.Errorf("%s and %s are both shard %d/%d: give each shard once", other, in.Name, *r.Shard.Index, r.Shard.Count)
 		}
 		seen[*r.Shard.Index] = in.Name
 	}
@@ -177,12 +179,12 @@ func jsonText(v any) string {
 // part is one shard's series of a group.
 type part struct {
 	shard int
-	s     *report.Series
+	s     *result.Series
 }
 
 // mergeAllSeries merges the series of every shard by variant, point and repeat, in the order
 // they were first seen (shard by shard).
-func mergeAllSeries(ins []Input, n int, warnings *warningSet) ([]report.Series, []string) {
+func mergeAllSeries(ins []Input, n int, warnings *warningSet) ([]result.Series, []string) {
 	var order []string
 	groups := map[string][]part{}
 	for _, in := range ins {
@@ -195,7 +197,7 @@ func mergeAllSeries(ins []Input, n int, warnings *warningSet) ([]report.Series, 
 			groups[k] = append(groups[k], part{shard: *in.Result.Shard.Index, s: s})
 		}
 	}
-	var out []report.Series
+	var out []result.Series
 	var notes []string
 	for _, k := range order {
 		parts := groups[k]
@@ -213,7 +215,7 @@ func mergeAllSeries(ins []Input, n int, warnings *warningSet) ([]report.Series, 
 	return out, notes
 }
 
-func seriesName(s *report.Series) string {
+func seriesName(s *result.Series) string {
 	name := s.Variant
 	if p := report.PointString(s.Point); p != "" {
 		name += " " + p
@@ -225,10 +227,10 @@ func seriesName(s *report.Series) string {
 }
 
 // mergeSeries merges the shards' parts of one series.
-func mergeSeries(parts []part) (report.Series, []string) {
+func mergeSeries(parts []part) (result.Series, []string) {
 	var notes []string
 	f := parts[0].s
-	out := report.Series{
+	out := result.Series{
 		Variant: f.Variant, Point: maps.Clone(f.Point), Repeat: f.Repeat, StartedAt: f.StartedAt,
 		Errors: map[string]int64{},
 	}
@@ -258,30 +260,30 @@ func mergeSeries(parts []part) (report.Series, []string) {
 	name := seriesName(f)
 
 	// Latency: from the merged histogram, exactly.
-	lat, ok, err := mergeEncoded(parts, func(s *report.Series) (string, int64) { return s.Histograms.Latency, s.LatencyMs.Count })
+	lat, ok, err := mergeEncoded(parts, func(s *result.Series) (string, int64) { return s.Histograms.Latency, s.LatencyMs.Count })
 	switch {
 	case err != nil || !ok:
 		notes = append(notes, fmt.Sprintf("%s: a shard's latency histogram is missing or unreadable: the merged percentiles are the largest of the shards'", name))
-		out.LatencyMs = maxPercentiles(parts, func(s *report.Series) *report.Percentiles { return &s.LatencyMs })
+		out.LatencyMs = maxPercentiles(parts, func(s *result.Series) *result.Percentiles { return &s.LatencyMs })
 	default:
-		out.LatencyMs = report.PercentilesOf(lat)
-		out.Histograms.Latency, err = report.EncodeHistogram(lat)
+		out.LatencyMs = result.PercentilesOf(lat)
+		out.Histograms.Latency, err = result.EncodeHistogram(lat)
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
 	out.ServiceMs, out.Histograms.Service = mergeOptional(parts, name, "service", &notes,
-		func(s *report.Series) *report.Percentiles { return s.ServiceMs },
-		func(s *report.Series) string { return s.Histograms.Service })
+		func(s *result.Series) *result.Percentiles { return s.ServiceMs },
+		func(s *result.Series) string { return s.Histograms.Service })
 	out.ConnectMs, out.Histograms.Connect = mergeOptional(parts, name, "connect", &notes,
-		func(s *report.Series) *report.Percentiles { return s.ConnectMs },
-		func(s *report.Series) string { return s.Histograms.Connect })
+		func(s *result.Series) *result.Percentiles { return s.ConnectMs },
+		func(s *result.Series) string { return s.Histograms.Connect })
 
 	extra := mergeExtraHistograms(parts, name, &notes)
 	if len(extra) > 0 {
 		out.Histograms.Extra = map[string]string{}
 		for h, hist := range extra {
-			enc, err := report.EncodeHistogram(hist)
+			enc, err := result.EncodeHistogram(hist)
 			if err != nil {
 				notes = append(notes, fmt.Sprintf("%s: %v", name, err))
 				continue
@@ -290,104 +292,34 @@ func mergeSeries(parts []part) (report.Series, []string) {
 		}
 	}
 	out.Metrics = mergeMetrics(parts, extra)
+	shardSeries := make([]*result.Series, len(parts))
+	for i, p := range parts {
+		shardSeries[i] = p.s
+	}
+	bd := report.BreakdownOf(shardSeries)
+	out.Scripts, out.Statements = bd.Scripts, bd.Statements
+	out.Engine, out.EngineWhy = mergeEngine(parts, name, &notes)
 	out.Timeline = mergeTimelines(parts, out.StartedAt)
 	return out, notes
 }
 
-// mergeEncoded merges the parts' histograms; ok is false when a part with values has none.
-func mergeEncoded(parts []part, get func(*report.Series) (string, int64)) (*hdrhistogram.Histogram, bool, error) {
-	merged := report.NewHistogram()
+// mergeEngine is the engine the shards ran the series on (script's engine=auto decides per
+// shard): theirs when they agree, else each named, with a note.
+func mergeEngine(parts []part, name string, notes *[]string) (engine, why string) {
+	var engines []string
 	for _, p := range parts {
-		enc, count := get(p.s)
-		if enc == "" {
-			if count > 0 {
-				return nil, false, nil
-			}
-			continue
-		}
-		h, err := report.DecodeHistogram(enc)
-		if err != nil {
-			return nil, false, err
-		}
-		merged.Merge(h)
-	}
-	return merged, true, nil
-}
-
-// mergeOptional merges the service or connect figures, present in some series only.
-func mergeOptional(parts []part, name, what string, notes *[]string,
-	pct func(*report.Series) *report.Percentiles, enc func(*report.Series) string) (*report.Percentiles, string) {
-	found := false
-	for _, p := range parts {
-		if pct(p.s) != nil || enc(p.s) != "" {
-			found = true
+		if p.s.Engine != "" && !slices.Contains(engines, p.s.Engine) {
+			engines = append(engines, p.s.Engine)
 		}
 	}
-	if !found {
-		return nil, ""
+	switch len(engines) {
+	case 0:
+		return "", ""
+	case 1:
+		return engines[0], parts[0].s.EngineWhy
 	}
-	h, ok, err := mergeEncoded(parts, func(s *report.Series) (string, int64) {
-		if p := pct(s); p != nil {
-			return enc(s), p.Count
-		}
-		return enc(s), 0
-	})
-	if err != nil || !ok {
-		*notes = append(*notes, fmt.Sprintf("%s: a shard's %s histogram is missing or unreadable: the merged %s percentiles are the largest of the shards'", name, what, what))
-		p := maxPercentiles(parts, pct)
-		return &p, ""
-	}
-	p := report.PercentilesOf(h)
-	s, err := report.EncodeHistogram(h)
-	if err != nil {
-		*notes = append(*notes, fmt.Sprintf("%s: %v", name, err))
-	}
-	return &p, s
-}
-
-// maxPercentiles is the fallback when histograms are missing: every figure the largest of the
-// parts' (an upper bound), the count summed.
-func maxPercentiles(parts []part, get func(*report.Series) *report.Percentiles) report.Percentiles {
-	var out report.Percentiles
-	for _, p := range parts {
-		x := get(p.s)
-		if x == nil {
-			continue
-		}
-		out.Count += x.Count
-		out.P50, out.P90, out.P99 = math.Max(out.P50, x.P50), math.Max(out.P90, x.P90), math.Max(out.P99, x.P99)
-		out.P999, out.Max, out.Mean = math.Max(out.P999, x.P999), math.Max(out.Max, x.Max), math.Max(out.Mean, x.Mean)
-	}
-	return out
-}
-
-// mergeExtraHistograms merges the scenario-specific histograms by name.
-func mergeExtraHistograms(parts []part, name string, notes *[]string) map[string]*hdrhistogram.Histogram {
-	out := map[string]*hdrhistogram.Histogram{}
-	for _, p := range parts {
-		for h, enc := range p.s.Histograms.Extra {
-			hist, err := report.DecodeHistogram(enc)
-			if err != nil {
-				*notes = append(*notes, fmt.Sprintf("%s: histogram %s of shard %d: %v", name, h, p.shard, err))
-				continue
-			}
-			if out[h] == nil {
-				out[h] = report.NewHistogram()
-			}
-			out[h].Merge(hist)
-		}
-	}
-	return out
-}
-
-// histogramSuffixes are the metrics loadgen derives from a scenario histogram (Outcome.Series).
-var histogramSuffixes = map[string]func(report.Percentiles) float64{
-	"_p50_ms":  func(p report.Percentiles) float64 { return p.P50 },
-	"_p90_ms":  func(p report.Percentiles) float64 { return p.P90 },
-	"_p99_ms":  func(p report.Percentiles) float64 { return p.P99 },
-	"_p999_ms": func(p report.Percentiles) float64 { return p.P999 },
-	"_max_ms":  func(p report.Percentiles) float64 { return p.Max },
-	"_mean_ms": func(p report.Percentiles) float64 { return p.Mean },
+	*notes = append(*notes, fmt.Sprintf("%s: the shards ran on different engines (%s)", name, strings.Join(engines, ", ")))
+	return strings.Join(engines, "+"), "shards differed"
 }
 
 // mergeMetrics merges the scenario figures by what their names say:
@@ -452,7 +384,7 @@ func mergeMetrics(parts []part, extra map[string]*hdrhistogram.Histogram) map[st
 func fromHistogram(name string, extra map[string]*hdrhistogram.Histogram) (float64, bool) {
 	for suffix, pick := range histogramSuffixes {
 		if h, ok := strings.CutSuffix(name, suffix); ok && extra[h] != nil {
-			return pick(report.PercentilesOf(extra[h])), true
+			return pick(result.PercentilesOf(extra[h])), true
 		}
 	}
 	return 0, false
@@ -491,15 +423,15 @@ func metricRule(name string) rule {
 // Ops and errors are summed; p50 and p99 are the largest of the shards' that second (an upper
 // bound: per-second histograms are not kept); the server columns and the sampler's extra figures
 // come from the lowest shard that has them, as every shard watched the same server.
-func mergeTimelines(parts []part, start time.Time) []report.Second {
-	byT := map[int]*report.Second{}
+func mergeTimelines(parts []part, start time.Time) []result.Second {
+	byT := map[int]*result.Second{}
 	for _, p := range parts {
 		off := int(math.Round(p.s.StartedAt.Sub(start).Seconds()))
 		for _, sec := range p.s.Timeline {
 			t := sec.T + off
 			m, ok := byT[t]
 			if !ok {
-				m = &report.Second{T: t, Warmup: sec.Warmup}
+				m = &result.Second{T: t, Warmup: sec.Warmup}
 				byT[t] = m
 			}
 			m.Warmup = m.Warmup || sec.Warmup
@@ -532,7 +464,7 @@ func mergeTimelines(parts []part, start time.Time) []report.Second {
 		ts = append(ts, t)
 	}
 	sort.Ints(ts)
-	out := make([]report.Second, 0, len(ts))
+	out := make([]result.Second, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, *byT[t])
 	}

@@ -9,13 +9,14 @@ import (
 
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // shardResult is shard idx of n with one series holding the given latencies (µs) and claim
 // latencies, and a timeline of secs seconds of opsPerSec each, started at start.
-func shardResult(t *testing.T, idx, n int, start time.Time, lat, claim []int64, secs int, opsPerSec int64) *report.Result {
+func shardResult(t *testing.T, idx, n int, start time.Time, lat, claim []int64, secs int, opsPerSec int64) *result.Result {
 	t.Helper()
-	h, c := report.NewHistogram(), report.NewHistogram()
+	h, c := result.NewHistogram(), result.NewHistogram()
 	for _, v := range lat {
 		if err := h.RecordValue(v); err != nil {
 			t.Fatal(err)
@@ -26,42 +27,42 @@ func shardResult(t *testing.T, idx, n int, start time.Time, lat, claim []int64, 
 			t.Fatal(err)
 		}
 	}
-	enc, err := report.EncodeHistogram(h)
+	enc, err := result.EncodeHistogram(h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	encClaim, err := report.EncodeHistogram(c)
+	encClaim, err := result.EncodeHistogram(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := report.PercentilesOf(c)
-	var timeline []report.Second
+	cp := result.PercentilesOf(c)
+	var timeline []result.Second
 	for s := 1; s <= secs; s++ {
-		timeline = append(timeline, report.Second{T: s, Warmup: s == 1, Ops: opsPerSec, Errors: 1, ErrorsBy: map[string]int64{"40001": 1},
+		timeline = append(timeline, result.Second{T: s, Warmup: s == 1, Ops: opsPerSec, Errors: 1, ErrorsBy: map[string]int64{"40001": 1},
 			P50Ms: float64(idx + 1), P99Ms: float64(10 * (idx + 1)),
-			Server: &report.ServerSample{Connections: 10 + idx, MaxConnections: 100}})
+			Server: &result.ServerSample{Connections: 10 + idx, MaxConnections: 100}})
 	}
 	i := idx
-	return &report.Result{
-		Schema: report.SchemaVersion, Scenario: "select-only", RunID: "run-a", Status: report.StatusOK,
-		Shard:     &report.Shard{Index: &i, Count: n},
+	return &result.Result{
+		Schema: result.SchemaVersion, Scenario: "select-only", RunID: "run-a", Status: result.StatusOK,
+		Shard:     &result.Shard{Index: &i, Count: n},
 		StartedAt: start, FinishedAt: start.Add(time.Duration(secs) * time.Second),
 		Params: map[string]any{"workers": []any{float64(8)}, "repeat": float64(1)}, Duration: "5s", Warmup: "1s",
-		Environment: report.Environment{Target: "dsn", ServerVersion: "15.18", Settings: map[string]string{},
-			Host:    report.Host{Hostname: fmt.Sprintf("pod-%d", idx), OS: "linux", Arch: "amd64", Cores: 2},
-			Pgscale: report.Build{Version: "dev", GoVersion: "go1.26"}},
+		Environment: result.Environment{Target: "dsn", ServerVersion: "15.18", Settings: map[string]string{},
+			Host:    result.Host{Hostname: fmt.Sprintf("pod-%d", idx), OS: "linux", Arch: "amd64", Cores: 2},
+			Pgscale: result.Build{Version: "dev", GoVersion: "go1.26"}},
 		Warnings: []string{"the dsn target cannot change server settings: every point ran with the server's own"},
-		Series: []report.Series{{
+		Series: []result.Series{{
 			Variant: "prepared", Point: map[string]any{"workers": float64(8)}, Repeat: 1, StartedAt: start,
 			DurationS: 5, WarmupS: 1, Workers: 3 - idx%2, RatePerS: 0, Ops: int64(len(lat)), ThroughputPerS: float64(len(lat)) / 5,
-			LatencyMs: report.PercentilesOf(h), Errors: map[string]int64{"40001": int64(secs)},
+			LatencyMs: result.PercentilesOf(h), Errors: map[string]int64{"40001": int64(secs)},
 			Metrics: map[string]float64{
 				"claim_p50_ms": cp.P50, "claim_p99_ms": cp.P99, "claim_max_ms": cp.Max,
 				"rows_lost": 2, "peak_connections": float64(20 + idx), "idle_worker_fraction": 0.5 + 0.1*float64(idx),
 				"rows_per_s": 100,
 			},
 			Timeline:   timeline,
-			Histograms: report.Histograms{Latency: enc, Extra: map[string]string{"claim": encClaim}},
+			Histograms: result.Histograms{Latency: enc, Extra: map[string]string{"claim": encClaim}},
 		}},
 	}
 }
@@ -83,7 +84,7 @@ func TestMergeRecomputesPercentilesFromTheMergedHistogram(t *testing.T) {
 	t.Parallel()
 	all := latencies(1, 30000)
 	claims := latencies(2, 9000)
-	whole, wholeClaim := report.NewHistogram(), report.NewHistogram()
+	whole, wholeClaim := result.NewHistogram(), result.NewHistogram()
 	for _, v := range all {
 		_ = whole.RecordValue(v)
 	}
@@ -98,7 +99,7 @@ func TestMergeRecomputesPercentilesFromTheMergedHistogram(t *testing.T) {
 	var ins []Input
 	for i := 2; i >= 0; i-- { // out of order on purpose
 		r := shardResult(t, i, 3, base.Add(starts[i]), all[cuts[i]:cuts[i+1]], claims[claimCuts[i]:claimCuts[i+1]], 5, int64(10*(i+1)))
-		r.Headline = &report.Headline{Metric: "throughput_per_s", Label: "lookup throughput", Unit: "lookups/s", Better: "higher"}
+		r.Headline = &result.Headline{Metric: "throughput_per_s", Label: "lookup throughput", Unit: "lookups/s", Better: "higher"}
 		ins = append(ins, Input{Name: fmt.Sprintf("shard-%d", i), Result: r})
 	}
 	m, err := Merge(ins)
@@ -108,25 +109,25 @@ func TestMergeRecomputesPercentilesFromTheMergedHistogram(t *testing.T) {
 	if m.Headline == nil || m.Headline.Unit != "lookups/s" {
 		t.Errorf("the merged result lost the shards' headline: %+v", m.Headline)
 	}
-	if err := report.ValidateResult(m); err != nil {
+	if err := result.ValidateResult(m); err != nil {
 		t.Fatalf("merged result does not validate: %v", err)
 	}
-	if m.Status != report.StatusOK || m.Shard == nil || m.Shard.Index != nil || fmt.Sprint(m.Shard.Merged) != "[0 1 2]" || len(m.Shard.Missing) != 0 {
+	if m.Status != result.StatusOK || m.Shard == nil || m.Shard.Index != nil || fmt.Sprint(m.Shard.Merged) != "[0 1 2]" || len(m.Shard.Missing) != 0 {
 		t.Fatalf("status %s, shard %+v", m.Status, m.Shard)
 	}
 	s := m.Series[0]
-	want := report.PercentilesOf(whole)
+	want := result.PercentilesOf(whole)
 	if s.LatencyMs != want {
 		t.Fatalf("merged percentiles %+v, want the unsplit histogram's %+v", s.LatencyMs, want)
 	}
-	h, err := report.DecodeHistogram(s.Histograms.Latency)
+	h, err := result.DecodeHistogram(s.Histograms.Latency)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !h.Equals(whole) {
 		t.Fatal("the merged latency histogram differs from the unsplit one")
 	}
-	wc := report.PercentilesOf(wholeClaim)
+	wc := result.PercentilesOf(wholeClaim)
 	if s.Metrics["claim_p99_ms"] != wc.P99 || s.Metrics["claim_p50_ms"] != wc.P50 || s.Metrics["claim_max_ms"] != wc.Max {
 		t.Fatalf("claim metrics %v, want p50 %g p99 %g max %g from the merged claim histogram", s.Metrics, wc.P50, wc.P99, wc.Max)
 	}
@@ -172,7 +173,7 @@ func TestMergeRecomputesPercentilesFromTheMergedHistogram(t *testing.T) {
 		t.Fatalf("warnings %q: want the shards' common warning once", m.Warnings)
 	}
 	// Reports read it like any result.
-	if _, err := report.NewDocument([]*report.Result{m}, report.ReportOptions{NoPlots: true}); err != nil {
+	if _, err := report.NewDocument([]*result.Result{m}, report.ReportOptions{NoPlots: true}); err != nil {
 		t.Fatalf("report of a merged result: %v", err)
 	}
 	if txt := report.Text(m); !strings.Contains(txt, "select-only") {
@@ -186,15 +187,15 @@ func TestMergeOfARunThatLacksAShardIsIncomplete(t *testing.T) {
 	r0 := shardResult(t, 0, 3, base, latencies(3, 100), nil, 3, 5)
 	r0.Shard.Lost = []int{2}
 	r1 := shardResult(t, 1, 3, base, latencies(4, 100), nil, 3, 5)
-	r1.Status, r1.Reason = report.StatusInterrupted, "interrupted: interrupted by signal"
+	r1.Status, r1.Reason = result.StatusInterrupted, "interrupted: interrupted by signal"
 	m, err := Merge([]Input{{"a", r0}, {"b", r1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := report.ValidateResult(m); err != nil {
+	if err := result.ValidateResult(m); err != nil {
 		t.Fatalf("incomplete result does not validate: %v", err)
 	}
-	if m.Status != report.StatusIncomplete || fmt.Sprint(m.Shard.Missing) != "[2]" || fmt.Sprint(m.Shard.Lost) != "[2]" {
+	if m.Status != result.StatusIncomplete || fmt.Sprint(m.Shard.Missing) != "[2]" || fmt.Sprint(m.Shard.Lost) != "[2]" {
 		t.Fatalf("status %s, shard %+v", m.Status, m.Shard)
 	}
 	for _, want := range []string{"shard 2 of 3 missing", "shard 1/3 was interrupted"} {
@@ -208,7 +209,7 @@ func TestMergeOfARunThatLacksAShardIsIncomplete(t *testing.T) {
 	if m.Series[0].Ops != 200 {
 		t.Fatalf("ops %d, want the two shards' 200", m.Series[0].Ops)
 	}
-	run, err := report.CombineOne([]*report.Result{m})
+	run, err := report.CombineOne([]*result.Result{m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,7 @@ func TestMergeOfARunThatLacksAShardIsIncomplete(t *testing.T) {
 func TestMergeRejectsWhatCannotBeMerged(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	mk := func(idx, n int) *report.Result {
+	mk := func(idx, n int) *result.Result {
 		return shardResult(t, idx, n, base, latencies(uint64(idx+10), 50), nil, 2, 5)
 	}
 	cases := map[string]struct {
@@ -281,5 +282,22 @@ func TestMetricRules(t *testing.T) {
 		if got := metricRule(name); got != want {
 			t.Errorf("%s: rule %d, want %d", name, got, want)
 		}
+	}
+}
+
+// TestMergeEngine: the shards' engine when they agree (script's engine=auto decides per shard),
+// each named with a note when they do not, nothing when no shard has one.
+func TestMergeEngine(t *testing.T) {
+	mux := &result.Series{Engine: "mux", EngineWhy: "auto: closed loop"}
+	gor := &result.Series{Engine: "goroutines", EngineWhy: "auto: paced"}
+	var notes []string
+	if e, why := mergeEngine([]part{{0, mux}, {1, mux}}, "s", &notes); e != "mux" || why != "auto: closed loop" || len(notes) != 0 {
+		t.Errorf("agreeing shards: %q %q %v", e, why, notes)
+	}
+	if e, _ := mergeEngine([]part{{0, mux}, {1, gor}}, "s", &notes); e != "mux+goroutines" || len(notes) != 1 {
+		t.Errorf("differing shards: %q %v", e, notes)
+	}
+	if e, why := mergeEngine([]part{{0, &result.Series{}}}, "s", &notes); e != "" || why != "" {
+		t.Errorf("no engine: %q %q", e, why)
 	}
 }

@@ -19,14 +19,13 @@
 package shard
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/big"
 	"strconv"
 	"strings"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // Segment is shard I of N: the part [I/N, (I+1)/N) of a run. The zero value (and any N of 1 or
@@ -42,7 +41,7 @@ func Parse(s string) (Segment, error) {
 	i, ierr := strconv.Atoi(strings.TrimSpace(is))
 	n, nerr := strconv.Atoi(strings.TrimSpace(ns))
 	if !ok || ierr != nil || nerr != nil {
-		return Segment{}, harness.Usagef("--shard %q: want i/N, the shard's index from 0 and the number of shards, e.g. 0/4", s)
+		return Segment{}, usage.Fieldf("shard", "%q: want i/N, the shard's index from 0 and the number of shards, e.g. 0/4", s)
 	}
 	seg := Segment{I: i, N: n}
 	if err := seg.Validate(); err != nil {
@@ -54,10 +53,10 @@ func Parse(s string) (Segment, error) {
 // Validate checks that I is a shard of N.
 func (s Segment) Validate() error {
 	if s.N < 1 {
-		return harness.Usagef("--shard %d/%d: the number of shards must be at least 1", s.I, s.N)
+		return usage.Fieldf("shard", "%d/%d: the number of shards must be at least 1", s.I, s.N)
 	}
 	if s.I < 0 || s.I >= s.N {
-		return harness.Usagef("--shard %d/%d: shard index out of range: valid indexes are 0 to %d", s.I, s.N, s.N-1)
+		return usage.Fieldf("shard", "%d/%d: shard index out of range: valid indexes are 0 to %d", s.I, s.N, s.N-1)
 	}
 	return nil
 }
@@ -92,7 +91,7 @@ func (s Segment) edge(v int64, k int) int64 {
 
 // Range is this segment's part of the key range [lo, hi): [from, to), where the N segments'
 // ranges are adjacent, do not overlap and cover [lo, hi) exactly. A scenario that gives each
-// shard keys of its own calls shard.SegmentOf(ctx).Range(lo, hi).
+// shard keys of its own calls env.Shard.Segment().Range(lo, hi).
 func (s Segment) Range(lo, hi int64) (from, to int64) {
 	if hi <= lo || s.IsWhole() {
 		return lo, hi
@@ -114,19 +113,4 @@ func (s Segment) ScaleRate(rate float64) float64 {
 	}
 	units := int64(math.Round(rate / RateUnit))
 	return float64(s.Scale(units)) * RateUnit
-}
-
-type segmentKey struct{}
-
-// WithSegment returns ctx carrying seg, for the scenario code that runs under it.
-func WithSegment(ctx context.Context, seg Segment) context.Context {
-	return context.WithValue(ctx, segmentKey{}, seg)
-}
-
-// SegmentOf is the segment a scenario runs as: what WithSegment put in ctx, else the whole run.
-func SegmentOf(ctx context.Context) Segment {
-	if seg, ok := ctx.Value(segmentKey{}).(Segment); ok && !seg.IsWhole() {
-		return seg
-	}
-	return Whole
 }

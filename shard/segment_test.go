@@ -104,13 +104,17 @@ func TestParseRejectsBadShards(t *testing.T) {
 	}
 }
 
-func TestSegmentTravelsInTheContext(t *testing.T) {
+func TestSegmentOfTheCoordinator(t *testing.T) {
 	t.Parallel()
-	if got := SegmentOf(context.Background()); got != Whole {
-		t.Fatalf("no segment: %v, want the whole run", got)
+	var none *Coordinator // a whole run's
+	if got := none.Segment(); got != Whole {
+		t.Fatalf("no coordinator: %v, want the whole run", got)
 	}
-	ctx := WithSegment(context.Background(), Segment{I: 1, N: 2})
-	if got := SegmentOf(ctx); got != (Segment{I: 1, N: 2}) {
-		t.Fatalf("SegmentOf = %v", got)
+	if none.Start(context.Background(), "x") != nil || none.Sync(context.Background(), "x") != nil || none.LostShards() != nil {
+		t.Fatal("a whole run's barriers do not return at once")
+	}
+	c := NewCoordinator(Segment{I: 1, N: 2}, "run", "fp", "host", 0)
+	if got := c.Segment(); got != (Segment{I: 1, N: 2}) {
+		t.Fatalf("Segment = %v", got)
 	}
 }

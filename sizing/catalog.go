@@ -99,6 +99,16 @@ type Instance struct {
 	MaxConnectionsFrom string `yaml:"-" json:"max_connections_from"`
 }
 
+// Burstable says whether the class runs its CPU on credits: a burstable or shared-core family,
+// or fewer sustained vCPU than vCPU.
+func (in Instance) Burstable() bool {
+	switch strings.ToLower(in.Family) {
+	case "burstable", "shared-core":
+		return true
+	}
+	return in.SustainedVCPU > 0 && in.SustainedVCPU < in.VCPU
+}
+
 // Provider returns the provider with the given ID.
 func (c *Catalog) Provider(id string) *Provider {
 	for _, p := range c.Providers {

@@ -14,6 +14,7 @@ import (
 	"github.com/yuin/goldmark/extension"
 
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // The files `pgscale size --out DIR` writes; the plot also goes to PlotName.png and .svg.
@@ -38,8 +39,8 @@ func WriteFiles(dir string, r *Report) error {
 		errs = append(errs, plotErr)
 	} else {
 		errs = append(errs,
-			report.WriteAtomic(filepath.Join(dir, PlotName+".png"), fig.PNG),
-			report.WriteAtomic(filepath.Join(dir, PlotName+".svg"), fig.SVG))
+			result.WriteAtomic(filepath.Join(dir, PlotName+".png"), fig.PNG),
+			result.WriteAtomic(filepath.Join(dir, PlotName+".svg"), fig.SVG))
 		mdRef = &plotRef{src: PlotName + ".png", title: fig.Title, caption: fig.Caption}
 		htmlRef = &plotRef{src: "data:image/png;base64," + base64.StdEncoding.EncodeToString(fig.PNG), title: fig.Title, caption: fig.Caption}
 	}
@@ -47,14 +48,14 @@ func WriteFiles(dir string, r *Report) error {
 	if err := writeMarkdown(&md, r, mdRef); err != nil {
 		return err
 	}
-	errs = append(errs, report.WriteAtomic(filepath.Join(dir, MarkdownFile), md.Bytes()))
+	errs = append(errs, result.WriteAtomic(filepath.Join(dir, MarkdownFile), md.Bytes()))
 	page, err := HTML(r, htmlRef)
 	if err != nil {
 		errs = append(errs, err)
 	} else {
-		errs = append(errs, report.WriteAtomic(filepath.Join(dir, HTMLFile), page))
+		errs = append(errs, result.WriteAtomic(filepath.Join(dir, HTMLFile), page))
 	}
-	errs = append(errs, report.WriteFile(filepath.Join(dir, JSONFile), r))
+	errs = append(errs, result.WriteFile(filepath.Join(dir, JSONFile), r))
 	return errors.Join(errs...)
 }
 

@@ -19,6 +19,9 @@ const (
 	ProbeConnect = "connect"
 	// ProbeJob: one operation is one queue job (queue, dedicated variant).
 	ProbeJob = "job"
+	// ProbeWorkload: one operation is one transaction of the user's workload file (run by the
+	// script scenario in a closed loop); it stands for one request's database work.
+	ProbeWorkload = "workload"
 )
 
 // ProbeSpec is a scenario run on every shape to measure one figure of the CPU model.
@@ -30,6 +33,27 @@ type ProbeSpec struct {
 	// Match picks the probe's series from a result: its point values (e.g. connect=pool).
 	Match map[string]string `json:"match,omitempty"`
 	Label string            `json:"label"`
+	// Workload is the workload file a ProbeWorkload runs.
+	Workload string `json:"workload,omitempty"`
+}
+
+// WithWorkload makes probes measure a request as one transaction of the workload file at path
+// (named name): the workload probe replaces select-only's pooled lookups, which stay only when
+// a connect probe needs them to subtract a lookup's cost.
+func WithWorkload(probes []ProbeSpec, path, name string) []ProbeSpec {
+	var out []ProbeSpec
+	connects := false
+	for _, p := range probes {
+		connects = connects || p.Kind == ProbeConnect
+	}
+	for _, p := range probes {
+		if p.Kind == ProbeQuery && !connects {
+			continue
+		}
+		out = append(out, p)
+	}
+	return append([]ProbeSpec{{Kind: ProbeWorkload, Scenario: "script", Workload: path,
+		Label: fmt.Sprintf("workload %s (%s), closed loop", name, path)}}, out...)
 }
 
 // ProbesFor lists the probes a workload needs: select-only over a pool always (CPU per
@@ -258,7 +282,11 @@ func (w *Workload) ApplyMeasurement(m *Measurement) {
 		}
 	}
 	q := m.Probe(ProbeQuery)
-	if q != nil {
+	if wl := m.Probe(ProbeWorkload); wl != nil {
+		replaced("requests.cpu_time", w.CPUTimeS, dur)
+		w.CPUTimeS = Quantity{wl.CPUPerOpS, fmt.Sprintf("measured: 1 / %s transactions/s per vCPU (%s, fit over %d shapes): "+
+			"a request is one transaction of its mix", num(wl.PerVCPU), wl.Label, wl.Fit.N)}
+	} else if q != nil {
 		replaced("requests.cpu_time", w.CPUTimeS, dur)
 		w.CPUTimeS = Quantity{q.CPUPerOpS, fmt.Sprintf("measured: 1 / %s lookups/s per vCPU (%s, fit over %d shapes); "+
 			"a request that does more than a key lookup costs more", num(q.PerVCPU), q.Label, q.Fit.N)}

@@ -108,3 +108,35 @@ extra_connections: 0
 		}
 	}
 }
+
+// A workload file's transactions stand for a request: the workload probe replaces select-only's
+// lookups (kept only for a connect probe to subtract), sets the CPU per request, and the report
+// names the workload.
+func TestMeasureWithAWorkloadFile(t *testing.T) {
+	t.Parallel()
+	cat := loadCatalog(t)
+	w := resolve(t, cat, `
+requests: {peak_rate: 800, hold_time: 250ms, db_time: 5ms, cpu_time: 250us}
+extra_connections: 0
+`)
+	probes := WithWorkload(ProbesFor(w), "bench/orders.yaml", "orders")
+	if len(probes) != 1 || probes[0].Kind != ProbeWorkload || probes[0].Workload != "bench/orders.yaml" || probes[0].Scenario != "script" {
+		t.Fatalf("probes %+v: want the workload's alone", probes)
+	}
+	withConnects := WithWorkload([]ProbeSpec{{Kind: ProbeQuery}, {Kind: ProbeConnect}}, "w.yaml", "w")
+	if len(withConnects) != 3 || withConnects[1].Kind != ProbeQuery {
+		t.Errorf("with a connect probe the lookups stay: %+v", withConnects)
+	}
+	wl := NewProbe(probes[0], []MeasurePoint{{CPUs: 0.25, Throughput: 500}, {CPUs: 0.5, Throughput: 1000}}) // 500 µs
+	w.ApplyMeasurement(&Measurement{Probes: []Probe{wl}})
+	if math.Abs(w.CPUTimeS.Value-500e-6) > 1e-12 || !strings.Contains(w.CPUTimeS.Source, "workload orders (bench/orders.yaml)") {
+		t.Errorf("CPU per request %v: want 500 µs from the workload", w.CPUTimeS)
+	}
+	var b strings.Builder
+	if err := WriteMarkdown(&b, Size(w, cat)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "workload orders (bench/orders.yaml), closed loop") {
+		t.Errorf("the report does not name the workload:\n%s", b.String())
+	}
+}

@@ -394,15 +394,21 @@ type Scaling struct {
 	FourTimesText string  `json:"four_times_text,omitempty"`
 }
 
-// SeedBudget is the seed article's "$1,000/month Postgres instance".
+// SeedBudget is the article's "$1,000/month Postgres instance".
 const SeedBudget = 1000.0
 
-// NewScaling computes the frontier of max_connections against price, and what budget (and four
-// times the anchor's price) buys compared with anchor (the pick, or the cheapest class).
-func NewScaling(p *Provider, anchor *Instance, budget float64) Scaling {
+// NewScaling computes the frontier of max_connections against price, and what budget (and up
+// to four times the anchor's price) buys compared with anchor (the pick, or the cheapest class).
+// Burstable and shared-core classes are never on the frontier, so never the advice to scale up
+// to, unless allowBurst: their CPU runs on credits that a sustained load spends.
+func NewScaling(p *Provider, anchor *Instance, budget float64, allowBurst bool) Scaling {
 	s := Scaling{Budget: budget}
-	byPrice := make([]Instance, len(p.Instances))
-	copy(byPrice, p.Instances)
+	var byPrice []Instance
+	for _, in := range p.Instances {
+		if allowBurst || !in.Burstable() {
+			byPrice = append(byPrice, in)
+		}
+	}
 	sort.SliceStable(byPrice, func(i, j int) bool { return byPrice[i].PriceMonth < byPrice[j].PriceMonth })
 	best := 0
 	for _, in := range byPrice {
@@ -417,19 +423,34 @@ func NewScaling(p *Provider, anchor *Instance, budget float64) Scaling {
 	if anchor == nil {
 		return s
 	}
-	s.Text = s.buys(p.ID, anchor, budget, money(budget)+"/month")
-	if anchor.PriceMonth > 0 {
-		s.FourTimesText = s.buys(p.ID, anchor, 4*anchor.PriceMonth, "4× its price")
+	s.Text = s.buys(anchor, budget, money(budget)+"/month")
+	// Four times the price says something of its own only when it reaches another class than
+	// the budget does.
+	if anchor.PriceMonth > 0 && s.top(4*anchor.PriceMonth) != s.top(budget) {
+		s.FourTimesText = s.buys(anchor, 4*anchor.PriceMonth, "up to 4× its price ("+money(4*anchor.PriceMonth)+"/month)")
 	}
 	return s
 }
 
 // buys says how many max_connections budget buys compared with anchor; "" when the anchor
 // costs budget or more.
-func (s Scaling) buys(provider string, anchor *Instance, budget float64, what string) string {
+func (s Scaling) buys(anchor *Instance, budget float64, what string) string {
 	if anchor.PriceMonth >= budget {
 		return ""
 	}
+	top := s.top(budget)
+	if top == nil || top.MaxConnections <= anchor.MaxConnections {
+		return fmt.Sprintf("nothing for %s has more max_connections than %s (%d).",
+			what, anchor.Class, anchor.MaxConnections)
+	}
+	return fmt.Sprintf("from %s (%s/month, max_connections %d), %s buys at most %d (%s, %s): "+
+		"×%.1f the connections for ×%.1f the price.",
+		anchor.Class, money(anchor.PriceMonth), anchor.MaxConnections, what, top.MaxConnections,
+		top.Class, money(top.Price), float64(top.MaxConnections)/float64(anchor.MaxConnections), top.Price/anchor.PriceMonth)
+}
+
+// top is the class with the most max_connections that budget buys, or nil.
+func (s Scaling) top(budget float64) *ScalePoint {
 	var top *ScalePoint
 	for i := range s.Frontier {
 		// A cent of tolerance: four times a price rounded to cents.
@@ -437,14 +458,7 @@ func (s Scaling) buys(provider string, anchor *Instance, budget float64, what st
 			top = &s.Frontier[i]
 		}
 	}
-	if top == nil || top.MaxConnections <= anchor.MaxConnections {
-		return fmt.Sprintf("%s: nothing up to %s has more max_connections than %s (%d).",
-			provider, what, anchor.Class, anchor.MaxConnections)
-	}
-	return fmt.Sprintf("%s: from %s (%s/month, max_connections %d), %s buys at most %d (%s, %s): "+
-		"×%.1f the connections for ×%.1f the price.",
-		provider, anchor.Class, money(anchor.PriceMonth), anchor.MaxConnections, what, top.MaxConnections,
-		top.Class, money(top.Price), float64(top.MaxConnections)/float64(anchor.MaxConnections), top.Price/anchor.PriceMonth)
+	return top
 }
 
 // ceil rounds a count of connections up, forgiving floating-point dust (800 × 0.005).

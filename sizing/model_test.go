@@ -194,7 +194,7 @@ providers: [gcp-cloudsql]
 	if hm2 == nil || math.Abs(hm2.PriceMonth-130) > 10 || hm2.MemoryGiB != 13 {
 		t.Fatalf("db-n1-highmem-2: %+v; want ~$130/month, 13 GB", hm2)
 	}
-	sc := NewScaling(cat.Provider("gcp-cloudsql"), hm2, SeedBudget)
+	sc := NewScaling(cat.Provider("gcp-cloudsql"), hm2, SeedBudget, false)
 	if !strings.Contains(sc.Text, "×2.0 the connections") {
 		t.Errorf("from db-n1-highmem-2, $1,000/month should only double max_connections: %s", sc.Text)
 	}
@@ -203,17 +203,17 @@ providers: [gcp-cloudsql]
 	}
 }
 
-// TestSeedCatalogPutsHighmem2AtItsLimit sizes the seed workload with examples/catalog-cloudsql-seed.yaml,
+// TestSeedCatalogPutsHighmem2AtItsLimit sizes the seed workload with examples/catalog-cloudsql-article.yaml,
 // where db-n1-highmem-2 has the seed article's 200 connections: it cannot carry the 205 needed;
 // through a pooler a smaller class does. Four times highmem-2's price buys at most ×1.5 on the
 // built-in catalog (the "doubles at most").
 func TestSeedCatalogPutsHighmem2AtItsLimit(t *testing.T) {
 	t.Parallel()
-	cat := loadCatalog(t, filepath.Join("..", "examples", "catalog-cloudsql-seed.yaml"))
+	cat := loadCatalog(t, filepath.Join("..", "examples", "catalog-cloudsql-article.yaml"))
 	w := resolve(t, cat, `
 requests: {peak_rate: 800, hold_time: 250ms, db_time: 5ms, cpu_time: 250us, connects_per_request: 0.02}
 data: {size: 50GB, growth_per_month: 20GB}
-providers: [gcp-cloudsql-seed]
+providers: [gcp-cloudsql-article]
 `)
 	pr := Size(w, cat).Providers[0]
 	if pr.Choice.Pick != nil {
@@ -229,13 +229,21 @@ providers: [gcp-cloudsql-seed]
 	if a := pr.Alternative.Pick; a == nil || a.Class != "db-g1-small" {
 		t.Errorf("through a pooler: %+v; want db-g1-small", a)
 	}
+	// No pick: the scale-up advice starts from the cheapest class that is not shared-core, and
+	// never names db-g1-small, unless the workload allows burst.
+	if sc := pr.Scaling; !strings.HasPrefix(sc.Text, "from db-n1-standard-1 ") || strings.Contains(sc.Text+sc.FourTimesText, "db-g1") {
+		t.Errorf("scale-up advice names a shared-core class: %q / %q", sc.Text, sc.FourTimesText)
+	}
+	if sc := NewScaling(cat.Provider("gcp-cloudsql-article"), nil, SeedBudget, true); !strings.Contains(sc.Text, "from db-g1-small ") {
+		t.Errorf("allow_burst: the advice should start from db-g1-small: %q", sc.Text)
+	}
 	builtin := cat.Provider("gcp-cloudsql")
 	for _, in := range builtin.Instances {
 		if in.Class == "db-n1-highmem-2" {
 			if in.MaxConnections != 400 {
 				t.Errorf("built-in highmem-2 has %d; the table as collected gives 400", in.MaxConnections)
 			}
-			if s := NewScaling(builtin, &in, SeedBudget); !strings.Contains(s.FourTimesText, "at most 600") || !strings.Contains(s.FourTimesText, "×1.5 the connections") {
+			if s := NewScaling(builtin, &in, SeedBudget, false); !strings.Contains(s.FourTimesText, "at most 600") || !strings.Contains(s.FourTimesText, "×1.5 the connections") {
 				t.Errorf("four times highmem-2's price: %s", s.FourTimesText)
 			}
 		}

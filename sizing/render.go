@@ -63,8 +63,7 @@ func WriteText(out io.Writer, r *Report) error {
 	w.printf("  headroom    %s: a class passes when every need is at most %s of its capacity\n",
 		pct(wl.Headroom.Value), pct(1-wl.Headroom.Value))
 	for _, p := range r.Providers {
-		note, _, _ := strings.Cut(p.PriceNote, ":")
-		w.printf("\n%s (%s, %s; prices %s, %s)\n", p.Provider, p.Region, p.Currency, p.PriceDate, note)
+		w.printf("\n%s (%s)\n", p.Provider, p.Assumptions())
 		c := p.Choice
 		if c.Pick != nil {
 			w.printf("  pick        %s\n", pickLine(c.Pick))
@@ -85,10 +84,10 @@ func WriteText(out io.Writer, r *Report) error {
 			w.printf("  %-11s same class %s\n", r.Alternative, modeText(r.Alternative))
 		}
 		if p.Scaling.FourTimesText != "" {
-			w.printf("  scaling     %s\n", p.Scaling.FourTimesText)
+			w.printf("  scale up    %s\n", p.Scaling.FourTimesText)
 		}
 		if p.Scaling.Text != "" {
-			w.printf("  scaling     %s\n", p.Scaling.Text)
+			w.printf("  budget      %s\n", p.Scaling.Text)
 		}
 	}
 	for i, p := range r.Cheapest() {
@@ -219,7 +218,7 @@ func writeMarkdown(out io.Writer, r *Report, fig *plotRef) error {
 
 	for _, p := range r.Providers {
 		w.printf("## %s — %s, %s\n\n", p.Provider, p.Name, p.Region)
-		w.printf("Catalog: %s. Prices in %s, %s (%s).\n\n", p.File, p.Currency, p.PriceNote, p.PriceDate)
+		w.printf("Catalog: %s. Assumptions: %s. Price note: %s.\n\n", p.File, p.Assumptions(), p.PriceNote)
 		if p.CatalogNotes != "" {
 			w.printf("%s\n\n", p.CatalogNotes)
 		}

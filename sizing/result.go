@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // ConnectStorm is the scenario whose results a workload can be read from.
@@ -47,7 +48,7 @@ func readMeasured(path, variant string, workers int) (*measured, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, usagef("from_result.file: %s: %v", displayPath(path), unwrapPath(err))
 	}
-	res, err := report.ReadFile(path)
+	res, err := result.ReadFile(path)
 	if err != nil {
 		return nil, usagef("from_result.file: %v", err)
 	}
@@ -56,10 +57,10 @@ func readMeasured(path, variant string, workers int) (*measured, error) {
 			"which measures the rate, the time in the database and the memory per backend",
 			displayPath(path), res.Scenario, ConnectStorm, ConnectStorm)
 	}
-	if res.Status == report.StatusFailed {
+	if res.Status == result.StatusFailed {
 		return nil, usagef("from_result.file: %s is a failed run (%s); size from a run that finished", displayPath(path), res.Reason)
 	}
-	var cands []report.Series
+	var cands []result.Series
 	var variants []string
 	var workerSet []int
 	for _, s := range res.Series {
@@ -86,7 +87,7 @@ func readMeasured(path, variant string, workers int) (*measured, error) {
 			displayPath(path), variant, workers, strings.Join(variants, ", "), joinInts(workerSet))
 	}
 	m := &measured{}
-	if res.Status == report.StatusInterrupted {
+	if res.Status == result.StatusInterrupted {
 		m.warnings = append(m.warnings, fmt.Sprintf("%s was interrupted; its figures cover part of the run", displayPath(path)))
 	}
 	best := -1

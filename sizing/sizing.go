@@ -89,7 +89,7 @@ func Size(w *Workload, cat *Catalog) *Report {
 		if pr.Choice.Pick != nil {
 			anchor = &pr.Choice.Pick.Instance
 		}
-		pr.Scaling = NewScaling(p, anchor, SeedBudget)
+		pr.Scaling = NewScaling(p, anchor, SeedBudget, w.AllowBurst)
 		r.Providers = append(r.Providers, pr)
 	}
 	r.Notes = []string{
@@ -101,6 +101,16 @@ func Size(w *Workload, cat *Catalog) *Report {
 		"A pooler's own cost (a PgBouncer host, RDS Proxy, managed pooling) is not priced.",
 	}
 	return r
+}
+
+// Assumptions is the one line every format prints under a provider: what its prices assume and
+// how old they are.
+func (p ProviderReport) Assumptions() string {
+	date := p.PriceDate
+	if date == "" {
+		date = "undated"
+	}
+	return fmt.Sprintf("%s, %s; on-demand, single-AZ, no HA or replicas; prices of %s, not read online", p.Region, p.Currency, date)
 }
 
 // alternativeText says how the other connection mode changes the answer.

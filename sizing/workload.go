@@ -11,7 +11,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/agnivade/levenshtein"
+	"github.com/pgscale/pgscale/internal/suggest"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -41,6 +42,9 @@ type Spec struct {
 	ExtraConnections *int `yaml:"extra_connections"`
 	// Providers limits the recommendation to these catalog providers (default: all).
 	Providers []string `yaml:"providers"`
+	// AllowBurst lets the scale-up advice name burstable and shared-core classes: only for
+	// traffic that is idle most of the time, since a sustained load spends their CPU credits.
+	AllowBurst bool `yaml:"allow_burst"`
 
 	// dir is the workload file's directory; from_result.file is relative to it.
 	dir string
@@ -219,6 +223,7 @@ type Workload struct {
 	Headroom         Quantity `json:"headroom"`
 	ExtraConnections Quantity `json:"extra_connections"`
 	Providers        []string `json:"providers"`
+	AllowBurst       bool     `json:"allow_burst,omitempty"`
 
 	Result *ResultInfo `json:"result,omitempty"`
 	// Measurement is what --measure measured on container shapes (ApplyMeasurement).
@@ -441,13 +446,15 @@ func (s *Spec) Resolve(cat *Catalog) (*Workload, error) {
 		w.ExtraConnections = Quantity{DefaultExtraConnections, "default: monitoring, a migration, operators"}
 	}
 
+	w.AllowBurst = s.AllowBurst
+
 	// Providers.
 	if len(s.Providers) == 0 {
 		w.Providers = cat.IDs()
 	}
 	for _, p := range s.Providers {
 		if cat.Provider(p) == nil {
-			v.bad("providers", "unknown provider %q%s; valid: %s", p, suggest(p, cat.IDs()), strings.Join(cat.IDs(), ", "))
+			v.bad("providers", "unknown provider %q%s; valid: %s", p, suggest.DidYouMean(p, cat.IDs()), strings.Join(cat.IDs(), ", "))
 			continue
 		}
 		if !slices.Contains(w.Providers, p) {
@@ -519,22 +526,3 @@ func (v *validator) optFloat(field string, p *float64, def float64, defSource st
 }
 
 func (v *validator) err() error { return joinUsage(v.errs) }
-
-// suggest is a "did you mean" for a near miss among valid.
-func suggest(got string, valid []string) string {
-	best, bestD := "", 3
-	for _, c := range valid {
-		if strings.HasPrefix(c, got) {
-			return fmt.Sprintf(" (did you mean %q?)", c)
-		}
-	}
-	for _, c := range valid {
-		if d := levenshtein.ComputeDistance(got, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}

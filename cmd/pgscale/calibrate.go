@@ -11,7 +11,7 @@ import (
 
 	"github.com/pgscale/pgscale/calibrate"
 	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Command {
@@ -27,10 +27,15 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 		Short: "Compare pgscale's load generator with pgbench on the same server",
 		Long: "calibrate runs select-only against `pgbench -S -M prepared`, and connect-per-operation against\n" +
 			"`pgbench -S -C`, interleaved A B A B on one server with the same client count, and prints both\n" +
-			"throughputs, their ratio, and the client CPU seconds each side spent per 1,000 transactions.",
+			"throughputs, their ratio, the client CPU seconds each side spent per 1,000 transactions and\n" +
+			"their ratio, and a warning when either side ran client-bound (its throughput is the client's).\n" +
+			"On --target dsn it loads its tables into a schema of its own (pgscale_<run id>), which every\n" +
+			"connection, pgbench's included, is pinned to, and drops that schema at the end. It needs no\n" +
+			"--allow-intrusive: it holds --clients connections and takes no lock outside its schema.",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Modes = modes
+			dsn = dsnOrEnv(dsn, target)
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -64,7 +69,7 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&target, "target", "auto", "where PostgreSQL runs: auto, docker, local or dsn")
-	fl.StringVar(&dsn, "dsn", "", "existing server for --target dsn")
+	fl.StringVar(&dsn, "dsn", "", "existing server for --target dsn (default $"+envDSN+")")
 	fl.StringVar(&image, "image", "", "container image for --target docker (default $PGSCALE_IMAGE, else "+harness.DefaultImage+")")
 	fl.StringVar(&shape, "shape", "", "CPU and memory limits for --target docker, e.g. 1cpu-1gb")
 	pooler.register(fl)
@@ -113,7 +118,7 @@ func runCalibrate(ctx context.Context, tracker *harness.Tracker, spec harness.Sp
 		return err
 	}
 	if out != "" {
-		return report.WriteFile(out+"/calibrate.json", rep)
+		return result.WriteFile(out+"/calibrate.json", rep)
 	}
 	return nil
 }

@@ -3,11 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/report"
 )
 
@@ -30,12 +31,13 @@ func (c *compareCmd) Validate() error {
 		errs = append(errs, fmt.Sprintf("--alpha %g: must be between 0 and 1 (e.g. 0.05)", c.alpha))
 	}
 	if len(errs) > 0 {
-		return harness.Usagef("%s", strings.Join(errs, "\n"))
+		return usage.Errorf("%s", strings.Join(errs, "\n"))
 	}
 	return nil
 }
 
-func (c *compareCmd) Run(stdout io.Writer) error {
+func (c *compareCmd) Run(stdout, stderr io.Writer) error {
+	settleKilled(append(slices.Clone(c.a), c.b...), stderr)
 	a, err := report.LoadAll(c.a)
 	if err != nil {
 		return inputError(err)
@@ -68,7 +70,7 @@ func splitPaths(arg string) []string {
 	return out
 }
 
-func newCompareCmd(stdout io.Writer) *cobra.Command {
+func newCompareCmd(stdout, stderr io.Writer) *cobra.Command {
 	c := &compareCmd{}
 	cmd := &cobra.Command{
 		Use:   "compare A B [flags]",
@@ -86,7 +88,7 @@ func newCompareCmd(stdout io.Writer) *cobra.Command {
 			if err := c.Validate(); err != nil {
 				return err
 			}
-			return c.Run(stdout)
+			return c.Run(stdout, stderr)
 		},
 	}
 	fl := cmd.Flags()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // dockerImage is the image the CLI's docker tests run: $PGSCALE_IMAGE, else what `make image`
@@ -76,7 +77,7 @@ func TestDockerRunWithShapeAndPooler(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 	}
-	res, err := report.ReadFile(out)
+	res, err := result.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +161,11 @@ wait:
 	if code := waitExit(t, cmd, 60*time.Second); code != exitInterrupted {
 		t.Fatalf("exit %d, want %d:\n%s", code, exitInterrupted, all.String())
 	}
-	res, err := report.ReadFile(out)
+	res, err := result.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != report.StatusInterrupted {
+	if res.Status != result.StatusInterrupted {
 		t.Errorf("status %q, want interrupted", res.Status)
 	}
 	if c, n := pgscaleContainers(t, cli, owner); len(c) != 0 || n != 0 {

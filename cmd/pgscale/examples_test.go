@@ -11,6 +11,7 @@ import (
 
 	"github.com/pgscale/pgscale/gate"
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/workload"
 )
 
 // TestCIExamplesRunValidGateCommands keeps the copyable CI setups true: each is well-formed YAML,
@@ -18,7 +19,7 @@ import (
 // and names a gate file that loads.
 func TestCIExamplesRunValidGateCommands(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"github-actions.yml", "gitlab-ci.yml"} {
+	for _, name := range []string{"github-actions.yml", "gitlab-ci.yml", "github-actions-own-workload.yml"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			text, err := os.ReadFile(filepath.Join("..", "..", "examples", name))
@@ -37,14 +38,21 @@ func TestCIExamplesRunValidGateCommands(t *testing.T) {
 				}
 				scripts = append(scripts, value)
 			})
-			var commands [][]string
+			var commands, runs [][]string
 			for _, script := range scripts {
 				for _, line := range strings.Split(script, "\n") {
 					line = strings.TrimSpace(line)
+					expand := func() []string { return shellWords(os.Expand(line, func(v string) string { return vars[v] })) }
 					if strings.HasPrefix(line, "pgscale gate --") { // not the workflow's name
-						commands = append(commands, shellWords(os.Expand(line, func(v string) string { return vars[v] })))
+						commands = append(commands, expand())
+					}
+					if strings.HasPrefix(line, "pgscale run ") {
+						runs = append(runs, expand())
 					}
 				}
+			}
+			for _, args := range runs {
+				checkRunCommand(t, args)
 			}
 			if len(commands) == 0 {
 				t.Fatal("no pgscale gate command")
@@ -72,6 +80,34 @@ func TestCIExamplesRunValidGateCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkRunCommand checks a `pgscale run WORKLOAD.yaml` line of a CI example: its flags parse
+// and pass their checks, the workload file loads, and the target is the service container.
+func checkRunCommand(t *testing.T, args []string) {
+	t.Helper()
+	line := strings.Join(args, " ")
+	cmd := newRunCmd(io.Discard, io.Discard, harness.NewTracker())
+	if err := cmd.ParseFlags(args[2:]); err != nil {
+		t.Errorf("%s: %v", line, err)
+		return
+	}
+	rest := cmd.Flags().Args()
+	if len(rest) != 1 || !workload.IsWorkloadPath(rest[0]) {
+		t.Errorf("%s: want one workload file, got %q", line, rest)
+		return
+	}
+	if _, err := workload.Load(filepath.Join("..", "..", rest[0])); err != nil {
+		t.Errorf("%s: the workload file does not load: %v", line, err)
+	}
+	if target, _ := cmd.Flags().GetString("target"); target != harness.KindDSN {
+		t.Errorf("%s: --target %q, want dsn (the CI service container)", line, target)
+	}
+	if dsn, _ := cmd.Flags().GetString("dsn"); dsn == "" {
+		t.Errorf("%s: no --dsn", line)
+	} else if _, err := harness.ParseDSN(dsn); err != nil {
+		t.Errorf("%s: --dsn: %v", line, err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pgscale/pgscale/gate"
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/loadgen"
 )
 
@@ -28,7 +29,7 @@ type gateCmd struct {
 func (c *gateCmd) Validate() error {
 	var errs []error
 	if c.config == "" {
-		errs = append(errs, harness.Usagef("--config is empty: name a gate file (pgscale.gate.yaml)"))
+		errs = append(errs, usage.Fieldf("config", "is empty: name a gate file (pgscale.gate.yaml)"))
 	}
 	if c.target != "" {
 		if err := harness.CheckKind(c.target); err != nil {
@@ -36,13 +37,13 @@ func (c *gateCmd) Validate() error {
 		}
 	}
 	if c.dsn != "" && c.target != "" && c.target != harness.KindDSN {
-		errs = append(errs, harness.Usagef("--dsn is only for --target dsn (got --target %s)", c.target))
+		errs = append(errs, usage.Fieldf("dsn", "is only for --target dsn (got --target %s)", c.target))
 	}
 	if err := harness.ValidateLatency(c.latency); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return &harness.UsageError{Msg: errors.Join(errs...).Error()}
+		return usage.Join(errs)
 	}
 	return nil
 }

@@ -145,7 +145,7 @@ checks:
   - "select-only variant=prepared: throughput_per_s may fall 5%"
   - "select-only variant=prepared: latency_ms.p99 may rise 10%"
 `)
-	code, stdout, stderr := runCLI(t, "gate", "--config", cfg, "--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "first"))
+	code, stdout, stderr := runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "first"))...)
 	if code != exitOK {
 		t.Fatalf("first run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -157,7 +157,7 @@ checks:
 	}
 
 	out := filepath.Join(dir, "second")
-	code, stdout, stderr = runCLI(t, "gate", "--config", cfg, "--baseline", base, "--out", out)
+	code, stdout, stderr = runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--out", out)...)
 	if code != exitOK {
 		t.Fatalf("second run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -207,11 +207,11 @@ func between(s, from, to string) string {
 // TestGateCatchesInjectedLatency: the same suite with 20 ms added to every round trip fails
 // against its own baseline with exit 1 and names the checks. With 4 repeats a side the U test
 // needs every slow repeat beyond every baseline one (p = 2/70); 20 ms on a lookup of well under
-// 1 ms keeps them apart even on a loaded machine. It starts 8 servers one after another (about
-// 15 s), so it does not run beside the parallel tests, and -short skips it.
+// 1 ms keeps them apart even on a loaded machine. It runs 8 repeats one after another on the
+// shared server, so it does not run beside the parallel tests, and -short skips it.
 func TestGateCatchesInjectedLatency(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts 8 servers (about 15 s); runs without -short")
+		t.Skip("runs 8 repeats one after another; runs without -short")
 	}
 	skipWithoutPostgres(t)
 	dir := t.TempDir()
@@ -231,10 +231,10 @@ checks:
   - "select-only variant=prepared: throughput_per_s may fall 5%"
   - "select-only variant=prepared: latency_ms.p50 may rise 10%"
 `)
-	if code, stdout, stderr := runCLI(t, "gate", "--config", cfg, "--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "base")); code != exitOK {
+	if code, stdout, stderr := runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "base"))...); code != exitOK {
 		t.Fatalf("baseline run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	code, stdout, stderr := runCLI(t, "gate", "--config", cfg, "--baseline", base, "--latency", "20ms", "--out", filepath.Join(dir, "slow"))
+	code, stdout, stderr := runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--latency", "20ms", "--out", filepath.Join(dir, "slow"))...)
 	if code != gate.ExitRegression {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // buildPgscale compiles the CLI once per test binary run.
@@ -30,8 +30,13 @@ func buildPgscale(t *testing.T) string {
 // (the first progress line), with stderr still draining into a buffer the caller can read.
 func startRun(t *testing.T, bin, out string) (*exec.Cmd, func() string) {
 	t.Helper()
-	cmd := exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "60s", "--warmup", "0s",
-		"--workers", "4", "--set", "scale=1", "--set", "variants=prepared", "--out", out)
+	return startRunWith(t, exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "60s", "--warmup", "0s",
+		"--workers", "4", "--set", "scale=1", "--set", "variants=prepared", "--out", out))
+}
+
+// startRunWith starts cmd (a pgscale run) and returns once its load runs, as startRun does.
+func startRunWith(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, func() string) {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +73,7 @@ func startRun(t *testing.T, bin, out string) (*exec.Cmd, func() string) {
 }
 
 // assertNothingLeft checks that the local target's data directory and server are gone.
-func assertNothingLeft(t *testing.T, res *report.Result) {
+func assertNothingLeft(t *testing.T, res *result.Result) {
 	t.Helper()
 	dataDir := res.Environment.TargetDetail["data_dir"]
 	if dataDir == "" {
@@ -122,18 +127,18 @@ func TestCtrlCWritesInterruptedResultAndLeavesNothing(t *testing.T) {
 	if code != exitInterrupted {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitInterrupted, stderr())
 	}
-	res, err := report.ReadFile(out)
+	res, err := result.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != report.StatusInterrupted {
+	if res.Status != result.StatusInterrupted {
 		t.Errorf("status %q, want interrupted", res.Status)
 	}
 	if len(res.Series) != 1 || res.Series[0].Ops == 0 {
 		t.Errorf("the interrupted result lost what was measured: %d series", len(res.Series))
 	}
 	doc, _ := os.ReadFile(filepath.Join(out, "result.json"))
-	if err := report.Validate(doc); err != nil {
+	if err := result.Validate(doc); err != nil {
 		t.Error(err)
 	}
 	assertNothingLeft(t, res)

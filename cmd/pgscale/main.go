@@ -14,13 +14,17 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/suggest"
+	"github.com/pgscale/pgscale/internal/usage"
 
 	// The scenarios register themselves.
 	_ "github.com/pgscale/pgscale/scenarios/all"
@@ -34,8 +38,24 @@ const (
 	exitInterrupted = 130
 )
 
-// errInterrupted is the cause of a context canceled by Ctrl-C.
-var errInterrupted = errors.New("interrupted by signal")
+// interruption is the cause of a context canceled to stop a run early but cleanly: the run
+// writes what it measured as interrupted, and pgscale exits 130.
+type interruption struct{ why string }
+
+func (e *interruption) Error() string { return e.why }
+
+var (
+	// errInterrupted is the cause of a context canceled by Ctrl-C or SIGTERM.
+	errInterrupted = &interruption{"interrupted by signal"}
+	// errOutputClosed is the cause of a context canceled because standard output broke.
+	errOutputClosed = &interruption{"standard output was closed"}
+)
+
+// isInterruption tells whether err is an interruption's.
+func isInterruption(err error) bool {
+	var in *interruption
+	return errors.As(err, &in)
+}
 
 func main() {
 	// PGSCALE_CPUPROFILE=file profiles pgscale itself, for work on the load generator's overhead.
@@ -63,18 +83,20 @@ func main() {
 // run executes the CLI and maps errors to exit statuses.
 func run(args []string, stdout, stderr io.Writer) int {
 	tracker := harness.NewTracker()
-	ctx, stop := interruptContext(tracker, stderr)
+	ctx, interrupt, stop := interruptContext(tracker, stderr)
 	defer stop()
+	stdout = guardOutput(ctx, stdout, stderr, interrupt)
 	root := newRootCmd(stdout, stderr, tracker)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := unknownCommand(root.ExecuteContext(ctx))
 	switch {
 	case err == nil:
 		return exitOK
-	case harness.IsUsage(err):
-		fmt.Fprintf(stderr, "pgscale: %v\n", err)
+	case usage.Is(err):
+		// The libraries name the input a message is about; on the command line it is a flag.
+		fmt.Fprintf(stderr, "pgscale: %s\n", usage.Render(err, usage.Flag))
 		return exitUsage
-	case errors.Is(context.Cause(ctx), errInterrupted):
+	case isInterruption(context.Cause(ctx)):
 		fmt.Fprintf(stderr, "pgscale: %v\n", err)
 		return exitInterrupted
 	case exitCode(err) != 0: // an error that names its exit status (the gate's 1 and 3)
@@ -88,11 +110,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // interruptContext is canceled by the first SIGINT or SIGTERM, which lets a run stop gracefully
 // and write what it measured. A second signal closes every tracked target and exits at once.
-func interruptContext(tracker *harness.Tracker, stderr io.Writer) (context.Context, func()) {
+// interrupt cancels it the same way for another cause (a broken standard output).
+//
+// SIGPIPE is caught and dropped, never taken for an interrupt: a write to a socket whose server
+// died must fail with EPIPE (the run then fails, naming the server), and a write to a broken
+// standard output fails with EPIPE too instead of killing pgscale with its servers running
+// (guardOutput turns that into an interrupt).
+func interruptContext(tracker *harness.Tracker, stderr io.Writer) (context.Context, func(error), func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
-	// SIGPIPE too: `pgscale run … | head` must stop like an interrupt, not die leaving servers behind.
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	pipes := make(chan os.Signal, 1) // never read: Notify drops what does not fit
+	signal.Notify(pipes, syscall.SIGPIPE)
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -113,7 +142,7 @@ func interruptContext(tracker *harness.Tracker, stderr io.Writer) (context.Conte
 		ccancel()
 		os.Exit(exitInterrupted)
 	}()
-	return ctx, func() {
+	return ctx, cancel, func() {
 		signal.Stop(sigs)
 		close(done)
 		cancel(nil)
@@ -131,8 +160,8 @@ func newRootCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return harness.Usagef("%v (see --help)", err)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usage.Errorf("%v%s (see %s --help)", err, suggestFlag(cmd, err), cmd.CommandPath())
 	})
 	root.AddCommand(
 		newListCmd(stdout),
@@ -142,14 +171,64 @@ func newRootCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 		newCalibrateCmd(stdout, stderr, tracker),
 		newColumnsCmd(stdout, stderr),
 		newReportCmd(stdout, stderr),
-		newCompareCmd(stdout),
+		newCompareCmd(stdout, stderr),
+		newTimeoutsCmd(stdout, stderr),
 		newMergeCmd(stdout, stderr),
 		newGateCmd(stdout, stderr, tracker),
 		newSizeCmd(stdout, stderr, tracker),
-		newCleanCmd(stdout),
+		newCleanCmd(stdout, stderr),
 		newVersionCmd(stdout),
 	)
+	root.SuggestionsMinimumDistance = 2
+	quietEmptyDefaults(root)
 	return root
+}
+
+// unknownCommand turns cobra's unknown-command error, which spans lines, into a one-line usage
+// error with its suggestion.
+func unknownCommand(err error) error {
+	if err == nil || !strings.HasPrefix(err.Error(), "unknown command ") {
+		return err
+	}
+	first, rest, _ := strings.Cut(err.Error(), "\n")
+	var names []string
+	for _, l := range strings.Split(rest, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasSuffix(l, "?") {
+			names = append(names, fmt.Sprintf("%q", l))
+		}
+	}
+	if len(names) > 0 {
+		first += " (did you mean " + strings.Join(names, " or ") + "?)"
+	}
+	return usage.Errorf("%s; pgscale --help lists the commands", first)
+}
+
+// suggestFlag is " (did you mean "--workers"?)" for an unknown flag close to one of cmd's, or "".
+func suggestFlag(cmd *cobra.Command, err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return ""
+	}
+	var names []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	return suggest.DidYouMeanAs(name, names, "--")
+}
+
+// quietEmptyDefaults keeps --help from printing "(default [])" for list flags that start empty.
+func quietEmptyDefaults(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		switch f.Value.Type() {
+		case "stringArray", "stringSlice", "intSlice":
+			// pflag leaves out their "[]" itself.
+		default:
+			if f.DefValue == "[]" {
+				f.DefValue = ""
+			}
+		}
+	})
+	for _, c := range cmd.Commands() {
+		quietEmptyDefaults(c)
+	}
 }
 
 // isTerminal tells whether w is a terminal, for the live progress line.
@@ -162,7 +241,7 @@ func isTerminal(w io.Writer) bool {
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := check(cmd, args); err != nil {
-			return harness.Usagef("%s: %v", cmd.CommandPath(), err)
+			return usage.Errorf("%s: %v", cmd.CommandPath(), err)
 		}
 		return nil
 	}

@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
+	"github.com/pgscale/pgscale/scenarios"
 )
 
 // runCLI runs the CLI in-process and returns its exit status and output.
@@ -37,12 +38,33 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"rate negative", []string{"run", "select-only", "--rate", "-5"}, `--rate -5: must be 0 (closed loop) or a positive rate per second`},
 		{"malformed dsn", []string{"run", "select-only", "--target", "dsn", "--dsn", "postgres://u:hunter2@host:notaport/db"}, `is not a valid connection string`},
 		{"unknown target", []string{"run", "select-only", "--target", "k8s", "--out", out}, `--target "k8s": valid targets are auto`},
-		{"bad flag", []string{"run", "select-only", "--wrokers", "3"}, `unknown flag: --wrokers`},
+		{"bad flag", []string{"run", "select-only", "--wrokers", "3"}, `unknown flag: --wrokers (did you mean "--workers"?) (see pgscale run --help)`},
+		{"bare run", []string{"run"}, `pgscale run needs what to run: a scenario (` + strings.Join(scenarios.Names(), ", ") + `)`},
+		{"unknown command", []string{"rn", "queue"}, `unknown command "rn" for "pgscale" (did you mean "run"?); pgscale --help lists the commands`},
 		{"bad pair", []string{"run", "select-only", "--set", "workers"}, `--set "workers": want name=value`},
 		{"out not writable", []string{"run", "select-only", "--out", "/proc/pgscale-cannot-write"}, `--out /proc/pgscale-cannot-write: cannot create the directory`},
 		{"describe unknown", []string{"describe", "queu"}, `unknown scenario "queu"`},
 		{"calibrate clients", []string{"calibrate", "--clients", "0"}, `--clients 0: must be at least 1`},
 		{"rate on pgbench", []string{"run", "pgbench", "--rate", "100"}, `--rate 100: scenario pgbench runs a closed loop only (leave --rate out)`},
+		{"slo unknown metric", []string{"run", "select-only", "--capacity", "--slo", "p98<5ms"}, `--slo term "p98<5ms": unknown metric "p98"; valid: p50, p90, p99, p999, max, errors`},
+		{"slo no unit", []string{"run", "select-only", "--capacity", "--slo", "p99<50"}, `the bound "50" needs a unit: ms, s or us`},
+		{"slo impossible", []string{"run", "select-only", "--capacity", "--slo", "p99<0ms"}, `p99<0ms can never hold`},
+		{"capacity with rate", []string{"run", "select-only", "--set", "variants=prepared", "--capacity", "--rate", "100"}, `--capacity with --rate 100: the search picks the rates itself`},
+		{"capacity closed loop", []string{"run", "pgbench", "--capacity"}, `--capacity: scenario pgbench runs a closed loop only, so it cannot be paced to a rate`},
+		{"capacity sweep", []string{"run", "select-only", "--capacity"}, `--capacity searches one series, and scenario select-only has 2 here`},
+		{"bad size", []string{"run", "wal-retention", "--set", "quota=abc"}, `--set quota=abc: not a size; give a number and a unit, e.g. 256MB, 50GB`},
+		{"slo without p99", []string{"run", "select-only", "--slo", "p50<5ms"}, `--slo "p50<5ms": without --capacity it sets the p99 the findings judge by; give a p99 term`},
+		{"slo errors without capacity", []string{"run", "select-only", "--slo", "p99<5ms,errors<1%"}, `only its p99 term is judged`},
+		{"unknown preset", []string{"run", "queue", "--preset", "nope"}, `--preset "nope": valid presets are quick, default, full`},
+		{"preset typo", []string{"run", "queue", "--preset", "ful", "--dry-run"}, `(did you mean "full"?)`},
+		{"quick and full", []string{"run", "queue", "--quick", "--preset", "full"}, `--quick with --preset full: --quick is --preset quick; give one of them`},
+		{"dry run bad set", []string{"run", "queue", "--dry-run", "--set", "wokers=5"}, `--set wokers: queue has no parameter "wokers" (did you mean "workers"?)`},
+		{"dry run bad set value", []string{"run", "select-only", "--dry-run", "--set", "scale=0"}, `--set scale=0: must be at least 1`},
+		{"long_txn on a dsn", []string{"run", "queue", "--set", "long_txn=1h", "--target", "dsn", "--dsn", "postgres://u:hunter2@127.0.0.1:1/db"}, `scenario queue is intrusive with these parameters (long_txn holds a snapshot`},
+		{"idle timeout too long", []string{"run", "queue", "--set", "long_txn=1h", "--set", "idle_in_transaction_timeout=1000h"}, `PostgreSQL takes at most 596h31m23.647s`},
+		{"zombie timeout too long", []string{"run", "zombie-queries", "--set", "statement_timeout=1000h"}, `--set statement_timeout=1000h: PostgreSQL takes at most`},
+		// On an unreachable server: the error must come before any connection is tried.
+		{"ddl_at past the run", []string{"run", "ddl-lock", "--duration", "1s", "--target", "dsn", "--allow-intrusive", "--dsn", "postgres://u:hunter2@127.0.0.1:1/db"}, `--set ddl_at=5s: the ALTER must come inside the measured window (--duration 1s)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -113,14 +135,14 @@ func TestRunSelectOnlyLocalWritesValidResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := report.Validate(doc); err != nil {
+	if err := result.Validate(doc); err != nil {
 		t.Fatal(err)
 	}
-	res, err := report.ReadFile(out)
+	res, err := result.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != report.StatusOK || len(res.Series) != 2 {
+	if res.Status != result.StatusOK || len(res.Series) != 2 {
 		t.Fatalf("status %s with %d series, want ok with 2", res.Status, len(res.Series))
 	}
 	for _, s := range res.Series {
@@ -149,5 +171,28 @@ func TestRunSelectOnlyLocalWritesValidResult(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "prepared") || !strings.Contains(stdout, "p99") {
 		t.Errorf("text summary missing: %q", stdout)
+	}
+}
+
+// TestHelpNamesEveryValue: run's and size's help give list flags a value name and no empty
+// default, instead of pflag's type names ("durationSlice", "stringArray") and "(default [])".
+func TestHelpNamesEveryValue(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"run", "size", "prepare"} {
+		code, stdout, stderr := runCLI(t, cmd, "--help")
+		if code != 0 {
+			t.Fatalf("%s --help: exit %d: %s", cmd, code, stderr)
+		}
+		for _, bad := range []string{"durationSlice", "stringArray", "(default [])", "(default )", "--columns pgscale"} {
+			if strings.Contains(stdout, bad) {
+				t.Errorf("%s --help shows %q:\n%s", cmd, bad, stdout)
+			}
+		}
+	}
+	_, stdout, _ := runCLI(t, "run", "--help")
+	for _, want := range []string{"--latency DURATION[,DURATION...]", "--set NAME=VALUE", "-f, --file FILE[@WEIGHT]"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("run --help lacks %q", want)
+		}
 	}
 }

@@ -11,8 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/runner"
 	"github.com/pgscale/pgscale/shard"
 )
@@ -57,6 +58,7 @@ func (c *mergeCmd) Run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	settleKilled(paths, stderr)
 	results, err := report.LoadAll(paths)
 	if err != nil {
 		return inputError(err)
@@ -69,7 +71,7 @@ func (c *mergeCmd) Run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := report.ValidateResult(merged); err != nil {
+	if err := result.ValidateResult(merged); err != nil {
 		return fmt.Errorf("merge: %w", err)
 	}
 	out, flag := c.out, "--out "+c.out
@@ -79,23 +81,23 @@ func (c *mergeCmd) Run(stdout, stderr io.Writer) error {
 	}
 	for _, p := range paths {
 		if samePath(p, out) {
-			return harness.Usagef("--out %s is one of the shards' directories: give another", out)
+			return usage.Fieldf("out", "%s is one of the shards' directories: give another", out)
 		}
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return harness.Usagef("%s: cannot create the directory: %v; give --out", flag, err)
+		return usage.Errorf("%s: cannot create the directory: %v; give --out", flag, err)
 	}
 	if err := runner.WriteOutputs(out, merged); err != nil {
 		return err
 	}
 	if !c.noReport {
-		if err := report.WriteReport(out, []*report.Result{merged}, report.ReportOptions{}); err != nil {
+		if err := report.WriteReport(out, []*result.Result{merged}, report.ReportOptions{}); err != nil {
 			fmt.Fprintf(stderr, "report: %v\n", err)
 		}
 	}
 	fmt.Fprint(stdout, report.Text(merged))
 	fmt.Fprintf(stderr, "merged %d of %d shards of run %s into %s\n", len(merged.Shard.Merged), merged.Shard.Count, merged.RunID, out)
-	if merged.Status == report.StatusIncomplete {
+	if merged.Status == result.StatusIncomplete {
 		return fmt.Errorf("%w: %s", errIncomplete, merged.Reason)
 	}
 	return nil
@@ -133,7 +135,7 @@ func expandShardDirs(paths []string, out string) ([]string, error) {
 		}
 		entries, err := os.ReadDir(p)
 		if err != nil {
-			return nil, harness.Usagef("%s: %v", p, err)
+			return nil, usage.Errorf("%s: %v", p, err)
 		}
 		var found []string
 		for _, e := range entries {
@@ -146,7 +148,7 @@ func expandShardDirs(paths []string, out string) ([]string, error) {
 			}
 		}
 		if len(found) == 0 {
-			return nil, harness.Usagef("%s: no result.json in this directory nor in its subdirectories (give the shards' result directories)", p)
+			return nil, usage.Errorf("%s: no result.json in this directory nor in its subdirectories (give the shards' result directories)", p)
 		}
 		sort.Strings(found)
 		expanded = append(expanded, found...)

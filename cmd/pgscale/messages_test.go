@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // TestStartErrorsNameTheTargetOnce: an error starting the target says "local target: …" once,
@@ -36,8 +37,8 @@ func TestRunStampsTheHeadline(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
 	out := t.TempDir()
-	code, stdout, stderr := runCLI(t, "run", "ingest", "--target", "local", "--duration", "1s", "--warmup", "0s",
-		"--set", "variants=copy", "--set", "batch=10,100", "--set", "workers=1", "--no-report", "--out", out)
+	code, stdout, stderr := runCLI(t, onShared(t, "run", "ingest", "--duration", "1s", "--warmup", "0s",
+		"--set", "variants=copy", "--set", "batch=10,100", "--set", "workers=1", "--no-report", "--out", out)...)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr: %s", code, stderr)
 	}
@@ -45,10 +46,10 @@ func TestRunStampsTheHeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := report.Validate(doc); err != nil {
+	if err := result.Validate(doc); err != nil {
 		t.Fatal(err)
 	}
-	res, err := report.ReadFile(out)
+	res, err := result.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/runner"
 )
 
@@ -37,15 +38,15 @@ func newPrepareCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Co
 				return err
 			}
 			if cmd.Flags().Changed("workers") && f.workers <= 0 {
-				return harness.Usagef("--workers %d: must be at least 1", f.workers)
+				return usage.Fieldf("workers", "%d: must be at least 1", f.workers)
 			}
-			p, err := runner.ValidatePrepare(runner.PrepareOptions{Scenario: args[0], Sets: sets, Workers: f.workers,
+			p, err := runner.ValidatePreload(runner.PreloadOptions{Scenario: args[0], Sets: sets, Workers: f.workers,
 				Quick: f.quick, DSN: dsnOrEnv(f.dsn, harness.KindDSN), RunID: f.runID, Log: stderr, Tracker: tracker})
 			if err != nil {
 				return err
 			}
 			started := time.Now()
-			schema, err := p.PrepareRun(cmd.Context())
+			schema, err := p.Preload(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -57,7 +58,7 @@ func newPrepareCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Co
 	fl := cmd.Flags()
 	fl.StringVar(&f.dsn, "dsn", "", "the existing server (URL or key=value), as the run's --dsn (default $"+envDSN+")")
 	fl.StringVar(&f.runID, "run-id", "", "the run's id, as the run's --run-id (it names the schema)")
-	fl.StringArrayVar(&f.sets, "set", nil, "scenario parameter name=value, repeatable, as the run's")
+	fl.StringArrayVar(&f.sets, "set", nil, "scenario parameter `NAME=VALUE`, repeatable, as the run's")
 	fl.IntVar(&f.workers, "workers", 0, "concurrent workers, as the run's --workers")
 	fl.BoolVar(&f.quick, "quick", false, "the scenario's short preset, as the run's --quick")
 	return cmd

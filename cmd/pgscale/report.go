@@ -11,8 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/runner"
 )
 
 // reportFormats are what `pgscale report --format` writes: files into --out, the rest to stdout.
@@ -24,6 +25,7 @@ type reportCmd struct {
 	out          string
 	format       string
 	slo          time.Duration
+	sloGiven     bool // --slo was given: it overrides the SLO a run recorded (run --slo)
 	maxTimelines int
 }
 
@@ -40,7 +42,7 @@ func (c *reportCmd) Validate() error {
 		errs = append(errs, fmt.Sprintf("--max-timelines %d: must be 0 or more", c.maxTimelines))
 	}
 	if len(errs) > 0 {
-		return harness.Usagef("%s", strings.Join(errs, "\n"))
+		return usage.Errorf("%s", strings.Join(errs, "\n"))
 	}
 	return nil
 }
@@ -60,11 +62,15 @@ func (c *reportCmd) outDir(now time.Time) string {
 }
 
 func (c *reportCmd) Run(stdout, stderr io.Writer) error {
+	settleKilled(c.paths, stderr)
 	results, err := report.LoadAll(c.paths)
 	if err != nil {
 		return inputError(err)
 	}
 	opts := report.ReportOptions{SLO: sloMs(c.slo), MaxTimelines: c.maxTimelines, NoPlots: c.format != "files" && c.format != "html"}
+	if !c.sloGiven {
+		opts.SLO = 0 // the SLO the run recorded (run --slo), else the default
+	}
 	switch c.format {
 	case "gobench":
 		return report.WriteGoBench(stdout, results)
@@ -107,7 +113,7 @@ func sloMs(d time.Duration) float64 {
 // inputError makes bad input (no result.json, unknown schema, mixed scenarios) a usage error.
 func inputError(err error) error {
 	if errors.Is(err, report.ErrBadInput) {
-		return harness.Usagef("%v", err)
+		return usage.Errorf("%v", err)
 	}
 	return err
 }
@@ -138,6 +144,7 @@ func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c.paths = args
+			c.sloGiven = cmd.Flags().Changed("slo")
 			if err := c.Validate(); err != nil {
 				return err
 			}
@@ -147,7 +154,16 @@ func newReportCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&c.out, "out", "", "directory for the report files (default: the run directory, or results/reports/<utc-time> for several)")
 	fl.StringVar(&c.format, "format", "files", "files (write into --out), or one of md, html, gobench, text on stdout")
-	fl.DurationVar(&c.slo, "slo", 100*time.Millisecond, "p99 latency that marks a sweep's knee; 0 for none")
+	fl.DurationVar(&c.slo, "slo", 100*time.Millisecond, "p99 latency that marks a sweep's knee; 0 for none (default: the run's own --slo, else 100ms)")
 	fl.IntVar(&c.maxTimelines, "max-timelines", 0, fmt.Sprintf("most per-series timeline plots (0: %d)", report.DefaultMaxTimelines))
 	return cmd
+}
+
+// settleKilled marks the running results among paths whose process is gone as failed (saying
+// so on stderr), so that a killed run is read as failed, not as running or ok. A result that
+// cannot be rewritten is read as it is, running, which is not ok either.
+func settleKilled(paths []string, stderr io.Writer) {
+	if _, err := runner.SettleKilled(paths, stderr, false); err != nil {
+		fmt.Fprintf(stderr, "pgscale: %v\n", err)
+	}
 }

@@ -79,7 +79,7 @@ func TestReportAndCompareBadInputExitTwo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data = []byte(strings.Replace(string(data), "pgscale.result/v1", "pgscale.result/v2", 1))
+	data = []byte(strings.Replace(string(data), "pgscale.result/v1", "pgscale.result/v9", 1))
 	if err := os.WriteFile(filepath.Join(future, "result.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestReportAndCompareBadInputExitTwo(t *testing.T) {
 		want string
 	}{
 		{[]string{"report", empty}, "no result.json in this directory"},
-		{[]string{"report", future}, `unknown result schema "pgscale.result/v2"`},
+		{[]string{"report", future}, `unknown result schema "pgscale.result/v9"`},
 		{[]string{"report", "--format", "pdf", sweep}, `--format "pdf": want one of files, md, html, gobench, text`},
 		{[]string{"report"}, "requires at least 1 arg"},
 		{[]string{"compare", sweep, sel}, "cannot compare different scenarios"},
@@ -106,8 +106,8 @@ func TestReportAndCompareBadInputExitTwo(t *testing.T) {
 func TestRunWritesReportsUnlessNoReport(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
-	args := []string{"run", "select-only", "--target", "local", "--duration", "1s", "--warmup", "0s",
-		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared"}
+	args := onShared(t, "run", "select-only", "--duration", "1s", "--warmup", "0s",
+		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared")
 	with, without := t.TempDir(), t.TempDir()
 	if code, _, stderr := runCLI(t, append(args, "--out", with)...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

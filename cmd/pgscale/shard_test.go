@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,7 +17,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/harness/harnesstest"
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 )
 
 // shardArgs are the arguments of shard i of n of a select-only run against dsn.
@@ -43,13 +46,13 @@ func runSchemaGone(t *testing.T, dsn, runID string) bool {
 	return n == 0
 }
 
-func validateFile(t *testing.T, dir string) *report.Result {
+func validateFile(t *testing.T, dir string) *result.Result {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "result.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := report.Validate(data); err != nil {
+	if err := result.Validate(data); err != nil {
 		t.Fatalf("%s does not validate: %v", dir, err)
 	}
 	r, err := report.Load(dir)
@@ -75,18 +78,7 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 		}
 		built <- err
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	target, err := (&harness.LocalProvider{}).Start(ctx, harness.Spec{Kind: harness.KindLocal, RunID: "shard-e2e"})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := target.Close(context.Background()); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	dsn := target.AdminDSN()
+	dsn := harnesstest.DSN(t) // the shards' run works in a schema of its own
 
 	t.Run("two shards in two processes merge to their sum", func(t *testing.T) {
 		const runID = "e2e-two"
@@ -104,7 +96,7 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 				t.Fatalf("shard %d: exit %d\n%s", i, codes[i], stderrs[i])
 			}
 		}
-		var shards []*report.Result
+		var shards []*result.Result
 		for i := 0; i < 2; i++ {
 			r := validateFile(t, filepath.Join(dir, fmt.Sprintf("shard-%d", i)))
 			if r.Shard == nil || r.Shard.Index == nil || *r.Shard.Index != i || r.Shard.Count != 2 || r.RunID != runID {
@@ -137,19 +129,19 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 		}
 		m := validateFile(t, mergedDir)
 		ms := m.Series[0]
-		if m.Status != report.StatusOK || ms.Ops != s0.Ops+s1.Ops || ms.Workers != 3 || len(m.Environment.Hosts) != 2 {
+		if m.Status != result.StatusOK || ms.Ops != s0.Ops+s1.Ops || ms.Workers != 3 || len(m.Environment.Hosts) != 2 {
 			t.Fatalf("merged: status %s, ops %d (shards %d + %d), workers %d, hosts %d", m.Status, ms.Ops, s0.Ops, s1.Ops, ms.Workers, len(m.Environment.Hosts))
 		}
-		h := report.NewHistogram()
-		for _, s := range []report.Series{s0, s1} {
-			sh, err := report.DecodeHistogram(s.Histograms.Latency)
+		h := result.NewHistogram()
+		for _, s := range []result.Series{s0, s1} {
+			sh, err := result.DecodeHistogram(s.Histograms.Latency)
 			if err != nil {
 				t.Fatal(err)
 			}
 			h.Merge(sh)
 		}
-		if ms.LatencyMs != report.PercentilesOf(h) || ms.LatencyMs.Count != s0.LatencyMs.Count+s1.LatencyMs.Count {
-			t.Fatalf("merged latency %+v, want %+v from the shards' histograms", ms.LatencyMs, report.PercentilesOf(h))
+		if ms.LatencyMs != result.PercentilesOf(h) || ms.LatencyMs.Count != s0.LatencyMs.Count+s1.LatencyMs.Count {
+			t.Fatalf("merged latency %+v, want %+v from the shards' histograms", ms.LatencyMs, result.PercentilesOf(h))
 		}
 		// The other commands read it like any result.
 		if code, _, stderr := runCLI(t, "report", mergedDir, "--format", "md"); code != exitOK {
@@ -168,7 +160,7 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 		}
 		r := *shards[1]
 		r.RunID = "e2e-other"
-		if err := report.WriteFile(filepath.Join(other, "result.json"), &r); err != nil {
+		if err := result.WriteFile(filepath.Join(other, "result.json"), &r); err != nil {
 			t.Fatal(err)
 		}
 		code, _, stderr = runCLI(t, "merge", filepath.Join(dir, "shard-0"), other, "--out", t.TempDir())
@@ -230,11 +222,13 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 			t.Fatalf("shard 0: %d series, shard %+v; want both points and shard 1 lost\n%s", len(r0.Series), r0.Shard, stderr0)
 		}
 		code, _, mergeErr := runCLI(t, "merge", dir, "--out", filepath.Join(dir, "merged"), "--no-report")
-		if code != exitFailure || !strings.Contains(mergeErr, "the merged result is incomplete: shard 1 of 2 missing") {
-			t.Fatalf("merge: exit %d, want %d with the run incomplete\n%s", code, exitFailure, mergeErr)
+		// Shard 1's result.json said running when it was killed; merge finds its process gone.
+		if code != exitFailure || !strings.Contains(mergeErr, "the merged result is incomplete: shard 1/2 failed: the run's process (pid "+
+			strconv.Itoa(cmd.Process.Pid)) || !strings.Contains(mergeErr, "killed before it finished") {
+			t.Fatalf("merge: exit %d, want %d with the run incomplete, shard 1 killed\n%s", code, exitFailure, mergeErr)
 		}
 		m := validateFile(t, filepath.Join(dir, "merged"))
-		if m.Status != report.StatusIncomplete || fmt.Sprint(m.Shard.Missing) != "[1]" || fmt.Sprint(m.Shard.Lost) != "[1]" ||
+		if m.Status != result.StatusIncomplete || fmt.Sprint(m.Shard.Lost) != "[1]" ||
 			len(m.Warnings) == 0 || !strings.HasPrefix(m.Warnings[0], "incomplete: ") {
 			t.Fatalf("merged: status %s, shard %+v, warnings %q", m.Status, m.Shard, m.Warnings)
 		}
@@ -284,19 +278,7 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	target, err := (&harness.LocalProvider{}).Start(ctx, harness.Spec{Kind: harness.KindLocal, RunID: "shard-queue",
-		Settings: map[string]string{"max_connections": "100"}})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := target.Close(context.Background()); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	dsn := target.AdminDSN()
+	dsn := harnesstest.DSN(t) // the shards' run works in a schema of its own
 	const runID, shards = "queue-three", 3
 	params := []string{"--set", "variants=dedicated,delete-returning", "--set", "history=20000", "--set", "backlog=30000", "--workers", "7"}
 
@@ -337,7 +319,7 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 	if !strings.Contains(stderrs[0], "using the setup pgscale prepare made") {
 		t.Errorf("shard 0 did not use the prepared setup:\n%s", stderrs[0])
 	}
-	var results []*report.Result
+	var results []*result.Result
 	for i := 0; i < shards; i++ {
 		results = append(results, validateFile(t, filepath.Join(dir, fmt.Sprintf("shard-%d", i))))
 	}

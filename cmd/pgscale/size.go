@@ -11,8 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/sizing"
 	"github.com/pgscale/pgscale/sizing/measure"
+	"github.com/pgscale/pgscale/workload"
 )
 
 // sizeOptions are the flags of `pgscale size`.
@@ -33,6 +35,9 @@ type sizeOptions struct {
 	MeasureDuration time.Duration
 	MeasureRounds   int
 	MeasureBackends int
+	// MeasureWorkload is a workload file (pgscale run's) whose transactions --measure runs as a
+	// request, instead of select-only's lookups.
+	MeasureWorkload string
 	// measureFlags are the measure options the user set, to refuse them without --measure.
 	measureFlags []string
 }
@@ -40,14 +45,14 @@ type sizeOptions struct {
 // Validate reports every problem with the flags at once.
 func (o *sizeOptions) Validate() error {
 	if o.Workload == "" && o.Result == "" {
-		return harness.Usagef("size: --workload FILE is required (a workload spec; see examples/workload.yaml), " +
+		return usage.Errorf("size: --workload FILE is required (a workload spec; see examples/workload.yaml), " +
 			"or --result RUN to size from a connect-storm result alone")
 	}
 	if o.JSON && o.Markdown {
-		return harness.Usagef("size: --json and --markdown both print the report; choose one")
+		return usage.Errorf("size: --json and --markdown both print the report; choose one")
 	}
 	if !o.Measure && len(o.measureFlags) > 0 {
-		return harness.Usagef("size: --%s is for --measure", o.measureFlags[0])
+		return usage.Errorf("size: --%s is for --measure", o.measureFlags[0])
 	}
 	return nil
 }
@@ -69,6 +74,9 @@ func newSizeCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 			"cores minus one (the default shapes, 0.25 to 0.75 CPU, bind on a 2-core host).",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.MeasureWorkload != "" {
+				o.Measure = true // --measure-workload implies --measure
+			}
 			for _, name := range []string{"shapes", "image", "measure-duration", "measure-rounds", "measure-backends"} {
 				if cmd.Flags().Changed(name) {
 					o.measureFlags = append(o.measureFlags, name)
@@ -79,10 +87,11 @@ func newSizeCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Workload, "workload", "", "workload spec (YAML)")
-	f.StringArrayVar(&o.Catalogs, "catalog", nil, "extra catalog file (YAML; repeatable); a provider already in the catalog is replaced")
-	f.StringVar(&o.Result, "result", "", "connect-storm result (result.json or its run directory) to read the workload's figures from; overrides from_result.file")
+	f.StringArrayVar(&o.Catalogs, "catalog", nil, "extra catalog `FILE` (YAML; repeatable); a provider already in the catalog is replaced")
+	f.StringVar(&o.Result, "result", "", "connect-storm result (result.json or its run directory) to read the workload's figures from; overrides from_result.file. "+
+		"A capacity result (run --capacity) is read as the measured ceiling of its shape")
 	f.StringSliceVar(&o.Providers, "provider", nil, "only these providers (comma-separated); overrides the spec's providers")
-	f.StringVar(&o.Columns, "columns", "", "`pgscale columns --json` output whose savings the storage model takes; overrides data.columns")
+	f.StringVar(&o.Columns, "columns", "", "`FILE` written by pgscale columns --json, whose savings the storage model takes; overrides data.columns")
 	f.StringVar(&o.Out, "out", "", "directory to write size.md, size.html, size.json and the plot into")
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	f.BoolVar(&o.Markdown, "markdown", false, "print the report as Markdown")
@@ -91,6 +100,7 @@ func newSizeCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 	f.StringVar(&o.Image, "image", "", "--measure: PostgreSQL image (default: $PGSCALE_IMAGE or the docker target's default)")
 	f.DurationVar(&o.MeasureDuration, "measure-duration", measure.DefaultDuration, "--measure: measured time per point (after a 1s warm-up)")
 	f.IntVar(&o.MeasureRounds, "measure-rounds", measure.DefaultRounds, "--measure: rounds over the shapes; each shape keeps its best")
+	f.StringVar(&o.MeasureWorkload, "measure-workload", "", "--measure: a workload file (as pgscale run takes) whose transactions stand for a request, instead of select-only's lookups")
 	f.IntVar(&o.MeasureBackends, "measure-backends", measure.DefaultBackends, "--measure: idle connections whose memory is read (0: keep the default memory per backend)")
 	return cmd
 }
@@ -98,6 +108,20 @@ func newSizeCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.Comma
 func runSize(ctx context.Context, o *sizeOptions, stdout, stderr io.Writer, tracker *harness.Tracker) error {
 	if err := o.Validate(); err != nil {
 		return err
+	}
+	if o.Result != "" && o.Workload == "" {
+		// A capacity result is the measured ceiling of the shape it ran on.
+		if c, ok, err := sizing.ReadCeiling(o.Result); ok || err != nil {
+			if err != nil {
+				return err
+			}
+			if o.JSON {
+				fmt.Fprint(stdout, c.JSON())
+			} else {
+				fmt.Fprint(stdout, c.Text())
+			}
+			return nil
+		}
 	}
 	cat, err := sizing.LoadCatalog(o.Catalogs...)
 	if err != nil {
@@ -174,10 +198,18 @@ func runMeasure(ctx context.Context, o *sizeOptions, w *sizing.Workload, stderr 
 	if o.Out != "" {
 		dir = filepath.Join(o.Out, "measure")
 	}
+	probes := sizing.ProbesFor(w)
+	if o.MeasureWorkload != "" {
+		f, err := workload.Load(o.MeasureWorkload)
+		if err != nil {
+			return nil, err
+		}
+		probes = sizing.WithWorkload(probes, o.MeasureWorkload, f.Name)
+	}
 	plan, err := measure.Prepare(measure.Options{
 		Shapes: o.Shapes, Image: o.Image, Duration: o.MeasureDuration, Warmup: measure.DefaultWarmup,
 		Rounds: o.MeasureRounds, Backends: o.MeasureBackends, Dir: dir, Log: stderr, Tracker: tracker,
-	}, sizing.ProbesFor(w), now)
+	}, probes, now)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ func TestSizeCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("size: exit %d, stderr %s", code, stderr)
 	}
-	for _, want := range []string{"gcp-cloudsql", "Connections, not CPU, decide", "self-hosted", "scaling", "wrote "} {
+	for _, want := range []string{"gcp-cloudsql", "Connections, not CPU, decide", "self-hosted", "scale up", "budget", "wrote "} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}

@@ -3,7 +3,7 @@ package all
 import (
 	"testing"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
 )
 
@@ -14,9 +14,10 @@ func TestHeadlines(t *testing.T) {
 		"ingest":         "rows_per_s",
 		"queue":          "jobs_per_s",
 		"column-padding": "bytes_per_row",
-		"connect-storm":  report.HeadlineThroughput,
-		"ddl-lock":       report.HeadlineThroughput,
+		"connect-storm":  result.HeadlineThroughput,
+		"ddl-lock":       result.HeadlineThroughput,
 		"select-only":    "",
+		"wal-retention":  "pg_wal_peak_mb",
 	}
 	for _, name := range scenarios.Names() {
 		sc, err := scenarios.Lookup(name)

@@ -5,7 +5,7 @@
 // padding bytes per row (measured, and predicted by the `pgscale columns` model), insert rate,
 // sequential scan and VACUUM time.
 //
-// The seed article ("Lessons learned scaling PostgreSQL database to 1.2bn records/month") says
+// The article ("Lessons learned scaling PostgreSQL database to 1.2bn records/month") says
 // ordering the columns of 60+ column tables "saved 20%+ storage"; this scenario measures what
 // reordering saves on a table of that shape, or on the user's own (--set ddl=FILE.sql).
 package columnpadding
@@ -18,18 +18,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/columns"
-	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/loadgen"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/usage"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
 )
 
@@ -84,7 +80,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"constraints and indexes left out; nullable columns 20% NULL).",
 		Variants: []string{Careless, Aligned},
 		// The layouts load the same rows; what tells them apart is the heap each row takes.
-		Headline: &report.Headline{Metric: "bytes_per_row", Label: "heap bytes per row", Unit: "B/row", Better: report.BetterLower,
+		Headline: &result.Headline{Metric: "bytes_per_row", Label: "heap bytes per row", Unit: "B/row", Better: result.BetterLower,
 			NoLatencySLO: true},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(Careless, Aligned),
@@ -107,7 +103,7 @@ func (*scenario) Doc() scenarios.Doc {
 func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
 	var errs []error
 	if n := p.Int("columns"); n > maxColumns {
-		errs = append(errs, harness.Usagef("--set columns=%d: at most %d", n, maxColumns))
+		errs = append(errs, usage.Fieldf("set", "columns=%d: at most %d", n, maxColumns))
 	}
 	values := map[string]any{"rows": p.Int("rows")}
 	if ddl := p.String("ddl"); ddl != "" {
@@ -141,11 +137,11 @@ func checkDDL(path string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return harness.Usagef("--set ddl=%s: cannot read it: %v", path, err)
+		return usage.Fieldf("set", "ddl=%s: cannot read it: %v", path, err)
 	}
 	low := strings.ToLower(string(data))
 	if !strings.Contains(low, "create") || !strings.Contains(low, "table") {
-		return harness.Usagef("--set ddl=%s: it has no CREATE TABLE statement", path)
+		return usage.Fieldf("set", "ddl=%s: it has no CREATE TABLE statement", path)
 	}
 	return nil
 }
@@ -248,20 +244,20 @@ type measurement struct {
 }
 
 // Run loads one layout, measures it and drops it.
-func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (report.Series, error) {
+func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (result.Series, error) {
 	order, ok := s.orders[pt.Variant]
 	if !ok {
-		return report.Series{}, fmt.Errorf("column-padding: unknown variant %q", pt.Variant)
+		return result.Series{}, fmt.Errorf("column-padding: unknown variant %q", pt.Variant)
 	}
 	conn, err := env.AdminConn(ctx)
 	if err != nil {
-		return report.Series{}, err
+		return result.Series{}, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	table := "colpad_" + pt.Variant
 	qt := pgx.Identifier{table}.Sanitize()
 	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+qt+"; "+s.createSQL(table, order)); err != nil {
-		return report.Series{}, fmt.Errorf("column-padding: create %s: %w", table, err)
+		return result.Series{}, fmt.Errorf("column-padding: create %s: %w", table, err)
 	}
 	defer func() {
 		if pt.Variant == Careless && s.both && s.careless != nil {
@@ -345,293 +341,12 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	}
 	met["insert_rate_ratio"] = pr.insertRatio
 	met["vacuum_ratio"] = pr.vacuumRatio
+	series.Sentence = fmt.Sprintf("reordering saved %.1f%% of heap (%.1f%% with indexes and TOAST)", met["saving_pct"], met["total_saving_pct"])
 	env.Logf("column-padding: reordering saved %.1f%% of heap (%s -> %s, %.1f -> %.1f B/row) and %.1f%% of the total "+
-		"with indexes and TOAST; the seed article claims 20%%+ on 60+ column tables. Aligned/careless, timed in turns: "+
+		"with indexes and TOAST; the article claims 20%%+ on 60+ column tables. Aligned/careless, timed in turns: "+
 		"count(*) %.2fx, %s %.2fx, insert rate %.2fx, VACUUM %.2fx",
 		met["saving_pct"], size(c.heap), size(m.heap), float64(c.heap)/float64(c.rows), met["bytes_per_row"],
 		met["total_saving_pct"], met["seqscan_count_ratio"], s.agg, met["seqscan_agg_ratio"], met["insert_rate_ratio"],
 		met["vacuum_ratio"])
 	return series, nil
-}
-
-// probed is what the interleaved probe measured: aligned over careless, as medians of rounds.
-type probed struct {
-	insertRatio, vacuumRatio float64
-}
-
-// probe loads both layouts in turns, for comparable insert and VACUUM figures on a machine whose
-// speed changes from one minute to the next: fresh copies of both tables get the same batch of
-// rows, each followed by a VACUUM of the new pages, for the given rounds, the layout that goes
-// first alternating. The rows are numbered after the main load's, so they are new rows.
-func (s *scenario) probe(ctx context.Context, conn *pgx.Conn, seed uint64, after, batchRows int64, rounds int) (probed, error) {
-	tables := map[string]string{}
-	var drops []string
-	for _, v := range []string{Careless, Aligned} {
-		tables[v] = "colpad_probe_" + v
-		drops = append(drops, pgx.Identifier{tables[v]}.Sanitize())
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_, _ = conn.Exec(dctx, "DROP TABLE IF EXISTS "+strings.Join(drops, ", "))
-	}()
-	for _, v := range []string{Careless, Aligned} {
-		if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{tables[v]}.Sanitize()+"; "+s.createSQL(tables[v], s.orders[v])); err != nil {
-			return probed{}, fmt.Errorf("column-padding: create %s: %w", tables[v], err)
-		}
-	}
-	var insert, vacuum []float64
-	for r := range rounds {
-		first := after + int64(r)*batchRows + 1
-		order := []string{Careless, Aligned}
-		if r%2 == 1 {
-			order = []string{Aligned, Careless}
-		}
-		took := map[string][2]time.Duration{}
-		for _, v := range order {
-			t0 := time.Now()
-			src := newRowSource(s.layout.cols, s.copyOrder(s.orders[v]), seed, first, first+batchRows-1)
-			if _, err := conn.PgConn().CopyFrom(ctx, src, s.copySQL(tables[v], s.orders[v])); err != nil {
-				return probed{}, fmt.Errorf("column-padding: probe copy into %s: %w", tables[v], err)
-			}
-			t1 := time.Now()
-			if _, err := conn.Exec(ctx, "VACUUM "+pgx.Identifier{tables[v]}.Sanitize()); err != nil {
-				return probed{}, fmt.Errorf("column-padding: probe vacuum of %s: %w", tables[v], err)
-			}
-			took[v] = [2]time.Duration{t1.Sub(t0), time.Since(t1)}
-		}
-		// Rate ratio: careless time over aligned time for the same rows.
-		insert = append(insert, ratio(took[Careless][0].Seconds(), took[Aligned][0].Seconds()))
-		vacuum = append(vacuum, ratio(took[Aligned][1].Seconds(), took[Careless][1].Seconds()))
-	}
-	return probed{insertRatio: median(insert), vacuumRatio: median(vacuum)}, nil
-}
-
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
-}
-
-func size(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-}
-
-// loaded is what loading a table recorded.
-type loaded struct {
-	started time.Time
-	elapsed time.Duration
-	rows    int64
-	latency *hdrhistogram.Histogram
-	batches []batch
-}
-
-type batch struct {
-	done    time.Duration // since started
-	rows    int64
-	latency time.Duration
-}
-
-// load copies rows 1..rows into table in batches of one COPY statement each, reporting progress
-// every second.
-func (s *scenario) load(ctx context.Context, conn *pgx.Conn, env *scenarios.Env, table string, order []int,
-	seed uint64, rows, batchRows int64) (*loaded, error) {
-	srcOrder := s.copyOrder(order)
-	copySQL := s.copySQL(table, order)
-	ld := &loaded{latency: report.NewHistogram(), started: time.Now()}
-	var done atomic.Int64
-	stop := make(chan struct{})
-	ticked := make(chan struct{})
-	go func() {
-		defer close(ticked)
-		if env.OnSecond == nil {
-			return
-		}
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		var last int64
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				n := done.Load()
-				elapsed := time.Since(ld.started)
-				total := elapsed
-				if n > 0 {
-					total = time.Duration(float64(elapsed) * float64(rows) / float64(n))
-				}
-				env.OnSecond(loadgen.Tick{Elapsed: elapsed, Total: total, Ops: n - last})
-				last = n
-			}
-		}
-	}()
-	defer func() { close(stop); <-ticked }()
-	for first := int64(1); first <= rows; first += batchRows {
-		last := min(first+batchRows-1, rows)
-		src := newRowSource(s.layout.cols, srcOrder, seed, first, last)
-		t0 := time.Now()
-		if _, err := conn.PgConn().CopyFrom(ctx, src, copySQL); err != nil {
-			ld.elapsed = time.Since(ld.started)
-			return ld, fmt.Errorf("column-padding: copy rows %d-%d into %s: %w", first, last, table, err)
-		}
-		d := time.Since(t0)
-		_ = ld.latency.RecordValue(max(d.Microseconds(), 1))
-		ld.rows += last - first + 1
-		done.Store(ld.rows)
-		ld.batches = append(ld.batches, batch{done: time.Since(ld.started), rows: last - first + 1, latency: d})
-	}
-	ld.elapsed = time.Since(ld.started)
-	return ld, nil
-}
-
-// copyOrder is order without the columns COPY leaves to the server.
-func (s *scenario) copyOrder(order []int) []int {
-	var out []int
-	for _, i := range order {
-		if !s.layout.cols[i].omit {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// copySQL is the COPY of the layout's columns into table, in order.
-func (s *scenario) copySQL(table string, order []int) string {
-	var names []string
-	for _, i := range s.copyOrder(order) {
-		names = append(names, pgx.Identifier{s.layout.cols[i].name}.Sanitize())
-	}
-	return fmt.Sprintf("COPY %s (%s) FROM STDIN", pgx.Identifier{table}.Sanitize(), strings.Join(names, ", "))
-}
-
-// series turns a load into a result series: ops are rows loaded, latency is per COPY batch, and
-// the timeline counts the rows of the batches finished in each second.
-func (ld *loaded) series(rows int64) report.Series {
-	s := report.Series{
-		StartedAt: ld.started, DurationS: ld.elapsed.Seconds(), Workers: 1, Ops: ld.rows,
-		LatencyMs: report.PercentilesOf(ld.latency), Errors: map[string]int64{}, Metrics: map[string]float64{},
-	}
-	if ld.elapsed > 0 {
-		s.ThroughputPerS = float64(ld.rows) / ld.elapsed.Seconds()
-	}
-	s.Histograms.Latency, _ = report.EncodeHistogram(ld.latency)
-	seconds := max(1, int((ld.elapsed+time.Second-1)/time.Second))
-	perSecond := make([][]time.Duration, seconds)
-	s.Timeline = make([]report.Second, seconds)
-	for i := range s.Timeline {
-		s.Timeline[i].T = i + 1
-	}
-	for _, b := range ld.batches {
-		i := min(seconds-1, max(0, int((b.done+time.Second-1)/time.Second)-1))
-		s.Timeline[i].Ops += b.rows
-		perSecond[i] = append(perSecond[i], b.latency)
-	}
-	for i, ls := range perSecond {
-		if len(ls) == 0 {
-			continue
-		}
-		sort.Slice(ls, func(a, b int) bool { return ls[a] < ls[b] })
-		q := func(f float64) float64 { return float64(ls[int(f*float64(len(ls)-1))].Microseconds()) / 1000 }
-		s.Timeline[i].P50Ms, s.Timeline[i].P99Ms = q(0.5), q(0.99)
-	}
-	return s
-}
-
-// measure vacuums and analyzes the loaded table, reads its sizes, measures its rows' layout with
-// pg_column_size, and asks the analyzer what it predicts.
-func (s *scenario) measure(ctx context.Context, conn *pgx.Conn, table string, order []int, m *measurement) (*columns.Analysis, error) {
-	qt := pgx.Identifier{table}.Sanitize()
-	t0 := time.Now()
-	if _, err := conn.Exec(ctx, "VACUUM "+qt); err != nil {
-		return nil, fmt.Errorf("column-padding: vacuum %s: %w", table, err)
-	}
-	m.vacuumMs = float64(time.Since(t0).Microseconds()) / 1000
-	if _, err := conn.Exec(ctx, "ANALYZE "+qt); err != nil {
-		return nil, fmt.Errorf("column-padding: analyze %s: %w", table, err)
-	}
-	t, err := inspect(ctx, conn, table)
-	if err != nil {
-		return nil, fmt.Errorf("column-padding: inspect %s: %w", table, err)
-	}
-	est := columns.Analyze(t)
-	m.heap, m.total, m.toast, m.idx = t.HeapBytes, t.TotalBytes, t.ToastBytes, t.IndexBytes
-
-	// PostgreSQL's own account of the rows: the whole row's size, its header (with the null
-	// bitmap when a column is NULL), and its values; what is left is alignment padding.
-	var nullable, sizes []string
-	for _, i := range order {
-		c := s.layout.cols[i]
-		id := pgx.Identifier{c.name}.Sanitize()
-		sizes = append(sizes, "coalesce(pg_column_size("+id+"), 0)")
-		if !c.notNull {
-			nullable = append(nullable, id+" IS NULL")
-		}
-	}
-	anyNull := "false"
-	if len(nullable) > 0 {
-		anyNull = strings.Join(nullable, " OR ")
-	}
-	withBitmap := (23 + (len(order)+7)/8 + 7) / 8 * 8
-	q := fmt.Sprintf(`SELECT avg(pg_column_size(t.*))::float8, avg(CASE WHEN %s THEN %d ELSE 24 END)::float8, avg(%s)::float8 FROM %s t`,
-		anyNull, withBitmap, strings.Join(sizes, " + "), qt)
-	if err := conn.QueryRow(ctx, q).Scan(&m.tuple, &m.header, &m.data); err != nil {
-		return nil, fmt.Errorf("column-padding: measure the rows of %s: %w", table, err)
-	}
-
-	return est, nil
-}
-
-// scanSettings make the timed scans sequential (on an all-visible table the planner would count
-// the primary key's index instead), serial and interpreted, so that every layout is scanned the
-// same way.
-const scanSettings = "SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off; " +
-	"SET max_parallel_workers_per_gather = 0; SET jit = off"
-
-// scans times count(*) and the aggregate over each table: one untimed round to bring the tables
-// into cache, then n rounds, each running every query on every table in turn. It returns the
-// median milliseconds of count(*) and of the aggregate, per table.
-func (s *scenario) scans(ctx context.Context, conn *pgx.Conn, n int, tables ...string) ([][2]float64, error) {
-	if _, err := conn.Exec(ctx, scanSettings); err != nil {
-		return nil, fmt.Errorf("column-padding: scan settings: %w", err)
-	}
-	samples := make([][2][]float64, len(tables))
-	for round := 0; round <= n; round++ {
-		for i, t := range tables {
-			for k, sql := range []string{"SELECT count(*) FROM " + t, "SELECT " + s.agg + " FROM " + t} {
-				t0 := time.Now()
-				if _, err := conn.Exec(ctx, sql); err != nil {
-					return nil, fmt.Errorf("column-padding: %s: %w", sql, err)
-				}
-				if round > 0 {
-					samples[i][k] = append(samples[i][k], float64(time.Since(t0).Microseconds())/1000)
-				}
-			}
-		}
-	}
-	if _, err := conn.Exec(ctx, "RESET ALL"); err != nil {
-		return nil, fmt.Errorf("column-padding: reset scan settings: %w", err)
-	}
-	out := make([][2]float64, len(tables))
-	for i := range samples {
-		for k := range samples[i] {
-			out[i][k] = median(samples[i][k])
-		}
-	}
-	return out, nil
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	sort.Float64s(xs)
-	return xs[len(xs)/2]
 }

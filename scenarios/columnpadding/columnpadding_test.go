@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/harness/harnesstest"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/runner"
 )
 
@@ -20,22 +21,13 @@ import (
 // spread evenly modulo 8, which on this table costs it about a byte.
 const paddingTolerance = 3.0
 
-func needLocal(t *testing.T) {
-	t.Helper()
-	if err := (&harness.LocalProvider{}).Available(context.Background()); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL is required in CI: %v", err)
-		}
-		t.Skipf("no PostgreSQL: %v", err)
-	}
-}
-
-// run drives the scenario through the runner on a local target (which the runner closes on every
-// path), checks the result file against the schema, and returns the series by variant.
-func run(t *testing.T, sets map[string]string) map[string]report.Series {
+// run drives the scenario through the runner on the package's shared server, in a schema of the
+// run's own (the dsn target drops it on every path), checks the result file against the schema,
+// and returns the series by variant.
+func run(t *testing.T, sets map[string]string) map[string]result.Series {
 	t.Helper()
 	out := t.TempDir()
-	p, err := runner.Prepare(runner.Options{Scenario: Name, Sets: sets, Target: harness.KindLocal, Repeat: 1, Warmup: -1, Out: out}, time.Now())
+	p, err := runner.Prepare(runner.Options{Scenario: Name, Sets: sets, Target: harness.KindDSN, DSN: harnesstest.DSN(t), Repeat: 1, Warmup: -1, Out: out}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +39,10 @@ func run(t *testing.T, sets map[string]string) map[string]report.Series {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := report.Validate(doc); err != nil {
+	if err := result.Validate(doc); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]report.Series{}
+	got := map[string]result.Series{}
 	for _, s := range res.Series {
 		got[s.Variant] = s
 	}
@@ -61,7 +53,7 @@ func run(t *testing.T, sets map[string]string) map[string]report.Series {
 // alignment order, the padding measured by pg_column_size is what the analyzer predicts, and the
 // aligned layout has none.
 func TestAlignedTableIsSmaller(t *testing.T) {
-	needLocal(t)
+	harnesstest.RequirePostgres(t)
 	t.Parallel()
 	series := run(t, map[string]string{"rows": "20000", "scans": "1"})
 	careless, aligned := series[Careless], series[Aligned]
@@ -69,7 +61,7 @@ func TestAlignedTableIsSmaller(t *testing.T) {
 		t.Fatalf("rows loaded: careless %d, aligned %d, want 20000 each", careless.Ops, aligned.Ops)
 	}
 	c, a := careless.Metrics, aligned.Metrics
-	for _, s := range []report.Series{careless, aligned} {
+	for _, s := range []result.Series{careless, aligned} {
 		m := s.Metrics
 		t.Logf("%-8s heap %8.0f  total %8.0f  %6.1f B/row (predicted %6.1f)  padding %5.1f (predicted %5.1f)  %7.0f rows/s",
 			s.Variant, m["heap_bytes"], m["total_bytes"], m["bytes_per_row"], m["predicted_bytes_per_row"],
@@ -99,10 +91,11 @@ func TestAlignedTableIsSmaller(t *testing.T) {
 }
 
 // TestUserDDL runs the scenario on a table given as a file, an adversarial one (bool, int8, bool,
-// int8…) with a text and an enum column and a primary key that is not first.
+// int8…) with a text and an enum column and a primary key that is not first. It does not run in
+// parallel: the setup takes the one table that appears in the database while the file runs, and
+// a parallel test's table on the shared server would be a second.
 func TestUserDDL(t *testing.T) {
-	needLocal(t)
-	t.Parallel()
+	harnesstest.RequirePostgres(t)
 	path := filepath.Join(t.TempDir(), "orders.sql")
 	ddl := `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE TABLE orders (

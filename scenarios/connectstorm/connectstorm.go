@@ -7,7 +7,7 @@
 //   - warm: each instance keeps one connection in global scope and reuses it, until the platform
 //     recycles the instance (idle timeout, maximum age, or a cold start by chance);
 //   - pooled: the cold function, connecting per request to a PgBouncer in transaction mode;
-//   - retry-batch: the warm function with the seed article's workaround: a request that cannot get
+//   - retry-batch: the warm function with the article's workaround: a request that cannot get
 //     a connection fails fast (the article's 413), and the client keeps its events queued and sends
 //     them all with its next attempt. Events are idempotent (primary key, ON CONFLICT DO NOTHING),
 //     so a retry never stores an event twice.
@@ -32,8 +32,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/loadgen"
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
 )
 
@@ -97,16 +99,16 @@ func (*scenario) Doc() scenarios.Doc {
 		Summary: "serverless functions per request: cold connects, warm reuse, PgBouncer, retry-batch, vs max_connections",
 		Shows: "Where 53300 too_many_connections starts as concurrent function instances grow past " +
 			"max_connections; what a connect costs; warm reuse and PgBouncer against a connect per request; " +
-			"the seed article's 413-and-batch workaround, with every event accounted for in the database; " +
+			"the article's 413-and-batch workaround, with every event accounted for in the database; " +
 			"the rate cap max_connections / time per request (200 connections at 250 ms: 800 req/s).",
 		Variants:  allVariants,
-		Headline:  &report.Headline{Metric: report.HeadlineThroughput, Label: "request throughput", Unit: "requests/s", Better: report.BetterHigher},
+		Headline:  &result.Headline{Metric: result.HeadlineThroughput, Label: "request throughput", Unit: "requests/s", Better: result.BetterHigher},
 		Intrusive: true,
 		Params: []scenarios.ParamSpec{
 			quickVariants(),
-			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "25,50,100,200,400,800", Quick: "20,60",
+			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "25,100,200,400", Quick: "20,60", Full: "25,50,100,200,400,800",
 				Min: 1, Help: "concurrent function instances (the sweep's concurrency); run in increasing order"},
-			{Name: "max_connections", Kind: scenarios.KindInt, List: true, Default: "100,200", Quick: "40",
+			{Name: "max_connections", Kind: scenarios.KindInt, List: true, Default: "100", Quick: "40", Full: "100,200",
 				Min: headroom + 3, Help: "server max_connections, one server per value"},
 			// 50 ms: a short function's database time, long enough that each request holds its
 			// connection while the others arrive (errors then begin near workers = max_connections),
@@ -131,6 +133,8 @@ func (*scenario) Doc() scenarios.Doc {
 			{Name: "role", Kind: scenarios.KindString, Default: RoleApp, Choices: []string{RoleApp, RoleTarget},
 				Help: "app: a login role without superuser rights, created per point and dropped after; target: the target's own user"},
 		},
+		// Default: four worker counts on one server, four variants: 16 points, about 4 minutes on
+		// 2 cores; --preset full: six worker counts on two servers, 48 points, about 10 minutes.
 		Duration: 10 * time.Second, Warmup: 2 * time.Second,
 		// Quick: two worker counts on one server, three variants: 6 points of 4 s, about 30 s.
 		QuickDuration: 3 * time.Second, QuickWarmup: time.Second,
@@ -150,7 +154,7 @@ func quickVariants() scenarios.ParamSpec {
 func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
 	var errs []error
 	if cs := p.Float("cold_start"); cs > 1 {
-		errs = append(errs, harness.Usagef("--set cold_start=%s: a chance, from 0 to 1", p.String("cold_start")))
+		errs = append(errs, usage.Fieldf("set", "cold_start=%s: a chance, from 0 to 1", p.String("cold_start")))
 	}
 	workers := slices.Compact(slices.Sorted(slices.Values(p.Ints("workers"))))
 	maxConns := slices.Compact(slices.Sorted(slices.Values(p.Ints("max_connections"))))
@@ -161,7 +165,7 @@ func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
 		size := p.Int("pool_size")
 		switch {
 		case size > limit:
-			errs = append(errs, harness.Usagef("--set pool_size=%d: more than max_connections=%d leaves for the load "+
+			errs = append(errs, usage.Fieldf("set", "pool_size=%d: more than max_connections=%d leaves for the load "+
 				"(%d: %d kept for reserved slots and monitoring); use at most %d", size, maxConns[0], limit, headroom, limit))
 		case size == 0:
 			size = limit
@@ -170,9 +174,15 @@ func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
 		plan.Pooler = &harness.PoolerSpec{Kind: "pgbouncer", Mode: "transaction", Size: size}
 	}
 	if len(errs) > 0 {
-		return scenarios.Plan{}, &harness.UsageError{Msg: errors.Join(errs...).Error()}
+		return scenarios.Plan{}, usage.Join(errs)
 	}
 	s.maxWorkers = workers[len(workers)-1]
+	// pooled runs last on each server: its pooler keeps its server connections open after it
+	// (up to pool_size, until server_idle_timeout), and a variant after it found every connection
+	// refused (measured: retry-batch at 0 requests/s, all 53300, after pooled on max_connections=100).
+	if slices.Contains(variants, VariantPooled) {
+		variants = append(slices.DeleteFunc(slices.Clone(variants), func(v string) bool { return v == VariantPooled }), VariantPooled)
+	}
 	for _, v := range scenarios.Product(
 		scenarios.IntDim("max_connections", maxConns),
 		scenarios.StringDim("variant", variants),
@@ -191,29 +201,19 @@ func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
 
 // Setup creates the events table.
 func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
-	conn, err := env.AdminConn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	for _, stmt := range []string{
-		"DROP TABLE IF EXISTS " + table,
-		"CREATE TABLE " + table + ` (
+	return env.AdminExec(ctx, "create tables",
+		"DROP TABLE IF EXISTS "+table,
+		"CREATE TABLE "+table+` (
 			point int NOT NULL,
 			client int NOT NULL,
 			seq int NOT NULL,
 			created_at timestamptz NOT NULL DEFAULT now(),
 			PRIMARY KEY (point, client, seq))`,
-	} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("create tables: %w", err)
-		}
-	}
-	return nil
+	)
 }
 
 // Run measures one point.
-func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (report.Series, error) {
+func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (result.Series, error) {
 	params := env.Params
 	// Cleanup after the load runs even when ctx is canceled: the role must go, the connections
 	// must close.
@@ -223,16 +223,16 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 
 	mon, err := newMonitor(ctx, env)
 	if err != nil {
-		return report.Series{}, err
+		return result.Series{}, err
 	}
 	defer mon.close()
 	if err := mon.prepare(ctx); err != nil {
-		return report.Series{}, err
+		return result.Series{}, err
 	}
 
 	cc, dropRole, err := s.loadConfig(ctx, env, mon.conn, pt.Variant)
 	if err != nil {
-		return report.Series{}, err
+		return result.Series{}, err
 	}
 	defer func() {
 		actx, cancel := after()
@@ -269,7 +269,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	mon.stop()
 	wl.closeAll()
 	if out == nil {
-		return report.Series{}, runErr
+		return result.Series{}, runErr
 	}
 	series, err := out.Series()
 	if err != nil {
@@ -331,7 +331,7 @@ func withAppName(cc *pgx.ConnConfig) *pgx.ConnConfig {
 }
 
 // addMetrics puts the scenario's figures into the series.
-func (s *scenario) addMetrics(series *report.Series, env *scenarios.Env, pt scenarios.Point, wl *workload,
+func (s *scenario) addMetrics(series *result.Series, env *scenarios.Env, pt scenarios.Point, wl *workload,
 	acct *account, mon monitorSummary, contextKB float64) {
 	m := series.Metrics
 	if m == nil {
@@ -347,7 +347,7 @@ func (s *scenario) addMetrics(series *report.Series, env *scenarios.Env, pt scen
 		m["error_fraction"] = float64(failed) / float64(attempts)
 	}
 	if work > 0 {
-		// The seed article's arithmetic: every connection busy for work per request.
+		// The article's arithmetic: every connection busy for work per request.
 		m["rate_cap_per_s"] = float64(maxConns) / work.Seconds()
 	}
 

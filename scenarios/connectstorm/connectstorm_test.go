@@ -11,8 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/harness/harnesstest"
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/runner"
+	"github.com/pgscale/pgscale/runner/runnertest"
 	"github.com/pgscale/pgscale/scenarios"
 	"github.com/pgscale/pgscale/scenarios/connectstorm"
 )
@@ -31,13 +34,6 @@ const (
 var testSets = map[string]string{
 	"max_connections": fmt.Sprint(testMaxConns),
 	"work":            "20ms",
-}
-
-type logWriter struct{ t testing.TB }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // setup resolves sets into an environment on target and runs the scenario's Setup.
@@ -63,14 +59,14 @@ func setup(t *testing.T, target harness.Target, sets map[string]string) (scenari
 		t.Fatal(err)
 	}
 	env := &scenarios.Env{Target: target, Load: load, Admin: admin, Params: params,
-		Duration: 2 * time.Second, Warmup: 500 * time.Millisecond, Log: logWriter{t}, Seed: 1}
+		Duration: 2 * time.Second, Warmup: 500 * time.Millisecond, Log: harnesstest.Log(t), Seed: 1}
 	if err := sc.Setup(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
 	return sc, env
 }
 
-func run(t *testing.T, sc scenarios.Scenario, env *scenarios.Env, variant string, workers int) report.Series {
+func run(t *testing.T, sc scenarios.Scenario, env *scenarios.Env, variant string, workers int) result.Series {
 	t.Helper()
 	pt := scenarios.Point{Variant: variant, Workers: workers,
 		Values: map[string]any{"workers": workers, "max_connections": testMaxConns}}
@@ -84,14 +80,12 @@ func run(t *testing.T, sc scenarios.Scenario, env *scenarios.Env, variant string
 	return series
 }
 
-func tooMany(s report.Series) int64 { return s.Errors["53300"] + s.Errors["53300_reserved"] }
+func tooMany(s result.Series) int64 { return s.Errors["53300"] + s.Errors["53300_reserved"] }
 
 func startLocal(t *testing.T, settings map[string]string) harness.Target {
 	t.Helper()
 	p := &harness.LocalProvider{}
-	if err := p.Available(context.Background()); err != nil {
-		t.Skipf("no PostgreSQL: %v", err)
-	}
+	harnesstest.Require(t, "PostgreSQL", p.Available(context.Background()))
 	target, err := p.Start(context.Background(), harness.Spec{Kind: harness.KindLocal, RunID: "connectstorm-test", Settings: settings})
 	if err != nil {
 		t.Fatal(err)
@@ -171,9 +165,7 @@ func TestColdAndRetryBatch(t *testing.T) {
 func TestPooledHasNoTooManyConnections(t *testing.T) {
 	ctx := context.Background()
 	provider, _, err := harness.Choose(ctx, harness.KindAuto)
-	if err != nil {
-		t.Skipf("no target: %v", err)
-	}
+	harnesstest.Require(t, "a target", err)
 	sets := maps.Clone(testSets)
 	sets["variants"] = "cold,pooled"
 	sc, err := scenarios.Lookup(connectstorm.Name)
@@ -212,26 +204,14 @@ func TestPooledHasNoTooManyConnections(t *testing.T) {
 // TestRunnerResult goes through the runner: the result validates, and the sweep's findings are on
 // its last point.
 func TestRunnerResult(t *testing.T) {
-	if err := (&harness.LocalProvider{}).Available(context.Background()); err != nil {
-		t.Skipf("no PostgreSQL: %v", err)
-	}
+	harnesstest.RequirePostgres(t)
 	out := t.TempDir()
-	p, err := runner.Prepare(runner.Options{
+	res := runnertest.Run(t, runner.Options{
 		Scenario: connectstorm.Name, Target: harness.KindLocal, Out: out, Repeat: 1, Seed: 1,
 		Sets: map[string]string{"variants": "cold", "workers": fmt.Sprintf("%d,%d", testBelow, testAbove),
 			"max_connections": fmt.Sprint(testMaxConns), "work": "20ms"},
-		Duration: time.Second, Warmup: 0, Log: logWriter{t},
-	}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := report.ValidateResult(res); err != nil {
-		t.Fatal(err)
-	}
+		Duration: time.Second, Warmup: 0, Log: harnesstest.Log(t),
+	})
 	if len(res.Series) != 2 {
 		t.Fatalf("%d series, want 2", len(res.Series))
 	}

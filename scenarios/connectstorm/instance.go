@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgscale/pgscale/internal/wait"
 	"github.com/pgscale/pgscale/loadgen"
 )
 
@@ -96,7 +97,7 @@ func (wl *workload) op(ctx context.Context, w *loadgen.Worker, _ *pgx.Conn) erro
 		if wl.variant == VariantRetryBatch && ctx.Err() == nil {
 			// The article's 413: fail fast, keep the events, try again later with all of them.
 			inst.refused++
-			wait(ctx, wl.retryAfter)
+			_ = wait.For(ctx, wl.retryAfter)
 		}
 		wl.failed(ctx, inst)
 		return fmt.Errorf("connect: %w", err)
@@ -196,19 +197,6 @@ func (wl *workload) deliver(ctx context.Context, conn *pgx.Conn, client int, ins
 func isStatementError(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Severity == "ERROR"
-}
-
-// wait sleeps for d or until ctx is done.
-func wait(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 func closeConn(c *pgx.Conn) {

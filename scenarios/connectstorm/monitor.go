@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/wait"
 	"github.com/pgscale/pgscale/loadgen"
 	"github.com/pgscale/pgscale/scenarios"
 )
@@ -79,7 +80,7 @@ func (m *monitor) prepare(ctx context.Context) error {
 		if load == 0 || time.Now().After(deadline) {
 			break
 		}
-		wait(ctx, 20*time.Millisecond)
+		_ = wait.For(ctx, 20*time.Millisecond)
 	}
 	if _, err := m.conn.Exec(ctx, "TRUNCATE "+table); err != nil {
 		return fmt.Errorf("connect-storm: empty the events table: %w", err)

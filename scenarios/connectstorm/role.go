@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/harness"
 )
 
 // appRole is a login role without superuser rights that the load connects as, the way an
@@ -35,6 +37,10 @@ func createRole(ctx context.Context, admin *pgx.Conn, schema string) (*appRole, 
 			}
 			return nil, fmt.Errorf("connect-storm: create the application role (or run with --set role=target): %w", err)
 		}
+	}
+	// On a dsn target the role carries the run's marker, so that pgscale clean --dsn finds it.
+	if err := harness.MarkRole(ctx, admin, r.name, schema); err != nil {
+		return nil, fmt.Errorf("connect-storm: %w (and dropping it again: %w)", err, r.drop(admin)(ctx))
 	}
 	return r, nil
 }

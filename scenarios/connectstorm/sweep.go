@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
 )
 
@@ -26,7 +27,7 @@ type sweepState struct {
 // trackSweep adds the sweep's findings so far to the series (error_onset_concurrency, once errors
 // have begun; sustainable_rate_per_s, the highest error-free rate so far) and, at the sweep's
 // last point, says them in a sentence. The values on a sweep's last point are the sweep's answer.
-func (s *scenario) trackSweep(env *scenarios.Env, pt scenarios.Point, series *report.Series) {
+func (s *scenario) trackSweep(env *scenarios.Env, pt scenarios.Point, series *result.Series) {
 	if s.sweeps == nil {
 		s.sweeps = map[sweepKey]*sweepState{}
 	}

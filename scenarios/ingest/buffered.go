@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/loadgen"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
 )
 
@@ -27,6 +27,9 @@ const (
 	minBufferEvents         = 1024
 	bufferBatchesPerFlusher = 2
 )
+
+// flusherGiveUp is how long a flusher reconnects before the run fails (a variable for the tests).
+var flusherGiveUp = loadgen.DefaultGiveUp
 
 // batch is what the dispatcher hands a flusher.
 type batch struct {
@@ -44,6 +47,15 @@ type buffered struct {
 	flushes, flushesFull, flushRows atomic.Int64
 	// stopped is set once the producers have stopped (the run's end, or Ctrl-C).
 	stopped atomic.Bool
+	// lost is set once a flusher could not reconnect; failRun then ends the producers with why.
+	lost       atomic.Bool
+	failRun    context.CancelCauseFunc
+	reconnects int64
+	// start is when the producers started; seconds holds what the flushers committed in each
+	// second of the run, for the timeline (written.go).
+	start   time.Time
+	secMu   sync.Mutex
+	seconds map[int]*flushSecond
 
 	mu        sync.Mutex
 	eventHist *hdrhistogram.Histogram // generation to commit, events generated in the window
@@ -61,38 +73,47 @@ func (st *runState) runBuffered(ctx context.Context, env *scenarios.Env, load *p
 	b.events = make(chan event, max(minBufferEvents, bufferBatchesPerFlusher*c.batch*c.workers))
 	b.batches = make(chan batch)
 	b.free = make(chan []event, c.workers+2)
-	b.eventHist, b.flushHist = report.NewHistogram(), report.NewHistogram()
+	b.eventHist, b.flushHist = result.NewHistogram(), result.NewHistogram()
+	b.seconds = map[int]*flushSecond{}
 	b.errs, b.samples = map[string]int64{}, map[string]string{}
 
-	conns := make([]*pgx.Conn, 0, c.workers)
+	flushers := make([]*loadgen.Redialer, 0, c.workers)
 	defer func() {
-		for _, conn := range conns {
-			conn.Close(context.Background())
+		for _, rd := range flushers {
+			rd.Close()
 		}
 	}()
 	for range c.workers {
-		conn, err := loadgen.Connect(ctx, load, 10*time.Second)
+		rd, err := loadgen.Redial(ctx, "ingest buffered flusher", load, loadgen.RedialOptions{GiveUp: flusherGiveUp})
 		if err != nil {
-			return nil, fmt.Errorf("ingest buffered flusher: %w", err)
+			return nil, err
 		}
-		conns = append(conns, conn)
+		flushers = append(flushers, rd)
 	}
 
+	// A flusher that cannot get its connection back ends the run through runCtx, with the reason.
+	runCtx, failRun := context.WithCancelCause(ctx)
+	defer failRun(nil)
+	b.failRun = failRun
 	// Flushes do not end with the run's context: on Ctrl-C the buffer is still written out, and
 	// only the drain timeout gives up on it.
 	flushCtx, stopFlushing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopFlushing()
 	var wg sync.WaitGroup
 	wg.Go(func() { st.dispatch() })
-	for _, conn := range conns {
-		wg.Go(func() { st.flusher(flushCtx, conn) })
+	for _, rd := range flushers {
+		wg.Go(func() { st.flusher(flushCtx, rd) })
 	}
 
 	cfg := env.LoadConfig(c.workers, loadgen.ConnNone)
 	cfg.ConnConfig = load
-	out, runErr := loadgen.Run(ctx, cfg, st.produce)
+	b.start = time.Now()
+	out, runErr := loadgen.Run(runCtx, cfg, st.produce)
 	b.stopped.Store(true)
 	close(b.events) // every producer has returned
+	if cause := context.Cause(runCtx); ctx.Err() == nil && loadgen.IsLost(cause) {
+		runErr = cause
+	}
 
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
@@ -103,6 +124,14 @@ func (st *runState) runBuffered(ctx context.Context, env *scenarios.Env, load *p
 	case <-timer.C:
 		stopFlushing()
 		<-drained
+	}
+	for _, rd := range flushers {
+		b.reconnects += rd.Reconnects()
+		errs, samples := rd.Errors() // failed reconnects
+		b.addErrors(errs, samples)
+	}
+	if out != nil {
+		st.countWritten(out)
 	}
 	return out, runErr
 }
@@ -190,16 +219,25 @@ func (b *buffered) recycle(s []event) {
 }
 
 // flusher writes the batches it is handed with COPY, each in its own transaction, and records
-// each event's time from generation to commit.
-func (st *runState) flusher(ctx context.Context, conn *pgx.Conn) {
+// each event's time from generation to commit. A lost connection fails the batch on it (its rows
+// are counted refused or in doubt) and is reopened for the next; when it cannot be, the run fails
+// and what is left in the buffer is counted unflushed.
+func (st *runState) flusher(ctx context.Context, rd *loadgen.Redialer) {
 	b := &st.buffered
 	src := newSliceSource()
-	eventHist, flushHist := report.NewHistogram(), report.NewHistogram()
+	eventHist, flushHist := result.NewHistogram(), result.NewHistogram()
 	errs := map[string]int64{}
 	samples := map[string]string{}
 	for bt := range b.batches {
 		n := len(bt.events)
-		if ctx.Err() != nil {
+		var conn *pgx.Conn
+		if ctx.Err() == nil && !b.lost.Load() {
+			var err error
+			if conn, err = rd.Conn(ctx); err != nil && loadgen.IsLost(err) && !b.lost.Swap(true) {
+				b.failRun(err)
+			}
+		}
+		if conn == nil {
 			b.unflushed.Add(int64(n))
 			b.recycle(bt.events)
 			continue
@@ -220,6 +258,7 @@ func (st *runState) flusher(ctx context.Context, conn *pgx.Conn) {
 			if _, ok := samples[class]; !ok {
 				samples[class] = fmt.Sprintf("ingest buffered flush: %v", err)
 			}
+			b.noteSecond(done, 0, class, nil)
 			b.recycle(bt.events)
 			continue
 		}
@@ -239,27 +278,37 @@ func (st *runState) flusher(ctx context.Context, conn *pgx.Conn) {
 				_ = eventHist.RecordValue(micros(done.Sub(at)))
 			}
 		}
+		b.noteSecond(done, n, "", bt.events)
 		b.recycle(bt.events)
 	}
 	b.mu.Lock()
 	b.eventHist.Merge(eventHist)
 	b.flushHist.Merge(flushHist)
+	b.mu.Unlock()
+	b.addErrors(errs, samples)
+}
+
+// addErrors adds flush errors by class, and a message of each class.
+func (b *buffered) addErrors(errs map[string]int64, samples map[string]string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for class, n := range errs {
 		b.errs[class] += n
 	}
 	for class, msg := range samples {
-		b.samples[class] = msg
+		if _, ok := b.samples[class]; !ok {
+			b.samples[class] = msg
+		}
 	}
-	b.mu.Unlock()
 }
 
 func micros(d time.Duration) int64 {
-	return min(max(int64(d/time.Microsecond), report.HistogramMinUs), report.HistogramMaxUs)
+	return min(max(int64(d/time.Microsecond), result.HistogramMinUs), result.HistogramMaxUs)
 }
 
-// addFlushFigures puts buffered's histograms and flush errors into the series, as loadgen does
+// addFlushFigures puts buffered's histograms into the series, as loadgen does
 // for its own: event_* (generation to commit) and flush_* (a flush's COPY) percentiles.
-func (st *runState) addFlushFigures(s *report.Series) {
+func (st *runState) addFlushFigures(s *result.Series) {
 	if st.cfg.variant != VariantBuffered {
 		return
 	}
@@ -270,32 +319,18 @@ func (st *runState) addFlushFigures(s *report.Series) {
 		s.Metrics = map[string]float64{}
 	}
 	for name, h := range map[string]*hdrhistogram.Histogram{"event": b.eventHist, "flush": b.flushHist} {
-		p := report.PercentilesOf(h)
+		p := result.PercentilesOf(h)
 		s.Metrics[name+"_p50_ms"] = p.P50
 		s.Metrics[name+"_p90_ms"] = p.P90
 		s.Metrics[name+"_p99_ms"] = p.P99
 		s.Metrics[name+"_p999_ms"] = p.P999
 		s.Metrics[name+"_max_ms"] = p.Max
 		s.Metrics[name+"_count"] = float64(p.Count)
-		if enc, err := report.EncodeHistogram(h); err == nil && enc != "" {
+		if enc, err := result.EncodeHistogram(h); err == nil && enc != "" {
 			if s.Histograms.Extra == nil {
 				s.Histograms.Extra = map[string]string{}
 			}
 			s.Histograms.Extra[name] = enc
-		}
-	}
-	for class, n := range b.errs {
-		if s.Errors == nil {
-			s.Errors = map[string]int64{}
-		}
-		s.Errors[class] += n
-	}
-	for class, msg := range b.samples {
-		if s.ErrorSamples == nil {
-			s.ErrorSamples = map[string]string{}
-		}
-		if _, ok := s.ErrorSamples[class]; !ok {
-			s.ErrorSamples[class] = msg
 		}
 	}
 }
@@ -307,6 +342,7 @@ func (st *runState) addBufferedMetrics(m map[string]float64) {
 	m["events_generated"] = float64(b.generated.Load())
 	m["events_unflushed"] = float64(b.unflushed.Load())
 	m["events_flushed_after_stop"] = float64(b.afterStop.Load())
+	m["flusher_reconnects"] = float64(b.reconnects)
 	m["flush_interval_ms"] = float64(st.cfg.flushInterval) / float64(time.Millisecond)
 	flushes := b.flushes.Load()
 	m["flushes"] = float64(flushes)

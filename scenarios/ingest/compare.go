@@ -9,14 +9,15 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/montanaflynn/stats"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/loadgen"
 )
 
@@ -86,19 +87,19 @@ func (o CompareOptions) Validate() error {
 	o = o.withDefaults()
 	var errs []error
 	if o.Rows < 1 {
-		errs = append(errs, harness.Usagef("copy comparison rows %d: must be at least 1", o.Rows))
+		errs = append(errs, usage.Errorf("copy comparison rows %d: must be at least 1", o.Rows))
 	}
 	if o.Batch < 1 {
-		errs = append(errs, harness.Usagef("copy comparison batch %d: must be at least 1 (0: every row in one COPY)", o.Batch))
+		errs = append(errs, usage.Errorf("copy comparison batch %d: must be at least 1 (0: every row in one COPY)", o.Batch))
 	}
 	if o.Pairs < 1 {
-		errs = append(errs, harness.Usagef("copy comparison pairs %d: must be at least 1 (3 or more to see the spread)", o.Pairs))
+		errs = append(errs, usage.Errorf("copy comparison pairs %d: must be at least 1 (3 or more to see the spread)", o.Pairs))
 	}
 	if o.Payload < 0 || o.Payload > maxPayload {
-		errs = append(errs, harness.Usagef("copy comparison payload %d: must be between 1 and %d bytes (0: 200)", o.Payload, maxPayload))
+		errs = append(errs, usage.Errorf("copy comparison payload %d: must be between 1 and %d bytes (0: 200)", o.Payload, maxPayload))
 	}
 	if o.Indexes < 0 || o.Indexes > 2 {
-		errs = append(errs, harness.Usagef("copy comparison indexes %d: valid are 1, 2, and NoIndexes (-1) for none (0: 2)", o.Indexes))
+		errs = append(errs, usage.Errorf("copy comparison indexes %d: valid are 1, 2, and NoIndexes (-1) for none (0: 2)", o.Indexes))
 	}
 	return errors.Join(errs...)
 }
@@ -159,9 +160,9 @@ func CompareCopy(ctx context.Context, target harness.Target, opts CompareOptions
 	if err != nil {
 		return res, err
 	}
-	cc, err := pgx.ParseConfig(target.DSN())
+	cc, err := harness.ConnConfig(target.DSN())
 	if err != nil {
-		return res, fmt.Errorf("copy comparison: %s", harness.RedactDSN(err.Error()))
+		return res, fmt.Errorf("copy comparison: %w", err)
 	}
 	schema := target.Schema()
 	if schema == "" {
@@ -217,7 +218,7 @@ func CompareCopy(ctx context.Context, target harness.Target, opts CompareOptions
 			}
 			started := time.Now()
 			if side == "psql" {
-				err = psqlCopy(ctx, psql, target.DSN(), table, csvPath)
+				err = psqlCopy(ctx, psql, cc, table, csvPath)
 			} else {
 				err = pgscaleCopy(ctx, cc, table, o)
 			}
@@ -299,14 +300,20 @@ func resetTable(ctx context.Context, conn *pgx.Conn, table pgx.Identifier) error
 }
 
 // psqlCopy loads path with psql's \copy, as a user would.
-func psqlCopy(ctx context.Context, psql, dsn string, table pgx.Identifier, path string) error {
+func psqlCopy(ctx context.Context, psql string, cc *pgx.ConnConfig, table pgx.Identifier, path string) error {
 	cols := make([]string, len(columns))
 	for i, c := range columns {
 		cols[i] = pgx.Identifier{c}.Sanitize()
 	}
 	command := fmt.Sprintf(`\copy %s (%s) FROM '%s' WITH (FORMAT csv)`, table.Sanitize(), strings.Join(cols, ", "),
 		strings.ReplaceAll(path, "'", "''"))
-	cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", command)
+	// The password goes by PGPASSWORD, never on psql's command line.
+	args := []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command}
+	if arg := harness.WithoutPassword(cc.ConnString()); arg != "" {
+		args = append(args, "-d", arg)
+	}
+	cmd := exec.CommandContext(ctx, psql, args...)
+	cmd.Env = harness.LibpqEnv(os.Environ(), cc, "pgscale-ingest-copy")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("copy comparison: psql \\copy: %w: %s", err, harness.RedactDSN(strings.TrimSpace(string(out))))
 	}
@@ -350,18 +357,14 @@ func medianRatio(pairs []CopyPair) float64 {
 	for i, p := range pairs {
 		ratios[i] = p.Ratio()
 	}
-	sort.Float64s(ratios)
-	n := len(ratios)
-	if n%2 == 1 {
-		return ratios[n/2]
-	}
-	return (ratios[n/2-1] + ratios[n/2]) / 2
+	m, _ := stats.Median(ratios)
+	return m
 }
 
 func findPsql(path string) (string, error) {
 	if path != "" {
 		if _, err := exec.LookPath(path); err != nil {
-			return "", harness.Usagef("psql %q: not found or not executable", path)
+			return "", usage.Errorf("psql %q: not found or not executable", path)
 		}
 		return path, nil
 	}

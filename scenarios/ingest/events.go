@@ -17,7 +17,7 @@ const tableName = "events"
 // columns are the events table's columns in the order every write sends them.
 var columns = []string{"id", "created_at", "user_id", "kind", "payload"}
 
-// users is how many distinct user ids events are spread over: the seed article's "a hundred
+// users is how many distinct user ids events are spread over: the article's "a hundred
 // thousand monthly actives".
 const users = 100_000
 

@@ -14,23 +14,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/harness/harnesstest"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/runner"
 	"github.com/pgscale/pgscale/scenarios"
 )
 
-func needLocal(t *testing.T) {
+// run drives the whole scenario through the runner on the package's shared server, in a schema of
+// the run's own (the dsn target drops it on every path), and returns the result.
+func run(t *testing.T, ctx context.Context, opts runner.Options) *result.Result {
 	t.Helper()
-	if err := (&harness.LocalProvider{}).Available(context.Background()); err != nil {
-		t.Skipf("no PostgreSQL: %v", err)
-	}
-}
-
-// run drives the whole scenario through the runner on a local target (which the runner closes on
-// every path) and returns the result.
-func run(t *testing.T, ctx context.Context, opts runner.Options) *report.Result {
-	t.Helper()
-	opts.Scenario, opts.Target, opts.Repeat, opts.Out = Name, harness.KindLocal, 1, t.TempDir()
+	opts.Scenario, opts.Target, opts.DSN, opts.Repeat, opts.Out = Name, harness.KindDSN, harnesstest.DSN(t), 1, t.TempDir()
 	p, err := runner.Prepare(opts, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +37,7 @@ func run(t *testing.T, ctx context.Context, opts runner.Options) *report.Result 
 }
 
 // checkRows asserts that every acknowledged row is in the table, and nothing else is.
-func checkRows(t *testing.T, s report.Series) {
+func checkRows(t *testing.T, s result.Series) {
 	t.Helper()
 	m := s.Metrics
 	if m["rows_in_table"] == 0 {
@@ -65,12 +59,12 @@ func checkRows(t *testing.T, s report.Series) {
 // per event by a wide margin, no acknowledged row goes missing, WAL and table bytes per row are
 // reported, and buffered records each event's time from generation to commit.
 func TestEveryVariantAtBatch1000(t *testing.T) {
-	needLocal(t)
+	harnesstest.RequirePostgres(t)
 	res := run(t, context.Background(), runner.Options{
 		Sets:     map[string]string{"batch": "1000", "workers": "2", "synchronous_commit": "on", "flush_interval": "20ms"},
 		Duration: 1500 * time.Millisecond, Warmup: 500 * time.Millisecond,
 	})
-	series := map[string]report.Series{}
+	series := map[string]result.Series{}
 	for _, s := range res.Series {
 		series[s.Variant] = s
 	}
@@ -115,7 +109,7 @@ func TestEveryVariantAtBatch1000(t *testing.T) {
 // TestBufferedOpenLoopFlushesByInterval produces events at a rate far below what a flusher
 // writes: batches go out by the flush interval, not full, and each event waits about the interval.
 func TestBufferedOpenLoopFlushesByInterval(t *testing.T) {
-	needLocal(t)
+	harnesstest.RequirePostgres(t)
 	res := run(t, context.Background(), runner.Options{
 		Sets: map[string]string{"variants": "buffered", "batch": "10000", "workers": "1",
 			"flush_interval": "50ms", "synchronous_commit": "off"},
@@ -147,7 +141,7 @@ func TestBufferedOpenLoopFlushesByInterval(t *testing.T) {
 // TestBufferedInterruptFlushesEverything cancels a run in the middle: the buffer is written out,
 // and every event generated is in the table.
 func TestBufferedInterruptFlushesEverything(t *testing.T) {
-	needLocal(t)
+	harnesstest.RequirePostgres(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The cancel lands in the middle of the load: 1.5 s after the setup is done, whatever the time
@@ -158,7 +152,7 @@ func TestBufferedInterruptFlushesEverything(t *testing.T) {
 		// A long interval: events wait in the buffer when the cancel comes.
 		Duration: 20 * time.Second, Warmup: 0, Log: log,
 	})
-	if res.Status != report.StatusInterrupted {
+	if res.Status != result.StatusInterrupted {
 		t.Fatalf("status %s (%s), want interrupted", res.Status, res.Reason)
 	}
 	if len(res.Series) != 1 {
@@ -251,11 +245,11 @@ func TestSaturation(t *testing.T) {
 
 // TestCompareCopy loads the same rows with psql \copy and with the copy variant, and checks that
 // both loaded the same rows. PGSCALE_COMPARE_ROWS sets the rows (DESIGN.md's figure is for 2M).
+// It starts a server of its own: it checkpoints, and creates a role, which a schema does not hold.
 func TestCompareCopy(t *testing.T) {
-	needLocal(t)
-	if _, err := exec.LookPath("psql"); err != nil {
-		t.Skip("no psql on PATH")
-	}
+	harnesstest.RequirePostgres(t)
+	_, err := exec.LookPath("psql")
+	harnesstest.Require(t, "psql", err)
 	rows, pairs := 20000, 1
 	if s := os.Getenv("PGSCALE_COMPARE_ROWS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -294,14 +288,14 @@ func TestCompareCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE ROLE ingest_app LOGIN"); err != nil {
+	if _, err := admin.Exec(ctx, "CREATE ROLE ingest_app LOGIN PASSWORD 'ingest-app-pw'"); err != nil {
 		t.Fatal(err)
 	}
 	cc, err := pgx.ParseConfig(target.DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc.User = "ingest_app"
+	cc.User, cc.Password = "ingest_app", "ingest-app-pw" // TCP asks for a password, even on a local target
 	app, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		t.Fatal(err)

@@ -24,8 +24,9 @@ import (
 	"time"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/loadgen"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
 	"github.com/pgscale/pgscale/scenarios/selectonly"
 )
@@ -63,7 +64,7 @@ func (*scenario) Doc() scenarios.Doc {
 // Plan is select-only's: the same points, so the two line up in a report.
 func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
 	if _, err := harness.FindPgbench(); err != nil {
-		return scenarios.Plan{}, harness.Usagef("scenario pgbench: %v", err)
+		return scenarios.Plan{}, usage.Errorf("scenario pgbench: %v", err)
 	}
 	return selectonly.PlanLookups(p), nil
 }
@@ -79,14 +80,14 @@ func (s *scenario) Setup(ctx context.Context, env *scenarios.Env) error {
 }
 
 // Run runs pgbench for the warm-up and the duration and reads its transaction log.
-func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (report.Series, error) {
+func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (result.Series, error) {
 	bin, err := harness.FindPgbench()
 	if err != nil {
-		return report.Series{}, err
+		return result.Series{}, err
 	}
 	logDir, err := os.MkdirTemp("", "pgscale-pgbench-*")
 	if err != nil {
-		return report.Series{}, fmt.Errorf("pgbench: %w", err)
+		return result.Series{}, fmt.Errorf("pgbench: %w", err)
 	}
 	defer os.RemoveAll(logDir)
 
@@ -99,7 +100,9 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	}
 	// The connection string, as given (sslmode and certificates kept), goes as pgbench's dbname
 	// without its password, which goes by PGPASSWORD: no password on a command line.
-	args = append(args, harness.WithoutPassword(env.Load.ConnString()))
+	if arg := harness.WithoutPassword(env.Load.ConnString()); arg != "" {
+		args = append(args, arg)
+	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = harness.LibpqEnv(os.Environ(), env.Load, "pgscale-pgbench")
 	cmd.Dir = logDir
@@ -111,15 +114,15 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	if ctx.Err() != nil {
 		runErr = ctx.Err()
 	} else if runErr != nil {
-		return report.Series{}, fmt.Errorf("pgbench: %w: %s", runErr, harness.RedactDSN(lastLines(progress.all.String(), 3)))
+		return result.Series{}, fmt.Errorf("pgbench: %w: %s", runErr, harness.RedactDSN(lastLines(progress.all.String(), 3)))
 	}
 
 	out, err := outcome(logDir, env.Warmup, env.Duration, pt.Workers)
 	if err != nil {
-		return report.Series{}, errors.Join(runErr, err)
+		return result.Series{}, errors.Join(runErr, err)
 	}
 	if out == nil {
-		return report.Series{}, errors.Join(runErr, fmt.Errorf("pgbench logged no transaction: %s", lastLines(progress.all.String(), 3)))
+		return result.Series{}, errors.Join(runErr, fmt.Errorf("pgbench logged no transaction: %s", lastLines(progress.all.String(), 3)))
 	}
 	if ps := cmd.ProcessState; ps != nil {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {

@@ -14,10 +14,10 @@ import (
 // A sharded queue run (pgscale run queue --shard i/N) is N processes whose workers claim from one
 // queue on one server. Shard 0 owns the queue's state:
 //   - it resets the tables and loads the backlog before each point, then every shard starts at
-//     once (shard.Start);
+//     once (env.Shard.Start);
 //   - it runs the one feeder, keeping the queue table topped up for the workers of all shards
 //     (queue_depth counts every shard's workers);
-//   - it checks exactly-once once every shard has finished the point and reported (shard.Sync):
+//   - it checks exactly-once once every shard has finished the point and reported (env.Shard.Sync):
 //     each shard writes to queue_shard_report how many completions its workers saw succeed and
 //     the tokens of the claims whose outcome they never learnt, and shard 0 runs the check over
 //     the whole queue with every shard's tokens.
@@ -37,13 +37,14 @@ const reportTable = "queue_shard_report"
 
 // shardRole is this process's part in one point of the run.
 type shardRole struct {
-	seg shard.Segment
+	coord *shard.Coordinator // nil in a whole run
+	seg   shard.Segment
 	// total is the point's workers over all shards; workerBase numbers this shard's first one.
 	total, workerBase int
 }
 
-func roleOf(ctx context.Context, pt scenarios.Point) shardRole {
-	r := shardRole{seg: shard.SegmentOf(ctx), total: pt.Workers}
+func roleOf(env *scenarios.Env, pt scenarios.Point) shardRole {
+	r := shardRole{coord: env.Shard, seg: env.Shard.Segment(), total: pt.Workers}
 	if r.seg.IsWhole() {
 		return r
 	}
@@ -102,10 +103,10 @@ func (r shardRole) ready(ctx context.Context) error {
 	if !r.sharded() {
 		return nil
 	}
-	if err := shard.Start(ctx, "queue reset"); err != nil {
+	if err := r.coord.Start(ctx, "queue reset"); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
-	if !r.owner() && slices.Contains(shard.LostShards(ctx), 0) {
+	if !r.owner() && slices.Contains(r.coord.LostShards(), 0) {
 		return fmt.Errorf("queue: shard 0/%d, which resets, feeds and checks the queue, stopped: the other shards cannot run the point without it", r.seg.N)
 	}
 	return nil
@@ -130,7 +131,7 @@ func (r shardRole) finish(ctx, rctx context.Context, conn *pgx.Conn, st *runStat
 	if ctx.Err() != nil {
 		return nil
 	}
-	if err := shard.Sync(ctx, "queue done"); err != nil {
+	if err := r.coord.Sync(ctx, "queue done"); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
 	return nil

@@ -7,12 +7,13 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/loadgen"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
 )
 
@@ -37,7 +38,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"simple protocol, over a pool or a connection per operation. `pgscale calibrate` runs it " +
 			"interleaved with pgbench on the same server.",
 		Variants: []string{"prepared", "simple"},
-		Params:   LookupParams("concurrent clients (pgbench -c)"),
+		Params:   append(LookupParams("concurrent clients (pgbench -c)"), engineParam),
 		Duration: 30 * time.Second, Warmup: 5 * time.Second,
 		QuickDuration: 5 * time.Second, QuickWarmup: time.Second,
 		Shardable: true, // read-only lookups; shard 0 loads the accounts
@@ -58,7 +59,16 @@ func LookupParams(workersHelp string) []scenarios.ParamSpec {
 	}
 }
 
-func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) { return PlanLookups(p), nil }
+func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
+	if err := checkEngine(p); err != nil {
+		return scenarios.Plan{}, err
+	}
+	plan := PlanLookups(p)
+	if p.String("engine") == engineMux {
+		plan.Points = slices.DeleteFunc(plan.Points, func(pt scenarios.Point) bool { return pt.Variant != "prepared" })
+	}
+	return plan, nil
+}
 
 // PlanLookups is the plan of key lookups over variants × connect × workers, each worker count
 // with max_connections to fit; the pgbench scenario shares it so that the two line up.
@@ -114,17 +124,20 @@ func CreateTables(ctx context.Context, conn *pgx.Conn, scale int, logf func(stri
 	}
 	for _, stmt := range stmts {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("select-only setup: %w", err)
+			return fmt.Errorf("create the pgbench tables: %w", err) // the caller names the scenario
 		}
 	}
-	logf("select-only: loaded %d accounts (scale %d) in %s", scale*accountsPerScale, scale,
+	logf("pgbench tables: loaded %d accounts (scale %d) in %s", scale*accountsPerScale, scale,
 		time.Since(started).Round(time.Millisecond))
 	return nil
 }
 
 // Run measures one point: random lookups over every account.
-func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (report.Series, error) {
+func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (result.Series, error) {
 	accounts := int32(env.Params.Int("scale") * accountsPerScale)
+	if env.Params.String("engine") == engineMux {
+		return runMux(ctx, env, pt, accounts)
+	}
 	mode := loadgen.ConnPool
 	if pt.Values["connect"] == "per-op" {
 		mode = loadgen.ConnPerOp
@@ -136,7 +149,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	}
 	out, runErr := loadgen.Run(ctx, cfg, Lookup(accounts, execMode))
 	if out == nil {
-		return report.Series{}, runErr
+		return result.Series{}, runErr
 	}
 	series, err := out.Series()
 	if err != nil {
@@ -166,7 +179,7 @@ func Lookup(accounts int32, mode pgx.QueryExecMode) loadgen.Op {
 		return func(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) error {
 			aid := w.Rand.Int32N(accounts) + 1
 			var balance int32
-			return conn.QueryRow(ctx, lookup, mode, aid).Scan(&balance)
+			return conn.QueryRow(w.QueryContext(ctx), lookup, mode, aid).Scan(&balance)
 		}
 	}
 	return func(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) error {
@@ -176,11 +189,15 @@ func Lookup(accounts int32, mode pgx.QueryExecMode) loadgen.Op {
 			params.values = [][]byte{params.aid[:]}
 			w.State = params
 		}
-		if _, err := conn.Prepare(ctx, lookupStatement, lookup); err != nil {
+		ctx = w.QueryContext(ctx)
+		sd, err := conn.Prepare(ctx, lookupStatement, lookup)
+		if err != nil {
 			return err
 		}
 		binary.BigEndian.PutUint32(params.aid[:], uint32(w.Rand.Int32N(accounts)+1))
-		rr := conn.PgConn().ExecPrepared(ctx, lookupStatement, params.values, binaryFormat, binaryFormat)
+		// ExecStatement with the statement's known result columns sends Bind, Execute and Sync
+		// without a Describe: the server then sends no RowDescription for pgx to decode.
+		rr := conn.PgConn().ExecStatement(ctx, sd, params.values, binaryFormat, binaryFormat)
 		rows := 0
 		for rr.NextRow() {
 			if len(rr.Values()) != 1 || len(rr.Values()[0]) != 4 {

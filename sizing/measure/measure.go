@@ -23,11 +23,14 @@ import (
 	"time"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/runner"
 	// The probes run select-only and queue: register every scenario.
 	_ "github.com/pgscale/pgscale/scenarios/all"
 	"github.com/pgscale/pgscale/sizing"
+	"github.com/pgscale/pgscale/workload"
 )
 
 // Defaults of a measurement; each says how it was chosen.
@@ -76,12 +79,13 @@ type plan struct {
 type group struct {
 	scenario string
 	sets     map[string]string
+	workload string // a workload file (ProbeWorkload)
 	probes   []sizing.ProbeSpec
 }
 
 type runJob struct {
 	prep interface {
-		Run(ctx context.Context) (*report.Result, error)
+		Run(ctx context.Context) (*result.Result, error)
 		OutDir() string
 	}
 }
@@ -96,31 +100,31 @@ func Prepare(o Options, probes []sizing.ProbeSpec, now time.Time) (*plan, error)
 	for _, name := range o.Shapes {
 		s, err := harness.ParseShape(name)
 		if err != nil {
-			errs = append(errs, harness.Usagef("%s", strings.Replace(err.Error(), "--shape ", "--shapes ", 1)))
+			errs = append(errs, usage.Errorf("%s", strings.Replace(err.Error(), "--shape ", "--shapes ", 1)))
 			continue
 		}
 		if prev, ok := cpus[s.CPUs]; ok {
-			errs = append(errs, harness.Usagef("--shapes: %s and %s both have %g CPUs; the fit needs shapes with different CPU limits", prev, name, s.CPUs))
+			errs = append(errs, usage.Fieldf("shapes", ": %s and %s both have %g CPUs; the fit needs shapes with different CPU limits", prev, name, s.CPUs))
 			continue
 		}
 		cpus[s.CPUs] = name
 		p.shapes = append(p.shapes, s)
 	}
 	if len(errs) == 0 && len(p.shapes) < 2 {
-		errs = append(errs, harness.Usagef("--shapes %s: give at least two shapes with different CPU limits (e.g. %s) to fit throughput against vCPU",
+		errs = append(errs, usage.Fieldf("shapes", "%s: give at least two shapes with different CPU limits (e.g. %s) to fit throughput against vCPU",
 			strings.Join(o.Shapes, ","), DefaultShapes))
 	}
 	if o.Rounds < 1 {
-		errs = append(errs, harness.Usagef("--measure-rounds %d: must be at least 1", o.Rounds))
+		errs = append(errs, usage.Fieldf("measure-rounds", "%d: must be at least 1", o.Rounds))
 	}
 	if o.Duration <= 0 {
-		errs = append(errs, harness.Usagef("--measure-duration %s: must be more than 0", o.Duration))
+		errs = append(errs, usage.Fieldf("measure-duration", "%s: must be more than 0", o.Duration))
 	}
 	if o.Backends < 0 {
-		errs = append(errs, harness.Usagef("--measure-backends %d: must be 0 (no memory reading) or more", o.Backends))
+		errs = append(errs, usage.Fieldf("measure-backends", "%d: must be 0 (no memory reading) or more", o.Backends))
 	}
 	if len(errs) > 0 {
-		return nil, harness.JoinUsage(errs)
+		return nil, usage.Join(errs)
 	}
 	sort.SliceStable(p.shapes, func(i, j int) bool { return p.shapes[i].CPUs < p.shapes[j].CPUs })
 	cores := runtime.NumCPU()
@@ -131,9 +135,11 @@ func Prepare(o Options, probes []sizing.ProbeSpec, now time.Time) (*plan, error)
 		}
 	}
 	for _, pr := range probes {
-		i := slices.IndexFunc(p.groups, func(g group) bool { return g.scenario == pr.Scenario && maps.Equal(g.sets, pr.Sets) })
+		i := slices.IndexFunc(p.groups, func(g group) bool {
+			return g.scenario == pr.Scenario && maps.Equal(g.sets, pr.Sets) && g.workload == pr.Workload
+		})
 		if i < 0 {
-			p.groups = append(p.groups, group{scenario: pr.Scenario, sets: pr.Sets})
+			p.groups = append(p.groups, group{scenario: pr.Scenario, sets: pr.Sets, workload: pr.Workload})
 			i = len(p.groups) - 1
 		}
 		p.groups[i].probes = append(p.groups[i].probes, pr)
@@ -143,12 +149,20 @@ func Prepare(o Options, probes []sizing.ProbeSpec, now time.Time) (*plan, error)
 		for _, s := range p.shapes {
 			var jobs []runJob
 			for _, g := range p.groups {
-				prep, err := runner.Prepare(runner.Options{
+				ro := runner.Options{
 					Scenario: g.scenario, Sets: maps.Clone(g.sets), Target: harness.KindDocker, Image: o.Image, Shape: s.Name,
 					Duration: o.Duration, Warmup: o.Warmup, Repeat: 1, NoReport: true, Log: o.Log, Tracker: o.Tracker,
 					Out:   filepath.Join(o.Dir, fmt.Sprintf("round-%d", r), s.Name, g.scenario),
+					Force: true, // the measurement's own directory: measuring again replaces it
 					RunID: runID(now, r, s.CPUs, g.scenario),
-				}, now)
+				}
+				if g.workload != "" {
+					var err error
+					if ro, err = workloadOptions(g.workload, ro); err != nil {
+						return nil, err
+					}
+				}
+				prep, err := runner.Prepare(ro, now)
 				if err != nil {
 					return nil, err
 				}
@@ -159,6 +173,24 @@ func Prepare(o Options, probes []sizing.ProbeSpec, now time.Time) (*plan, error)
 		p.runs = append(p.runs, byShape)
 	}
 	return p, nil
+}
+
+// workloadOptions runs a workload file as a probe: its scripts, setup and connection mode, in a
+// closed loop at its workers for the probe's duration (its rate or stages would cap the
+// throughput the fit needs).
+func workloadOptions(path string, base runner.Options) (runner.Options, error) {
+	f, err := workload.Load(path)
+	if err != nil {
+		return base, err
+	}
+	ro, err := f.RunOptions(runner.Options{Warmup: -1}, time.Time{})
+	if err != nil {
+		return base, err
+	}
+	base.Scenario, base.Instance, base.Params = ro.Scenario, ro.Instance, ro.Params
+	delete(base.Params, "stages")
+	base.Workers = ro.Workers
+	return base, nil
 }
 
 // Shapes are the plan's shapes, by CPU limit.
@@ -239,7 +271,7 @@ func (p *plan) Run(ctx context.Context) (*sizing.Measurement, error) {
 }
 
 // pick finds a probe's series in a result: its variant and the point values it matches.
-func pick(res *report.Result, pr sizing.ProbeSpec) (report.Series, bool) {
+func pick(res *result.Result, pr sizing.ProbeSpec) (result.Series, bool) {
 	for _, s := range res.Series {
 		if pr.Variant != "" && s.Variant != pr.Variant {
 			continue
@@ -254,7 +286,7 @@ func pick(res *report.Result, pr sizing.ProbeSpec) (report.Series, bool) {
 			return s, true
 		}
 	}
-	return report.Series{}, false
+	return result.Series{}, false
 }
 
 func (p *plan) logf(format string, args ...any) {

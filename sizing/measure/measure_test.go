@@ -11,6 +11,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/runner"
 	"github.com/pgscale/pgscale/sizing"
 )
 
@@ -153,3 +154,32 @@ func TestMeasureOnShapes(t *testing.T) {
 		}
 	}
 }
+
+// A workload probe prepares a run of the workload file per round and shape (its scripts, its
+// setup, a closed loop: no stages), and a bad workload file stops the plan before anything runs.
+func TestPrepareWorkloadProbe(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("..", "..", "examples", "workloads", "events.yaml") // stages and per-transaction connects
+	probes := sizing.WithWorkload(sizing.ProbesFor(&sizing.Workload{}), path, "events")
+	o := Options{Shapes: []string{"0.25cpu-512mb", "0.5cpu-512mb"}, Duration: time.Second, Rounds: 2, Dir: t.TempDir()}
+	p, err := Prepare(o, probes, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.groups) != 1 || p.groups[0].workload != path || len(p.runs) != 2 || len(p.runs[0]) != 2 {
+		t.Fatalf("groups %+v, runs %d: want one workload group run on 2 shapes in 2 rounds", p.groups, len(p.runs))
+	}
+	ro, err := workloadOptions(path, runnerOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.Pacer != nil || ro.Rate != 0 || ro.Params["stages"] != nil || ro.Params["workload"] != "events" || ro.Workers != 32 || ro.Instance == nil {
+		t.Errorf("workload probe options %+v: want a closed loop of the file's 32 workers", ro)
+	}
+	bad := sizing.WithWorkload(nil, filepath.Join(t.TempDir(), "none.yaml"), "none")
+	if _, err := Prepare(o, bad, time.Now()); err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), "none.yaml: no such file") {
+		t.Errorf("a missing workload file: %v", err)
+	}
+}
+
+func runnerOptions() runner.Options { return runner.Options{Duration: time.Second, Warmup: 0} }

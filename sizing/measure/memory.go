@@ -43,9 +43,9 @@ func readBackendMemory(ctx context.Context, o Options, shape harness.Shape, n in
 		_ = target.Close(cctx)
 	}()
 
-	cfg, err := pgx.ParseConfig(target.DSN())
+	cfg, err := harness.ConnConfig(target.DSN())
 	if err != nil {
-		return nil, fmt.Errorf("target dsn: %s", harness.RedactDSN(err.Error()))
+		return nil, fmt.Errorf("target %w", err)
 	}
 	cfg.RuntimeParams["application_name"] = memoryAppName
 	var conns []*pgx.Conn

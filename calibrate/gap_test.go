@@ -1,0 +1,63 @@
+package calibrate
+
+import (
+	"bytes"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestGapShowsCPUAndClientBound: the CPU ratio is pgscale's CPU per transaction over pgbench's,
+// the medians per mode are printed with the goal, and a side that kept all the cores it can use
+// busy is called client-bound while one that idled is not.
+func TestGapShowsCPUAndClientBound(t *testing.T) {
+	t.Parallel()
+	cores := runtime.NumCPU()
+	idle := Sample{TPS: 1000, Transactions: 10000, CPUSeconds: 0.1, WallSeconds: 10}
+	p := Pair{Mode: ModePrepared,
+		Pgscale: Sample{TPS: 1000, Transactions: 10000, CPUSeconds: 0.3, WallSeconds: 10},
+		Pgbench: Sample{TPS: 1000, Transactions: 10000, CPUSeconds: 0.2, WallSeconds: 10}}
+	if got := p.CPURatio(); got < 1.499 || got > 1.501 {
+		t.Errorf("CPU ratio %v, want 1.5", got)
+	}
+	if why := clientBound(idle, 1, cores); why != "" {
+		t.Errorf("a client at 1%% of a core called client-bound: %s", why)
+	}
+	busy := Sample{TPS: 1000, Transactions: 10000, CPUSeconds: 9.5, WallSeconds: 10}
+	if why := clientBound(busy, 1, cores); why == "" {
+		t.Error("a client that kept its one usable core 95% busy was not called client-bound")
+	}
+
+	var out bytes.Buffer
+	rep := Report{Pairs: []Pair{p, {Mode: ModeConnect, Pgscale: busy, Pgbench: idle}}}
+	printGap(&out, rep, []string{ModePrepared, ModeConnect}, 1)
+	for _, want := range []string{
+		"client cpu prepared  pgscale 30.0 ms, pgbench 20.0 ms per 1k (medians); ratio 1.50 (goal <= 1.1)",
+		"client cpu connect", "(goal <= 1.2)",
+		"warning: pair 1 connect: pgscale ran client-bound",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Count(out.String(), "warning:") != 1 {
+		t.Errorf("want exactly one warning (pgscale's, connect):\n%s", out.String())
+	}
+}
+
+// TestTLSFirst: sslmode=prefer tries TLS first (one more round trip against a server without
+// it); disable and require do not fall back.
+func TestTLSFirst(t *testing.T) {
+	t.Parallel()
+	for mode, want := range map[string]bool{"prefer": true, "allow": false, "disable": false, "require": false} {
+		cc, err := pgx.ParseConfig("postgres://u@127.0.0.1:5432/db?sslmode=" + mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tlsFirst(cc); got != want {
+			t.Errorf("sslmode=%s: tlsFirst %v, want %v", mode, got, want)
+		}
+	}
+}

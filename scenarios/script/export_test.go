@@ -1,0 +1,4 @@
+package script
+
+// Substitute is substitute, for the tests.
+var Substitute = substitute

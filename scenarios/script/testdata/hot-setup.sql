@@ -1,0 +1,2 @@
+CREATE TABLE hot (id int PRIMARY KEY, n bigint NOT NULL);
+INSERT INTO hot VALUES (1, 0);
