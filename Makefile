@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/pgscale
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
-LDFLAGS := -X github.com/pgscale/pgscale/runner.Version=$(VERSION) -X github.com/pgscale/pgscale/runner.Commit=$(COMMIT)
+LDFLAGS := -X github.com/pgscale/pgscale/internal/runner.Version=$(VERSION) -X github.com/pgscale/pgscale/internal/runner.Commit=$(COMMIT)
 BENCH_DIR ?= results/runs/bench-$(shell date -u +%Y%m%dT%H%M%SZ)
 GATE_DIR ?= results/runs/gate-$(shell date -u +%Y%m%dT%H%M%SZ)
 # Target for make bench: auto picks docker when an engine answers and the image is there, else local.
@@ -65,7 +65,7 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 perf: build ## Hot-path benchmarks (the lookup loop against a local server included) and calibrate
-	$(GO) test -run '^$$' -bench . -benchmem ./loadgen/ ./report/ ./scenarios/selectonly/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/loadgen/ ./internal/report/ ./internal/scenarios/selectonly/
 	$(BIN) calibrate --target $(TARGET)
 
 image: ## Build the PostgreSQL, PgBouncer and pgscale images (no registry needed)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/calibrate"
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/calibrate"
+	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/result"
 )
 

@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/runner"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/runner"
 )
 
 func newCleanCmd(stdout, stderr io.Writer) *cobra.Command {

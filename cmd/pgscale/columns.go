@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/columns"
+	"github.com/pgscale/pgscale/internal/columns"
 )
 
 func newColumnsCmd(stdout, stderr io.Writer) *cobra.Command {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/harness"
 )
 
 // TestColumnsBadInputExitsTwo: bad options, and a table or schema that does not exist on a real

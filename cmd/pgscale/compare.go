@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgscale/pgscale/internal/report"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/report"
 )
 
 // compareCmd is `pgscale compare A B`.

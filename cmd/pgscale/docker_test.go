@@ -13,8 +13,8 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/report"
 	"github.com/pgscale/pgscale/result"
 )
 

@@ -9,9 +9,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/pgscale/pgscale/gate"
-	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/workload"
+	"github.com/pgscale/pgscale/internal/gate"
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/workload"
 )
 
 // TestCIExamplesRunValidGateCommands keeps the copyable CI setups true: each is well-formed YAML,

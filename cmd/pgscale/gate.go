@@ -9,10 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/gate"
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/gate"
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/loadgen"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/loadgen"
 )
 
 // gateCmd is `pgscale gate`.

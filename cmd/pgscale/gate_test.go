@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgscale/pgscale/gate"
+	"github.com/pgscale/pgscale/internal/gate"
 )
 
 // writeGateFile writes a gate file into a fresh directory and returns its path.

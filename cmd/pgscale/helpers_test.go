@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/harness"
 )
 
 // skipWithoutPostgres skips a test that needs PostgreSQL's binaries when there are none, except

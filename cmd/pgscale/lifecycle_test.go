@@ -15,7 +15,7 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/result"
 )
 

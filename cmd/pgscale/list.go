@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/runner"
-	"github.com/pgscale/pgscale/scenarios"
+	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/scenarios"
 )
 
 func newListCmd(stdout io.Writer) *cobra.Command {

@@ -22,12 +22,12 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/suggest"
 	"github.com/pgscale/pgscale/internal/usage"
 
 	// The scenarios register themselves.
-	_ "github.com/pgscale/pgscale/scenarios/all"
+	_ "github.com/pgscale/pgscale/internal/scenarios/all"
 )
 
 // Exit statuses.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgscale/pgscale/internal/scenarios"
 	"github.com/pgscale/pgscale/result"
-	"github.com/pgscale/pgscale/scenarios"
 )
 
 // runCLI runs the CLI in-process and returns its exit status and output.

@@ -11,11 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgscale/pgscale/internal/report"
+	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/shard"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/report"
 	"github.com/pgscale/pgscale/result"
-	"github.com/pgscale/pgscale/runner"
-	"github.com/pgscale/pgscale/shard"
 )
 
 // mergeCmd is `pgscale merge`: the results of a sharded run's shards in, one result out.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/report"
 	"github.com/pgscale/pgscale/result"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/report"
 )
 
 // --dry-run prints the whole plan and starts nothing: a target that could never start (a dsn

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/runner"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/runner"
 )
 
 // prepareFlags are `pgscale prepare`'s flags.

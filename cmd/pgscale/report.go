@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgscale/pgscale/internal/report"
+	"github.com/pgscale/pgscale/internal/runner"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/report"
-	"github.com/pgscale/pgscale/runner"
 )
 
 // reportFormats are what `pgscale report --format` writes: files into --out, the rest to stdout.

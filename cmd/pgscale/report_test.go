@@ -10,7 +10,7 @@ import (
 // fixtureDir puts one of report/testdata's hand-built results into a run directory.
 func fixtureDir(t *testing.T, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "report", "testdata", name))
+	data, err := os.ReadFile(filepath.Join("..", "..", "internal", "report", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,16 +11,16 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/loadgen"
+	"github.com/pgscale/pgscale/internal/report"
+	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/scenarios"
+	scriptscn "github.com/pgscale/pgscale/internal/scenarios/script"
+	"github.com/pgscale/pgscale/internal/shard"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/loadgen"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/workload"
 	"github.com/pgscale/pgscale/result"
-	"github.com/pgscale/pgscale/runner"
-	"github.com/pgscale/pgscale/scenarios"
-	scriptscn "github.com/pgscale/pgscale/scenarios/script"
-	"github.com/pgscale/pgscale/shard"
-	"github.com/pgscale/pgscale/workload"
 )
 
 // runFlags are `pgscale run`'s flags before they become runner.Options.

@@ -5,9 +5,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	scriptscn "github.com/pgscale/pgscale/internal/scenarios/script"
+	"github.com/pgscale/pgscale/internal/script"
 	"github.com/pgscale/pgscale/internal/usage"
-	scriptscn "github.com/pgscale/pgscale/scenarios/script"
-	"github.com/pgscale/pgscale/script"
 )
 
 // scriptFlags are `pgscale run script`'s own flags, pgbench's where pgbench has them.

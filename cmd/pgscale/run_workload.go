@@ -7,10 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/gate"
+	"github.com/pgscale/pgscale/internal/gate"
+	"github.com/pgscale/pgscale/internal/runner"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/runner"
-	"github.com/pgscale/pgscale/workload"
+	"github.com/pgscale/pgscale/internal/workload"
 )
 
 // workloadRun is a run of a workload file: the runner's options and the checks to hold after.

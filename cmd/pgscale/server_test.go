@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/pgscale/pgscale/harness/harnesstest"
+	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 )
 
 // One local server is shared by this package's tests that need no server of their own

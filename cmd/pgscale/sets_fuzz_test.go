@@ -3,8 +3,8 @@ package main
 import (
 	"testing"
 
-	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/scenarios"
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/scenarios"
 )
 
 // FuzzSet: `--set` values of any content, given to every scenario, give a plan or a usage error,

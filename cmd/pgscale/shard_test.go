@@ -16,9 +16,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgscale/pgscale/harness"
-	"github.com/pgscale/pgscale/harness/harnesstest"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/harness/harnesstest"
+	"github.com/pgscale/pgscale/internal/report"
 	"github.com/pgscale/pgscale/result"
 )
 

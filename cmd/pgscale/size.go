@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/sizing"
+	"github.com/pgscale/pgscale/internal/sizing/measure"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/sizing"
-	"github.com/pgscale/pgscale/sizing/measure"
-	"github.com/pgscale/pgscale/workload"
+	"github.com/pgscale/pgscale/internal/workload"
 )
 
 // sizeOptions are the flags of `pgscale size`.

@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgscale/pgscale/internal/report"
+	"github.com/pgscale/pgscale/internal/timeouts"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/report"
-	"github.com/pgscale/pgscale/timeouts"
 )
 
 // timeoutsCmd is `pgscale timeouts RESULT`: the early-warning timeouts a run's latencies call for.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgscale/pgscale/runner"
+	"github.com/pgscale/pgscale/internal/runner"
 )
 
 func newVersionCmd(stdout io.Writer) *cobra.Command {

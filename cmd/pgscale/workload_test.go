@@ -12,9 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgscale/pgscale/gate"
-	"github.com/pgscale/pgscale/harness/harnesstest"
-	"github.com/pgscale/pgscale/report"
+	"github.com/pgscale/pgscale/internal/gate"
+	"github.com/pgscale/pgscale/internal/harness/harnesstest"
+	"github.com/pgscale/pgscale/internal/report"
 	"github.com/pgscale/pgscale/result"
 )
 

@@ -14,7 +14,7 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 version=$(git -C "$root" describe --tags --always --dirty 2>/dev/null || echo dev)
 (cd "$root" && CGO_ENABLED=0 GOOS=linux GOARCH="${GOARCH:-amd64}" go build -trimpath \
-	-ldflags "-s -w -X github.com/pgscale/pgscale/runner.Version=$version" -o "$ctx/pgscale" ./cmd/pgscale)
+	-ldflags "-s -w -X github.com/pgscale/pgscale/internal/runner.Version=$version" -o "$ctx/pgscale" ./cmd/pgscale)
 cp "$root/docker/k8s/Dockerfile" "$ctx/"
 cp "$certs" "$ctx/ca-certificates.crt"
 tags=()

@@ -1,0 +1,66 @@
+package loadgen_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/internal/harness/harnesstest"
+	"github.com/pgscale/pgscale/internal/loadgen"
+)
+
+// TestPreferConnectsOnceWithoutTLS: with sslmode=prefer against a server without TLS (the local
+// target has none), pgx's fallback opens a second TCP connection for every connect. The per-op
+// mode learns from the first refusal: the run dials about once per operation, not twice, and the
+// result says TLS was refused.
+func TestPreferConnectsOnceWithoutTLS(t *testing.T) {
+	tg := harnesstest.Local(t)
+	dsn := strings.Replace(tg.DSN(), "sslmode=disable", "sslmode=prefer", 1)
+	if !strings.Contains(dsn, "sslmode=prefer") {
+		t.Fatalf("the local target's DSN has no sslmode=disable to replace")
+	}
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int64
+	var d net.Dialer
+	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}
+	cfg := loadgen.Config{Workers: 2, Duration: time.Second, ConnMode: loadgen.ConnPerOp, ConnConfig: cc}
+	out, err := loadgen.Run(context.Background(), cfg, func(ctx context.Context, _ *loadgen.Worker, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, "SELECT 1")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Errors) > 0 {
+		t.Fatalf("errors: %v", out.ErrorSamples)
+	}
+	ops := out.AllOps + out.Abandoned
+	if ops < 10 {
+		t.Fatalf("only %d connects in a second: too few to tell", ops)
+	}
+	// Two dials for the first connects of each worker at most, one for every other.
+	if got := dials.Load(); got > ops+int64(cfg.Workers)+3+2 { // 3: the refusals in a row before the dialer stops asking
+		t.Errorf("%d dials for %d connects: the refused TLS attempt was repeated", got, ops)
+	}
+	if !out.TLSRefused {
+		t.Error("TLSRefused not set: the result does not say the server refused TLS")
+	}
+	series, err := out.Series()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if series.Metrics["connect_tls_refused"] != 1 {
+		t.Errorf("metrics lack connect_tls_refused: %v", series.Metrics)
+	}
+}

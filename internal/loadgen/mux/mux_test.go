@@ -1,0 +1,172 @@
+package mux_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/internal/harness/harnesstest"
+	"github.com/pgscale/pgscale/internal/loadgen"
+	"github.com/pgscale/pgscale/internal/loadgen/mux"
+)
+
+const keys = 1000
+
+// setup starts a local server with two tables of keys rows (one to count on, one to drop), and
+// returns its DSN and an admin connection.
+func setup(t *testing.T) (string, *pgx.Conn) {
+	t.Helper()
+	harnesstest.RequirePostgres(t)
+	target := harnesstest.Local(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, target.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close(context.Background()) })
+	for _, table := range []string{"mux_counted", "mux_dropped"} {
+		for _, stmt := range []string{
+			fmt.Sprintf("CREATE TABLE %s (aid int PRIMARY KEY, abalance int NOT NULL DEFAULT 0)", table),
+			fmt.Sprintf("INSERT INTO %s (aid) SELECT generate_series(1, %d)", table, keys),
+		} {
+			if _, err := admin.Exec(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+	}
+	return target.DSN(), admin
+}
+
+// runEngine runs conns connections of lookups on table for d under app's application_name.
+func runEngine(ctx context.Context, t *testing.T, dsn, app, table string, conns int, d time.Duration) (*loadgen.Outcome, error) {
+	t.Helper()
+	return runEngineWatched(ctx, t, dsn, app, table, conns, d, nil)
+}
+
+// runEngineWatched is runEngine with onSecond given each second's tick.
+func runEngineWatched(ctx context.Context, t *testing.T, dsn, app, table string, conns int, d time.Duration, onSecond func(loadgen.Tick)) (*loadgen.Outcome, error) {
+	t.Helper()
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.RuntimeParams["application_name"] = app
+	engine, err := mux.New(mux.Config{ConnConfig: cc, Conns: conns, Threads: 1, Keys: keys,
+		SQL: fmt.Sprintf("SELECT abalance FROM %s WHERE aid = $1", table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loadgen.RunEngine(ctx, loadgen.Config{Workers: conns, Duration: d, ConnMode: loadgen.ConnPerWorker, ConnConfig: cc,
+		OnSecond: onSecond}, engine)
+}
+
+// sessions counts the server's backends under app, waiting up to 10 s for them to end (a backend
+// exits a moment after its Terminate).
+func sessions(t *testing.T, admin *pgx.Conn, app string) int {
+	t.Helper()
+	var n int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := admin.QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+	}
+}
+
+func indexScans(t *testing.T, admin *pgx.Conn, table string) int64 {
+	t.Helper()
+	var n int64
+	if _, err := admin.Exec(context.Background(), "SELECT pg_stat_clear_snapshot()"); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.QueryRow(context.Background(),
+		"SELECT coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = $1", table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestMux runs the engine against a real server: every lookup it counts is one the server ran,
+// an ErrorResponse is counted by its SQLSTATE, and no connection outlives the run, whether it
+// ends on time or is canceled.
+func TestMux(t *testing.T) {
+	dsn, admin := setup(t)
+
+	t.Run("counts", func(t *testing.T) {
+		before := indexScans(t, admin, "mux_counted")
+		out, err := runEngine(context.Background(), t, dsn, "mux-counts", "mux_counted", 4, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := sessions(t, admin, "mux-counts"); left != 0 {
+			t.Fatalf("%d connections left after the run", left)
+		}
+		if out.Ops == 0 || len(out.Errors) != 0 || out.Stopped != 0 {
+			t.Fatalf("ops %d, errors %v, stopped %d: want lookups and no errors", out.Ops, out.Errors, out.Stopped)
+		}
+		var timeline int64
+		for _, s := range out.Timeline {
+			timeline += s.Ops
+		}
+		if out.Latency.TotalCount() != out.Ops || timeline != out.AllOps || out.Ops != out.AllOps {
+			t.Errorf("ops %d, all ops %d, latencies %d, timeline %d: want one count", out.Ops, out.AllOps,
+				out.Latency.TotalCount(), timeline)
+		}
+		// The server ran each counted lookup, and the ones abandoned at the end at most.
+		scans := indexScans(t, admin, "mux_counted") - before
+		if scans < out.AllOps || scans > out.AllOps+out.Abandoned {
+			t.Errorf("server index scans %d, engine counted %d (+%d abandoned)", scans, out.AllOps, out.Abandoned)
+		}
+		if p50, maxUs := out.Latency.ValueAtQuantile(50), out.Latency.Max(); p50 <= 0 || maxUs > (2*time.Second).Microseconds() {
+			t.Errorf("latency p50 %d µs, max %d µs: want above 0 and within the run", p50, maxUs)
+		}
+	})
+
+	t.Run("errors by SQLSTATE", func(t *testing.T) {
+		dropped := make(chan error, 1)
+		go func() {
+			time.Sleep(time.Second)
+			_, err := admin.Exec(context.Background(), "DROP TABLE mux_dropped")
+			dropped <- err
+		}()
+		out, err := runEngine(context.Background(), t, dsn, "mux-errors", "mux_dropped", 2, 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-dropped; err != nil {
+			t.Fatal(err)
+		}
+		if out.Ops == 0 || out.Errors["42P01"] == 0 || out.Stopped != 0 {
+			t.Fatalf("ops %d, errors %v, stopped %d: want lookups, then 42P01 undefined_table on live connections",
+				out.Ops, out.Errors, out.Stopped)
+		}
+		if left := sessions(t, admin, "mux-errors"); left != 0 {
+			t.Fatalf("%d connections left after the run", left)
+		}
+	})
+
+	t.Run("canceled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		// Canceled once the first second with lookups has closed, not at a fixed time: on a
+		// loaded machine connecting alone can take longer than any fixed delay.
+		out, err := runEngineWatched(ctx, t, dsn, "mux-canceled", "mux_counted", 4, time.Minute, func(tk loadgen.Tick) {
+			if tk.Ops > 0 {
+				cancel()
+			}
+		})
+		if !errors.Is(err, context.Canceled) || out == nil || out.Ops == 0 {
+			t.Fatalf("err %v, outcome %v: want context.Canceled after some lookups", err, out != nil)
+		}
+		if left := sessions(t, admin, "mux-canceled"); left != 0 {
+			t.Fatalf("%d connections left after the run", left)
+		}
+	})
+}

@@ -1,0 +1,35 @@
+package mux
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/internal/loadgen"
+)
+
+// Plaintext tells whether connections made with cfg are plain sockets the engine can serve:
+// without a TLS configuration it knows without connecting; otherwise (sslmode=prefer may or may
+// not end in TLS) it opens one connection, as the engine would, and looks.
+func Plaintext(ctx context.Context, cfg *pgx.ConnConfig, timeout time.Duration) (bool, error) {
+	tls := cfg.TLSConfig != nil
+	for _, fb := range cfg.Fallbacks {
+		tls = tls || fb.TLSConfig != nil
+	}
+	if !tls {
+		return true, nil
+	}
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	pc, err := loadgen.Connect(ctx, cfg, timeout)
+	if err != nil {
+		return false, fmt.Errorf("mux: connect to see whether the connection is plaintext: %w", err)
+	}
+	defer pc.Close(context.Background())
+	_, plain := pc.PgConn().Conn().(syscall.Conn)
+	return plain, nil
+}

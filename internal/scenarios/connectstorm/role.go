@@ -1,0 +1,66 @@
+package connectstorm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/internal/harness"
+)
+
+// appRole is a login role without superuser rights that the load connects as, the way an
+// application does. It lives for one point.
+type appRole struct {
+	name, password string
+}
+
+// createRole creates a role with a random name and password that may write and read the events
+// table. It is also granted pg_read_all_stats, so that its backend may read its own
+// pg_backend_memory_contexts (PostgreSQL 15 restricts the view).
+func createRole(ctx context.Context, admin *pgx.Conn, schema string) (*appRole, error) {
+	r := &appRole{name: "pgscale_connect_storm_" + randomHex(4), password: randomHex(16)}
+	ident := pgx.Identifier{r.name}.Sanitize()
+	stmts := []string{
+		// The password is hex digits only, so it is safe inside a literal.
+		"CREATE ROLE " + ident + " LOGIN PASSWORD '" + r.password + "'",
+		"GRANT USAGE ON SCHEMA " + pgx.Identifier{schema}.Sanitize() + " TO " + ident,
+		"GRANT SELECT, INSERT ON " + table + " TO " + ident,
+		"GRANT pg_read_all_stats TO " + ident,
+	}
+	for i, stmt := range stmts {
+		if _, err := admin.Exec(ctx, stmt); err != nil {
+			if i > 0 {
+				err = fmt.Errorf("%w (and dropping it again: %w)", err, r.drop(admin)(ctx))
+			}
+			return nil, fmt.Errorf("connect-storm: create the application role (or run with --set role=target): %w", err)
+		}
+	}
+	// On a dsn target the role carries the run's marker, so that pgscale clean --dsn finds it.
+	if err := harness.MarkRole(ctx, admin, r.name, schema); err != nil {
+		return nil, fmt.Errorf("connect-storm: %w (and dropping it again: %w)", err, r.drop(admin)(ctx))
+	}
+	return r, nil
+}
+
+// drop returns a function that removes the role and its privileges.
+func (r *appRole) drop(admin *pgx.Conn) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ident := pgx.Identifier{r.name}.Sanitize()
+		for _, stmt := range []string{"DROP OWNED BY " + ident, "DROP ROLE " + ident} {
+			if _, err := admin.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("drop the application role %s: %w", r.name, err)
+			}
+		}
+		return nil
+	}
+}
+
+// randomHex returns n random bytes as hex digits.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24 and later)
+	return hex.EncodeToString(b)
+}

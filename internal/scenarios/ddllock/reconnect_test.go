@@ -1,0 +1,43 @@
+package ddllock_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/harness/harnesstest"
+	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/scenarios/ddllock"
+	"github.com/pgscale/pgscale/result"
+)
+
+// TestControlConnectionReconnects terminates the control connection while the load runs: the
+// point still tears down (column and sessions) on a new connection, ends ok, and counts it.
+func TestControlConnectionReconnects(t *testing.T) {
+	tg := harnesstest.Server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	killer := harnesstest.KillLater(ctx, tg.AdminDSN(), "pgscale-ddl-lock-control", 1, 3*time.Second)
+	p, err := runner.Prepare(runner.Options{
+		Scenario: ddllock.Name, Target: harness.KindDSN, DSN: tg.AdminDSN(), AllowIntrusive: true, Out: t.TempDir(),
+		Repeat: 1, Seed: 1, NoReport: true, Sets: with(testSets, "variants", "no-timeout"),
+		Duration: testDuration, Warmup: testWarmup, Rate: testRate, Log: harnesstest.Log(t),
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, runErr := p.Run(ctx)
+	killed, kerr := killer.Wait()
+	if kerr != nil {
+		t.Fatalf("terminate the control connection: %v", kerr)
+	}
+	if runErr != nil || res.Status != result.StatusOK {
+		t.Fatalf("terminated %d; run: %v (status %s, %s); want ok", killed, runErr, res.Status, res.Reason)
+	}
+	m := res.Series[0].Metrics
+	t.Logf("terminated %d; control_reconnects %v, control_errors_57p01 %v", killed, m["control_reconnects"], m["control_errors_57p01"])
+	if m["control_reconnects"] != 1 || m["control_errors_57p01"] != 1 {
+		t.Errorf("control_reconnects %v, control_errors_57p01 %v; want 1 and 1", m["control_reconnects"], m["control_errors_57p01"])
+	}
+}

@@ -1,0 +1,73 @@
+package pgbench
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/harness/harnesstest"
+	"github.com/pgscale/pgscale/internal/runner"
+)
+
+// TestPgbenchLogBecomesASeries runs pgbench -S through the runner on a local server and checks
+// that the series read from its transaction log agrees with pgbench's own summary: the measured
+// rate within 25% of the tps it printed (which includes the warm-up), a timeline with the warm-up
+// marked, and latency percentiles in order.
+func TestPgbenchLogBecomesASeries(t *testing.T) {
+	harnesstest.RequirePostgres(t)
+	_, err := harness.FindPgbench()
+	harnesstest.Require(t, "pgbench", err)
+	p, err := runner.Prepare(runner.Options{
+		Scenario: Name, Target: harness.KindDSN, DSN: harnesstest.DSN(t), Out: t.TempDir(), Repeat: 1, Seed: 1,
+		Sets:     map[string]string{"scale": "1", "variants": "prepared", "workers": "2"},
+		Duration: 2 * time.Second, Warmup: time.Second,
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Series) != 1 {
+		t.Fatalf("%d series, want 1", len(res.Series))
+	}
+	s := res.Series[0]
+	reported := s.Metrics["pgbench_reported_tps"]
+	t.Logf("from the log: %.0f lookups/s (%d in %.1f s), p50 %.3f ms, p99 %.3f ms; pgbench printed %.0f tps",
+		s.ThroughputPerS, s.Ops, s.DurationS, s.LatencyMs.P50, s.LatencyMs.P99, reported)
+	if s.Ops == 0 || reported == 0 {
+		t.Fatalf("ops %d, pgbench tps %v", s.Ops, reported)
+	}
+	// pgbench's tps covers the warm-up too, and on a shared machine the rate in the warm-up can
+	// differ from the measured window's by more than any band: compare like with like, every
+	// transaction the log holds (warm-up included) over the whole run.
+	var logged int64
+	for _, sec := range s.Timeline {
+		logged += sec.Ops
+	}
+	whole := s.DurationS + time.Second.Seconds() // the warm-up this test asked for
+	if r := float64(logged) / whole / reported; math.Abs(r-1) > 0.25 {
+		t.Errorf("log holds %d transactions in %.1f s (%.0f/s), pgbench says %.0f tps (ratio %.2f), want within 25%%",
+			logged, whole, float64(logged)/whole, reported, r)
+	}
+	if !(s.LatencyMs.P50 > 0 && s.LatencyMs.P50 <= s.LatencyMs.P99 && s.LatencyMs.P99 <= s.LatencyMs.Max) {
+		t.Errorf("percentiles out of order: %+v", s.LatencyMs)
+	}
+	var warm, measured int
+	for _, sec := range s.Timeline {
+		if sec.Warmup {
+			warm++
+		} else if sec.Ops > 0 {
+			measured++
+		}
+	}
+	if warm != 1 || measured < 2 {
+		t.Errorf("timeline: %d warm-up and %d measured seconds with operations, want 1 and at least 2", warm, measured)
+	}
+	if s.Metrics["client_cpu_ms_per_1k_ops"] <= 0 {
+		t.Errorf("no client CPU recorded: %v", s.Metrics)
+	}
+}

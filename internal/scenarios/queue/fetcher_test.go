@@ -1,0 +1,61 @@
+package queue
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pgscale/pgscale/internal/harness/harnesstest"
+)
+
+// TestFetchersShareConnectionsExactlyOnce runs 200 workers on 4 shared connections beside 200
+// workers on a connection each: the fetchers do every job once, leave none running when the run
+// ends mid-batch (their in-flight jobs are completed and the unstarted ones given back), and the
+// dedicated variant's connection per worker is what holds it back.
+func TestFetchersShareConnectionsExactlyOnce(t *testing.T) {
+	harnesstest.RequirePostgres(t)
+	series := run(t, map[string]string{
+		"variants": "dedicated,fetcher,fetcher-notify", "workers": "200", "conns": "4",
+		"history": "50000", "backlog": "40000", "work": "2ms",
+	}, 3*time.Second, time.Second)
+	for _, v := range []string{VariantDedicated, VariantFetcher, VariantFetcherNotify} {
+		s, ok := series[v]
+		if !ok {
+			t.Fatalf("no %s series", v)
+		}
+		checkExactlyOnce(t, s)
+	}
+	for _, v := range []string{VariantFetcher, VariantFetcherNotify} {
+		m := series[v].Metrics
+		if m["jobs_interrupted"] != 0 {
+			t.Errorf("%s: %v jobs left running at the end; the drain completes or gives back every job", v, m["jobs_interrupted"])
+		}
+		if m["conns"] != 4 || series[v].Point["conns"] != 4 || series[v].Point["batch"] != defaultFetchBatch {
+			t.Errorf("%s: conns %v, point %v; want 4 connections and batch %d", v, m["conns"], series[v].Point, defaultFetchBatch)
+		}
+	}
+	if f, d := series[VariantFetcher].Metrics["jobs_per_s"], series[VariantDedicated].Metrics["jobs_per_s"]; !(f > d) {
+		t.Errorf("200 workers: fetcher on 4 connections %.0f jobs/s, dedicated on 200 %.0f; want the fetcher ahead", f, d)
+	}
+	if r := series[VariantFetcher].Metrics["jobs_per_s_vs_conn_per_worker"]; !(r > 1) {
+		t.Errorf("jobs_per_s_vs_conn_per_worker %v: want the fetcher's ratio to the best connection-per-worker variant, above 1", r)
+	}
+}
+
+// TestFetcherNotifyWakesAtOnce is what notify is for: with a producer at a modest rate and a
+// long poll, the polling fetcher leaves each job waiting for the next poll, while the notified
+// one claims it as it is enqueued.
+func TestFetcherNotifyWakesAtOnce(t *testing.T) {
+	harnesstest.RequirePostgres(t)
+	series := run(t, map[string]string{
+		"variants": "fetcher,fetcher-notify", "workers": "8", "conns": "2",
+		"producer": "rate", "enqueue_rate": "200", "poll": "400ms", "history": "1000",
+	}, 4*time.Second, time.Second)
+	for _, v := range []string{VariantFetcher, VariantFetcherNotify} {
+		checkExactlyOnce(t, series[v])
+	}
+	polled, notified := series[VariantFetcher].Metrics["end_to_end_p50_ms"], series[VariantFetcherNotify].Metrics["end_to_end_p50_ms"]
+	// Polling every 400 ms leaves a job ~200 ms on average; a notified claim waits for a round trip.
+	if !(polled > 100) || !(notified < polled/2) {
+		t.Errorf("end-to-end p50: polling %.1f ms, notified %.1f ms; want polling over 100 ms and notify under half of it", polled, notified)
+	}
+}
