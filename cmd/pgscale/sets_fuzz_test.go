@@ -3,8 +3,8 @@ package main
 import (
 	"testing"
 
-	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/scenarios"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // FuzzSet: `--set` values of any content, given to every scenario, give a plan or a usage error,
@@ -16,7 +16,7 @@ func FuzzSet(f *testing.F) {
 	f.Fuzz(func(t *testing.T, first, second string) {
 		sets, err := parsePairs("--set", []string{first, second})
 		if err != nil {
-			if !harness.IsUsage(err) {
+			if !usage.Is(err) {
 				t.Fatalf("parsePairs: %v is not a usage error", err)
 			}
 			return
@@ -29,7 +29,7 @@ func FuzzSet(f *testing.F) {
 			for _, quick := range []bool{false, true} {
 				params, err := scenarios.ResolveParams(sc.Doc(), sets, quick)
 				if err != nil {
-					if !harness.IsUsage(err) {
+					if !usage.Is(err) {
 						t.Fatalf("%s --set %q --set %q: %v is not a usage error", name, first, second, err)
 					}
 					continue

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgscale/pgscale/internal/calibrate"
 	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 func TestValidateReportsEveryProblem(t *testing.T) {
@@ -31,7 +32,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 			t.Errorf("error does not say %q:\n%v", want, err)
 		}
 	}
-	if !harness.IsUsage(err) {
+	if !usage.Is(err) {
 		t.Errorf("bad options are not a usage error (exit 2): %v", err)
 	}
 }

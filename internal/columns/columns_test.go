@@ -16,6 +16,7 @@ import (
 	"github.com/pgscale/pgscale/internal/columns"
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // Tolerances of the model against what the server measures, on tables of 10,000 rows filled at
@@ -388,7 +389,7 @@ func TestBadInput(t *testing.T) {
 		{columns.Options{DSN: "host=x", Sample: -1}, "--sample -1: must be at least 1"},
 	} {
 		err := c.opts.Validate()
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: got %v, want a usage error containing %q", c.opts, err, c.want)
 		}
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
@@ -419,7 +420,7 @@ func TestBadInput(t *testing.T) {
 		{columns.Selection{Table: "a.b.c.d"}, "--table a.b.c.d: not a table name"},
 	} {
 		_, err := columns.AnalyzeSelection(context.Background(), conn, c.sel)
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: got %v, want a usage error containing %q", c.sel, err, c.want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/scenarios"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 const goodConfig = `
@@ -144,7 +145,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Parse(data, "bad.gate.yaml")
-	if err == nil || !harness.IsUsage(err) {
+	if err == nil || !usage.Is(err) {
 		t.Fatalf("want a usage error, got %v", err)
 	}
 	// The list of valid scenarios grows with every scenario: the golden file names it once.
@@ -209,7 +210,7 @@ func TestParseErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error, want %q", c.want)
 			}
-			if !harness.IsUsage(err) {
+			if !usage.Is(err) {
 				t.Errorf("not a usage error (exit 2): %v", err)
 			}
 			if got := err.Error(); got != c.want {
@@ -223,7 +224,7 @@ func TestLoadMissingFile(t *testing.T) {
 	t.Parallel()
 	_, err := Load("testdata/no-such.gate.yaml")
 	want := "--config testdata/no-such.gate.yaml: no such file; write one (see pgscale.gate.yaml at the repository's root) or name it with --config"
-	if err == nil || err.Error() != want || !harness.IsUsage(err) {
+	if err == nil || err.Error() != want || !usage.Is(err) {
 		t.Fatalf("got %v, want %q", err, want)
 	}
 }

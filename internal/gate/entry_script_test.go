@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // writeGate writes a gate file beside a copy of the orders example and returns its path.
@@ -110,7 +110,7 @@ func TestGateOwnWorkloadBadInput(t *testing.T) {
 			}
 			continue
 		}
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q:\n got %v\nwant a usage error with %q", c.suite, err, c.want)
 		}
 	}

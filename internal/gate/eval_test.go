@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -250,7 +250,7 @@ checks:
 		`select-only prepared connect=pool workers=4 has no such metric in the baseline results/baselines/gate; valid: throughput_per_s, ` +
 		`errors, latency_ms.p50, latency_ms.p90, latency_ms.p99, latency_ms.p999, latency_ms.max, latency_ms.mean, errors.<class>, ` +
 		`or its metrics: client_rss_peak_mb`
-	if err == nil || err.Error() != want || !harness.IsUsage(err) {
+	if err == nil || err.Error() != want || !usage.Is(err) {
 		t.Fatalf("got\n%v\nwant\n%s", err, want)
 	}
 }
@@ -260,7 +260,7 @@ func TestOutcomeExitCodes(t *testing.T) {
 	cfg := mustParse(t, decisionConfig)
 	pass := &Outcome{Config: cfg, Checks: []CheckResult{{Check: cfg.Checks[0], Status: Pass}, {Check: cfg.Checks[1], Status: Skip}}}
 	fail := &Outcome{Config: cfg, Checks: []CheckResult{{Check: cfg.Checks[0], Status: Pass}, {Check: cfg.Checks[1], Status: Fail}}}
-	could := &Outcome{Config: cfg, Err: harness.Usagef("x"), Checks: pending(cfg, harness.Usagef("x"))}
+	could := &Outcome{Config: cfg, Err: usage.Errorf("x"), Checks: pending(cfg, usage.Errorf("x"))}
 	if pass.ExitCode() != ExitPass || pass.Result() != nil {
 		t.Errorf("pass: %d %v", pass.ExitCode(), pass.Result())
 	}

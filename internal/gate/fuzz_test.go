@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // FuzzParse: a gate file of any content gives a Config or a usage error, never a panic.
@@ -15,7 +15,7 @@ func FuzzParse(f *testing.F) {
 		if err == nil && cfg == nil {
 			t.Fatal("Parse gave neither a config nor an error")
 		}
-		if err != nil && !harness.IsUsage(err) {
+		if err != nil && !usage.Is(err) {
 			t.Fatalf("Parse: %v is not a usage error", err)
 		}
 	})

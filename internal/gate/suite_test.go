@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -30,7 +30,7 @@ func TestMissingBaselineSaysHowToCreateOne(t *testing.T) {
 	_, _, err := LoadBaseline(cfg, dir, false)
 	want := "baseline " + dir + ": no such directory, and the relative checks need one; create it with " +
 		"`pgscale gate --config gate.yaml --baseline " + dir + " --update-baseline` (it runs the suite and writes the baseline when every check passes)"
-	if err == nil || err.Error() != want || !harness.IsUsage(err) {
+	if err == nil || err.Error() != want || !usage.Is(err) {
 		t.Fatalf("got\n%v\nwant\n%s", err, want)
 	}
 	// With --update-baseline there is nothing to compare with yet, and that is fine.
@@ -58,7 +58,7 @@ func TestBaselineOfOtherParametersIsRejected(t *testing.T) {
 	path := filepath.Join(dir, "select-only.json")
 	want := "baseline " + path + " was measured with other settings than suite entry select-only: workers=8 in the baseline, 4 now; " +
 		"duration 30s in the baseline, 5s now\nbaseline " + dir + ": no calibration.json, and calibrate: true needs one\ncreate it with"
-	if err == nil || !strings.HasPrefix(err.Error(), want) || !harness.IsUsage(err) {
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !usage.Is(err) {
 		t.Fatalf("got\n%v\nwant prefix\n%s", err, want)
 	}
 

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // daemonWords finds what an engine's error names: host names and addresses.
@@ -30,8 +32,8 @@ func TestFallbackNoteIsOneShortLine(t *testing.T) {
 		}
 	}
 	// Still a usage error that says how to build the image, with the engine's words kept.
-	if !IsUsage(e) || !strings.Contains(e.Error(), "`make image`") || !errors.Is(e, cause) {
-		t.Errorf("error %q: usage %v, wraps the cause %v", e, IsUsage(e), errors.Is(e, cause))
+	if !usage.Is(e) || !strings.Contains(e.Error(), "`make image`") || !errors.Is(e, cause) {
+		t.Errorf("error %q: usage %v, wraps the cause %v", e, usage.Is(e), errors.Is(e, cause))
 	}
 	// No engine: where it looked, without the client library's words.
 	noEngine := &EngineUnavailableError{Host: "unix:///nonexistent.sock", Cause: errors.New("dial unix /nonexistent.sock: connect: refused")}

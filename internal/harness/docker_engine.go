@@ -142,7 +142,7 @@ func (e *EngineUnavailableError) Fallback(next string) string {
 }
 
 // ImageUnavailableError says that an image is neither on the Docker engine nor can be pulled.
-// It is a usage error (IsUsage). Its message is one line in pgscale's words: the engine's own
+// It is a usage error (usage.Is). Its message is one line in pgscale's words: the engine's own
 // (which name the registry host it tried and the resolver it asked) stay in Cause.
 type ImageUnavailableError struct {
 	Image string
@@ -176,7 +176,7 @@ func (e *ImageUnavailableError) Fallback(next string) string {
 
 func (e *ImageUnavailableError) Unwrap() error { return e.Cause }
 
-// As makes the error a usage error for IsUsage.
+// As makes the error a usage error for usage.Is.
 func (e *ImageUnavailableError) As(target any) bool {
 	if u, ok := target.(**usage.Error); ok {
 		*u = &usage.Error{Msg: e.Error()}

@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // EnvRequireDocker makes the docker tests fail, not skip, when no engine or image is there;
@@ -186,7 +188,7 @@ func TestDockerStartFailureLeavesNothing(t *testing.T) {
 	const timeout = 4 * time.Minute
 	_, err := (&DockerProvider{StartTimeout: timeout}).Start(context.Background(), Spec{Kind: KindDocker, RunID: "docker-bad-setting-test",
 		Image: dockerTestImage(), Settings: map[string]string{"shared_buffers": "lots"}})
-	if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), `shared_buffers`) {
+	if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), `shared_buffers`) {
 		t.Fatalf("start with shared_buffers=lots: %v; want a usage error naming the setting", err)
 	}
 	if took := time.Since(began); took > timeout*3/4 {
@@ -219,7 +221,7 @@ func TestDockerBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			c.spec.Kind, c.spec.RunID = KindDocker, "docker-bad-input-"+strings.ReplaceAll(c.name, " ", "-")
 			_, err := (&DockerProvider{}).Start(context.Background(), c.spec)
-			if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+			if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Start: %v; want a usage error containing %q", err, c.want)
 			}
 			if n, _ := labelledCount(t, cli, LabelRun+"="+c.spec.RunID); n != 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pgscale/pgscale/internal/conninfo"
 	"github.com/pgscale/pgscale/internal/usage"
 )

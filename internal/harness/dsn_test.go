@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 func TestRedactDSN(t *testing.T) {
@@ -49,7 +51,7 @@ func TestRunSchema(t *testing.T) {
 func TestParseDSNRejectsGarbage(t *testing.T) {
 	t.Parallel()
 	for _, dsn := range []string{"", "postgres://u@h:port/db", "host=h port=x"} {
-		if _, err := ParseDSN(dsn); err == nil || !IsUsage(err) {
+		if _, err := ParseDSN(dsn); err == nil || !usage.Is(err) {
 			t.Errorf("ParseDSN(%q) = %v, want a usage error", dsn, err)
 		}
 	}

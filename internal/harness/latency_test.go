@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // echoServer answers every byte it reads with the same byte, until the client half-closes; then
@@ -186,7 +188,7 @@ func TestDSNWithAddr(t *testing.T) {
 func TestValidateLatency(t *testing.T) {
 	t.Parallel()
 	for _, d := range []time.Duration{-time.Millisecond, 2 * time.Minute} {
-		if err := ValidateLatency(d); err == nil || !IsUsage(err) {
+		if err := ValidateLatency(d); err == nil || !usage.Is(err) {
 			t.Errorf("ValidateLatency(%s) = %v, want a usage error", d, err)
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // localTestProvider returns a provider, skipping the test when this machine has no PostgreSQL
@@ -213,7 +215,7 @@ func TestLocalRejectsBadSettings(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q, want it to contain %q", err, tt.want)
 			}
-			if !IsUsage(err) {
+			if !usage.Is(err) {
 				t.Errorf("error %q is not a usage error", err)
 			}
 			if left, _ := filepath.Glob(filepath.Join(os.TempDir(), localDirPrefix+runID+"-*")); len(left) > 0 {
@@ -228,7 +230,7 @@ func TestLocalRejectsBadSettings(t *testing.T) {
 func TestLocalRejectsShapeAndBadPooler(t *testing.T) {
 	t.Parallel()
 	err := localCheckSpec(Spec{Shape: "2cpu-4gb", Pooler: &PoolerSpec{Kind: "pgbouncer", Mode: "transaction", Size: 0}})
-	if !IsUsage(err) || !strings.Contains(err.Error(), "--shape 2cpu-4gb") || !strings.Contains(err.Error(), "--pooler-size 0") {
+	if !usage.Is(err) || !strings.Contains(err.Error(), "--shape 2cpu-4gb") || !strings.Contains(err.Error(), "--pooler-size 0") {
 		t.Errorf("localCheckSpec = %v, want usage errors for both shape and pooler size", err)
 	}
 	if err := localCheckSpec(Spec{Pooler: &PoolerSpec{Kind: "pgbouncer", Mode: "session", Size: 5}}); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -25,7 +26,7 @@ func TestValidatePooler(t *testing.T) {
 	err := ValidatePooler(&PoolerSpec{Kind: "pgpool", Mode: "statement", Size: -2})
 	for _, want := range []string{`--pooler "pgpool": the valid pooler is pgbouncer`,
 		`--pooler-mode "statement": valid modes are transaction, session`, `--pooler-size -2: must be at least 1`} {
-		if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), want) {
 			t.Errorf("ValidatePooler = %v; want a usage error with %q", err, want)
 		}
 	}

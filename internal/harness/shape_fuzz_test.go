@@ -1,6 +1,10 @@
 package harness
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pgscale/pgscale/internal/usage"
+)
 
 // FuzzParseShapes: a shapes file of any content gives shapes or an error, never a panic, and
 // every shape it gives has CPUs and memory above zero.
@@ -27,7 +31,7 @@ func FuzzParseShape(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		shape, err := ParseShape(s)
 		if err != nil {
-			if !IsUsage(err) {
+			if !usage.Is(err) {
 				t.Fatalf("ParseShape(%q): %v is not a usage error", s, err)
 			}
 			return

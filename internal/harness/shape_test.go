@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 func TestParseShape(t *testing.T) {
@@ -48,7 +50,7 @@ func TestParseShapeRejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := ParseShape(c.in)
-		if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ParseShape(%q) = %v; want a usage error containing %q", c.in, err, c.want)
 		}
 	}
@@ -92,7 +94,7 @@ func TestShapesFileFromEnvironment(t *testing.T) {
 	if err := os.WriteFile(path, []byte("shapes:\n  Bad Name:\n    cpus: 1\n    memory: lots\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseShape("1cpu-1gb"); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "Bad Name") {
+	if _, err := ParseShape("1cpu-1gb"); err == nil || !usage.Is(err) || !strings.Contains(err.Error(), "Bad Name") {
 		t.Errorf("a broken shapes file: %v; want a usage error naming the entry", err)
 	}
 }

@@ -103,29 +103,6 @@ type Provider interface {
 	Start(ctx context.Context, spec Spec) (Target, error)
 }
 
-// UsageError, Usagef, JoinUsage and IsUsage are package usage's (internal/usage), where new code
-// finds them: a usage error names the field it is about, and each front end spells it.
-
-// UsageError is usage.Error.
-//
-// Deprecated: use usage.Error.
-type UsageError = usage.Error
-
-// Usagef is usage.Errorf.
-//
-// Deprecated: use usage.Errorf, or usage.Fieldf for a message about one input.
-func Usagef(format string, args ...any) error { return usage.Errorf(format, args...) }
-
-// JoinUsage is usage.Join.
-//
-// Deprecated: use usage.Join.
-func JoinUsage(errs []error) error { return usage.Join(errs) }
-
-// IsUsage is usage.Is.
-//
-// Deprecated: use usage.Is.
-func IsUsage(err error) bool { return usage.Is(err) }
-
 // SortedKeys returns the keys of m in order; settings are always written in that order.
 func SortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
@@ -151,7 +128,7 @@ func ValidateSettingName(name string) error {
 	if name == "" || strings.IndexFunc(name, func(r rune) bool {
 		return !(r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 	}) >= 0 {
-		return Usagef("--pg-setting %q: a setting name has only letters, digits, '_' and '.'", name)
+		return usage.Errorf("--pg-setting %q: a setting name has only letters, digits, '_' and '.'", name)
 	}
 	return nil
 }

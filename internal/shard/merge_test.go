@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/report"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -265,7 +265,7 @@ func TestMergeRejectsWhatCannotBeMerged(t *testing.T) {
 	}
 	for name, c := range cases {
 		_, err := Merge(c.ins())
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want a usage error with %q", name, err, c.want)
 		}
 	}

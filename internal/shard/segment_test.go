@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 func TestScaleSplitsExactlyLikeK6(t *testing.T) {
@@ -98,7 +98,7 @@ func TestParseRejectsBadShards(t *testing.T) {
 		"":     "want i/N",
 	} {
 		_, err := Parse(in)
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%q) = %v, want a usage error with %q", in, err, want)
 		}
 	}

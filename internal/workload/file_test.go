@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 func parse(t *testing.T, text string) (*File, error) {
@@ -112,7 +112,7 @@ func TestParseBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := parse(t, c.text)
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q:\n got %v\nwant a usage error with %q", c.text, err, c.want)
 		}
 	}
@@ -138,7 +138,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 func TestLoadMissingFile(t *testing.T) {
 	t.Parallel()
 	_, err := Load(filepath.Join(t.TempDir(), "none.yaml"))
-	if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), "none.yaml: no such file") {
+	if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), "none.yaml: no such file") {
 		t.Errorf("Load of a missing file: %v", err)
 	}
 	if !IsWorkloadPath("a/b.YML") || !IsWorkloadPath("x.yaml") || IsWorkloadPath("select-only") {

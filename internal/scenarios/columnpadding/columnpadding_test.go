@@ -13,6 +13,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -135,7 +136,7 @@ func TestBadParameters(t *testing.T) {
 		{map[string]string{"variants": "padded"}, "valid values are careless, aligned"},
 	} {
 		_, err := runner.Prepare(runner.Options{Scenario: Name, Sets: c.sets, Target: harness.KindLocal, Repeat: 1, Out: t.TempDir()}, time.Now())
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: got %v, want a usage error containing %q", c.sets, err, c.want)
 		}
 	}

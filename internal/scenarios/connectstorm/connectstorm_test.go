@@ -17,6 +17,7 @@ import (
 	"github.com/pgscale/pgscale/internal/runner/runnertest"
 	"github.com/pgscale/pgscale/internal/scenarios"
 	"github.com/pgscale/pgscale/internal/scenarios/connectstorm"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -213,7 +214,7 @@ func TestPooledHasNoTooManyConnections(t *testing.T) {
 	target, err := provider.Start(ctx, harness.Spec{Kind: provider.Kind(), RunID: "connectstorm-pooled-test",
 		Settings: map[string]string{"max_connections": fmt.Sprint(testMaxConns)}, Pooler: plan.Pooler})
 	if err != nil {
-		if harness.IsUsage(err) {
+		if usage.Is(err) {
 			t.Skipf("the %s target cannot put %s in front of the server yet: %v", provider.Kind(), plan.Pooler.Kind, err)
 		}
 		t.Fatal(err)
@@ -332,11 +333,11 @@ func TestPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = sc.Plan(params)
-		if !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want a usage error with %q", c.sets, err, c.want)
 		}
 	}
-	if _, err := scenarios.ResolveParams(doc, map[string]string{"max_connections": "5"}, false); !harness.IsUsage(err) {
+	if _, err := scenarios.ResolveParams(doc, map[string]string{"max_connections": "5"}, false); !usage.Is(err) {
 		t.Errorf("max_connections=5 accepted (error %v)", err)
 	}
 }

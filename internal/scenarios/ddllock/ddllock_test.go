@@ -16,6 +16,7 @@ import (
 	"github.com/pgscale/pgscale/internal/runner/runnertest"
 	"github.com/pgscale/pgscale/internal/scenarios"
 	"github.com/pgscale/pgscale/internal/scenarios/ddllock"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -276,7 +277,7 @@ func TestPlan(t *testing.T) {
 		{map[string]string{"max_connections": "5"}, `--set max_connections=5: must be at least 10`},
 	} {
 		_, err := scenarios.ResolveParams(doc, c.sets, false)
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want a usage error with %q", c.sets, err, c.want)
 		}
 	}
@@ -284,7 +285,7 @@ func TestPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sc.Plan(p); err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), "long_query_share=1.5: must be between 0 and 1") {
+	if _, err := sc.Plan(p); err == nil || !usage.Is(err) || !strings.Contains(err.Error(), "long_query_share=1.5: must be between 0 and 1") {
 		t.Errorf("long_query_share 1.5: %v, want a usage error", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
 	"github.com/pgscale/pgscale/internal/scenarios"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -210,7 +211,7 @@ func TestBadParameters(t *testing.T) {
 	} {
 		_, err := runner.Prepare(runner.Options{Scenario: Name, Sets: tc.sets, Target: harness.KindLocal, Repeat: 1,
 			Out: t.TempDir()}, time.Now())
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("sets %v: error %v, want a usage error containing %q", tc.sets, err, tc.want)
 		}
 	}
@@ -277,7 +278,7 @@ func TestCompareCopy(t *testing.T) {
 	if len(res.Pairs) != pairs || res.MedianRatio <= 0 || res.CSVBytes < int64(rows)*int64(res.Payload) {
 		t.Errorf("comparison %+v: want %d pairs, a ratio, and the CSV of %d rows", res, pairs, rows)
 	}
-	if _, err := CompareCopy(context.Background(), target, CompareOptions{Rows: -1}); !harness.IsUsage(err) {
+	if _, err := CompareCopy(context.Background(), target, CompareOptions{Rows: -1}); !usage.Is(err) {
 		t.Errorf("rows -1: error %v, want a usage error", err)
 	}
 

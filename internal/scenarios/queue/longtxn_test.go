@@ -12,6 +12,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
 	"github.com/pgscale/pgscale/internal/scenarios"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -233,7 +234,7 @@ func TestLongTxnBadInput(t *testing.T) {
 		_, err := runner.Prepare(runner.Options{
 			Scenario: Name, Sets: c.sets, Target: harness.KindLocal, Repeat: 1, Out: t.TempDir(),
 		}, time.Now())
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("--set %v: error %v, want a one-line usage error containing %q", c.sets, err, c.want)
 		}
 	}

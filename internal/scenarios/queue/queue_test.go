@@ -12,6 +12,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
 	"github.com/pgscale/pgscale/internal/scenarios"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -291,7 +292,7 @@ func TestBadParametersAreUsageErrors(t *testing.T) {
 		if err == nil {
 			_, err = (&scenario{}).Plan(p)
 		}
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("--set %v: error %v, want a usage error containing %q", c.sets, err, c.want)
 		}
 	}

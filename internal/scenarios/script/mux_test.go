@@ -8,10 +8,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/scenarios"
 	scriptscn "github.com/pgscale/pgscale/internal/scenarios/script"
 	"github.com/pgscale/pgscale/internal/script"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // onMux are the parameters of a run of workers clients on the mux engine.
@@ -129,7 +129,7 @@ func TestMuxRefusesWhatItCannotRun(t *testing.T) {
 			if err == nil {
 				_, err = sc.Plan(params)
 			}
-			if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("err %v: want a one-line usage error containing %q", err, c.want)
 			}
 		})

@@ -7,10 +7,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/loadgen"
 	"github.com/pgscale/pgscale/internal/script"
 	"github.com/pgscale/pgscale/internal/suggest"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // Options are what a script run is given beyond the run's own flags: the CLI fills them from
@@ -97,23 +97,23 @@ func load(opts Options) (*loaded, error) {
 	switch opts.Protocol {
 	case "", script.ProtocolSimple, script.ProtocolExtended, script.ProtocolPrepared:
 	default:
-		errs = append(errs, harness.Usagef("--protocol %s: valid protocols are simple, extended, prepared", opts.Protocol))
+		errs = append(errs, usage.Fieldf("protocol", "%s: valid protocols are simple, extended, prepared", opts.Protocol))
 	}
 	if opts.MaxTries < 0 {
-		errs = append(errs, harness.Usagef("--max-tries %d: must be at least 1", opts.MaxTries))
+		errs = append(errs, usage.Fieldf("max-tries", "%d: must be at least 1", opts.MaxTries))
 	}
 	if opts.Scale < 0 {
-		errs = append(errs, harness.Usagef("--scale %d: must be at least 1", opts.Scale))
+		errs = append(errs, usage.Fieldf("scale", "%d: must be at least 1", opts.Scale))
 	}
 	for name := range opts.Vars {
 		if !validVarName(name) {
-			errs = append(errs, harness.Usagef("-D %s: a variable name is letters, digits and _", name))
+			errs = append(errs, usage.Errorf("-D %s: a variable name is letters, digits and _", name))
 		}
 	}
 	for _, path := range opts.Setup {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			errs = append(errs, harness.Usagef("--setup %s: %v", path, unwrapPath(err)))
+			errs = append(errs, usage.Fieldf("setup", "%s: %v", path, unwrapPath(err)))
 			continue
 		}
 		l.setup = append(l.setup, setupFile{name: path, sql: string(data)})
@@ -121,16 +121,16 @@ func load(opts Options) (*loaded, error) {
 	if len(errs) == 0 && len(l.scripts) > 0 {
 		mix, err := script.NewMix(l.scripts)
 		if err != nil {
-			errs = append(errs, harness.Usagef("%v", err))
+			errs = append(errs, usage.Errorf("%v", err))
 		}
 		l.mix = mix
 	}
 	if len(l.scripts) == 0 && len(errs) == 0 {
-		errs = append(errs, harness.Usagef("no script to run: give -f FILE[@WEIGHT] or -b %s[@WEIGHT]",
+		errs = append(errs, usage.Errorf("no script to run: give -f FILE[@WEIGHT] or -b %s[@WEIGHT]",
 			strings.Join(script.BuiltinNames(), "|")))
 	}
 	if len(errs) > 0 {
-		return nil, harness.JoinUsage(errs)
+		return nil, usage.Join(errs)
 	}
 	return l, nil
 }
@@ -138,10 +138,10 @@ func load(opts Options) (*loaded, error) {
 // specError makes err, from parsing a -f or -b spec, a usage error (its text names the file, line
 // and column, or the bad name and the valid ones).
 func specError(flag string, err error) error {
-	if harness.IsUsage(err) {
+	if usage.Is(err) {
 		return err
 	}
-	return harness.Usagef("%s %v", flag, err)
+	return usage.Errorf("%s %v", flag, err)
 }
 
 func unwrapPath(err error) error {

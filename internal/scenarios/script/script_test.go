@@ -14,6 +14,7 @@ import (
 	"github.com/pgscale/pgscale/internal/scenarios"
 	scriptscn "github.com/pgscale/pgscale/internal/scenarios/script"
 	"github.com/pgscale/pgscale/internal/script"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -224,7 +225,7 @@ func TestBadInputIsAUsageError(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = sc.Plan(params)
-			if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) {
+			if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err %v: want a usage error containing %q", err, c.want)
 			}
 		})

@@ -18,6 +18,7 @@ import (
 	"github.com/pgscale/pgscale/internal/loadgen/mux"
 	"github.com/pgscale/pgscale/internal/runner"
 	"github.com/pgscale/pgscale/internal/scenarios/selectonly"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // TestMuxEngineUsage: engine=mux refuses, before anything starts, what it cannot run.
@@ -37,7 +38,7 @@ func TestMuxEngineUsage(t *testing.T) {
 	} {
 		_, err := runner.Prepare(runner.Options{Scenario: selectonly.Name, Sets: c.sets, Rate: c.rate, Target: harness.KindLocal,
 			Pooler: c.pooler, Repeat: 1, Warmup: -1, Out: t.TempDir()}, time.Now())
-		var usage *harness.UsageError
+		var usage *usage.Error
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.As(err, &usage) {
 			t.Errorf("sets %v, rate %g: error %v, want a usage error with %q", c.sets, c.rate, err, c.want)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // TestBadInputIsAUsageError: each bad value gets a usage error that names it and what is valid,
@@ -33,7 +34,7 @@ func TestBadInputIsAUsageError(t *testing.T) {
 		name, value, _ := strings.Cut(set, "=")
 		_, err := runner.Prepare(runner.Options{Scenario: Name, Target: harness.KindLocal, Out: t.TempDir(), Repeat: 1,
 			Sets: map[string]string{name: value}}, time.Now())
-		var usage *harness.UsageError
+		var usage *usage.Error
 		switch {
 		case want == "" && err != nil:
 			t.Errorf("--set %s: %v; want it accepted", set, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/pgscale/pgscale/internal/runner/runnertest"
 	"github.com/pgscale/pgscale/internal/scenarios"
 	"github.com/pgscale/pgscale/internal/scenarios/zombie"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 // The integration test runs 5 s points at 20 requests/s, 30% of them slow (6 s) and given up
@@ -206,7 +207,7 @@ func TestBadInput(t *testing.T) {
 		if err == nil {
 			_, err = sc.Plan(params)
 		}
-		var usage *harness.UsageError
+		var usage *usage.Error
 		if !errors.As(err, &usage) {
 			t.Errorf("%s: got %v, want a usage error", sets, err)
 			continue

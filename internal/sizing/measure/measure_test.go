@@ -13,6 +13,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/runner"
 	"github.com/pgscale/pgscale/internal/sizing"
+	"github.com/pgscale/pgscale/internal/usage"
 )
 
 func TestPrivateKB(t *testing.T) {
@@ -53,7 +54,7 @@ func TestPrepareRejectsBadShapes(t *testing.T) {
 		o := base
 		o.Shapes = c.shapes
 		_, err := Prepare(o, probes, time.Now())
-		if err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+		if err == nil || !usage.Is(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: error %v; want one usage line containing %q", c.shapes, err, c.want)
 		}
 	}
@@ -177,7 +178,7 @@ func TestPrepareWorkloadProbe(t *testing.T) {
 		t.Errorf("workload probe options %+v: want a closed loop of the file's 32 workers", ro)
 	}
 	bad := sizing.WithWorkload(nil, filepath.Join(t.TempDir(), "none.yaml"), "none")
-	if _, err := Prepare(o, bad, time.Now()); err == nil || !harness.IsUsage(err) || !strings.Contains(err.Error(), "none.yaml: no such file") {
+	if _, err := Prepare(o, bad, time.Now()); err == nil || !usage.Is(err) || !strings.Contains(err.Error(), "none.yaml: no such file") {
 		t.Errorf("a missing workload file: %v", err)
 	}
 }
