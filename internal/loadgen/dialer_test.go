@@ -64,3 +64,42 @@ func TestPreferConnectsOnceWithoutTLS(t *testing.T) {
 		t.Errorf("metrics lack connect_tls_refused: %v", series.Metrics)
 	}
 }
+
+// TestConnectorStopsAskingForTLS: a workload that opens its own connections (connect-storm's
+// instances) gets the connection modes' dialer through loadgen.Connector: with sslmode=prefer
+// against a server without TLS it stops asking after the refusals in a row, and says so.
+func TestConnectorStopsAskingForTLS(t *testing.T) {
+	tg := harnesstest.Local(t)
+	cc, err := pgx.ParseConfig(strings.Replace(tg.DSN(), "sslmode=disable", "sslmode=prefer", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int64
+	var d net.Dialer
+	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}
+	for _, shortLived := range []bool{false, true} {
+		dials.Store(0)
+		c := loadgen.NewConnector(cc, 10*time.Second, shortLived)
+		const connects = 10
+		for range connects {
+			conn, err := c.Connect(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Exec(context.Background(), "SELECT 1"); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.Close(context.Background())
+		}
+		// Two dials for each of the 3 refusals in a row, one for every later connect.
+		if got := dials.Load(); got != connects+3 {
+			t.Errorf("short-lived %v: %d dials for %d connects, want %d", shortLived, got, connects, connects+3)
+		}
+		if !c.TLSRefused() {
+			t.Errorf("short-lived %v: TLSRefused not set", shortLived)
+		}
+	}
+}

@@ -247,6 +247,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		variant:     pt.Variant,
 		point:       s.nextPoint,
 		cc:          cc,
+		connector:   loadgen.NewConnector(cc, connectTimeout, pt.Variant == VariantCold),
 		work:        params.Duration("work"),
 		idleTimeout: params.Duration("idle_timeout"),
 		maxAge:      params.Duration("max_age"),
@@ -257,6 +258,9 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	cfg := env.LoadConfig(pt.Workers, loadgen.ConnNone)
 	cfg.ConnConfig = cc
 	cfg.ConnectTimeout = connectTimeout
+	// Cold instances connect per request, as the per-op connection mode does, and get its one P
+	// against a server on this machine.
+	cfg.ShortConnects = pt.Variant == VariantCold
 
 	begin := time.Now()
 	// loadgen starts its clock a moment after begin, so these fall a little early: a request that
@@ -377,6 +381,9 @@ func (s *scenario) addMetrics(series *result.Series, env *scenarios.Env, pt scen
 	}
 	if wl.variant == VariantPooled {
 		m["pool_size"] = float64(s.poolSize)
+	}
+	if wl.connector.TLSRefused() {
+		m["connect_tls_refused"] = 1
 	}
 
 	// Backends, sampled every monitorInterval in the measured window.

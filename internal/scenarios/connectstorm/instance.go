@@ -39,9 +39,11 @@ SELECT (SELECT count(*) FROM ins)`
 
 // workload is one point's function instances and what they share.
 type workload struct {
-	variant     string
-	point       int32
-	cc          *pgx.ConnConfig
+	variant string
+	point   int32
+	cc      *pgx.ConnConfig
+	// connector opens the instances' connections (cold ones dial as the per-op mode's do).
+	connector   *loadgen.Connector
 	work        time.Duration
 	idleTimeout time.Duration
 	maxAge      time.Duration
@@ -151,7 +153,7 @@ func (wl *workload) acquire(ctx context.Context, w *loadgen.Worker, inst *instan
 		return inst.conn, nil
 	}
 	started := time.Now()
-	conn, err := loadgen.Connect(ctx, wl.cc, connectTimeout)
+	conn, err := wl.connector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
