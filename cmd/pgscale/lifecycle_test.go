@@ -317,7 +317,16 @@ func TestNoWroteWhenWritingFailed(t *testing.T) {
 	cmd := exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "3s", "--warmup", "0s",
 		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out)
 	cmd, stderr := startRunWith(t, cmd)
-	if err := os.RemoveAll(out); err != nil {
+	// The run may be writing a file into out as it goes (RemoveAll then finds the directory not
+	// empty, seen once in CI): try again until out is gone.
+	var err error
+	for range 20 {
+		if err = os.RemoveAll(out); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	code := waitExit(t, cmd, 30*time.Second)
