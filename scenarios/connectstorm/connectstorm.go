@@ -368,7 +368,7 @@ func (s *scenario) addMetrics(series *result.Series, env *scenarios.Env, pt scen
 	// Connections: how often instances connected and why.
 	m["connects"] = float64(tot.connects)
 	if tot.requests > 0 {
-		m["connects_per_request"] = float64(tot.connects) / float64(tot.requests)
+		m[result.MetricConnectsPerRequest] = float64(tot.connects) / float64(tot.requests)
 	}
 	if wl.variant == VariantWarm || wl.variant == VariantRetryBatch {
 		m["recycled_idle"] = float64(tot.recycledIdle)
@@ -386,12 +386,12 @@ func (s *scenario) addMetrics(series *result.Series, env *scenarios.Env, pt scen
 		m["mean_active_backends"] = mon.meanActive
 	}
 	if mon.memSamples > 0 {
-		m["backend_private_kb_mean"] = mon.memMeanKB
+		m[result.MetricBackendPrivateKBMean] = mon.memMeanKB
 		m["backend_private_kb_max"] = mon.memMaxKB
-		m["backend_memory_samples"] = float64(mon.memSamples)
+		m[result.MetricBackendMemorySamples] = float64(mon.memSamples)
 	}
 	if contextKB > 0 {
-		m["backend_context_kb"] = contextKB
+		m[result.MetricBackendContextKB] = contextKB
 	}
 
 	// Little's law: busy backends = request rate × time each request spends in the database.
@@ -401,7 +401,7 @@ func (s *scenario) addMetrics(series *result.Series, env *scenarios.Env, pt scen
 	if tot.dbCount > 0 && mon.samples > 0 {
 		dbTime := tot.dbTime.Seconds() / float64(tot.dbCount)
 		predicted := series.ThroughputPerS * dbTime
-		m["littles_db_time_ms"] = dbTime * 1000
+		m[result.MetricLittlesDBTimeMs] = dbTime * 1000
 		m["littles_predicted_active"] = predicted
 		m["littles_observed_active"] = mon.meanActive
 		if predicted > 0 {

@@ -192,7 +192,7 @@ func (r *run) sentence(s result.Series) string {
 		fmt.Fprintf(&b, "%.0f long queries, %.0f canceled by statement_timeout %s; ",
 			m["long_queries_started"], m["long_queries_canceled"], timeoutString(r.cfg.statementTimeout))
 	}
-	if n := m["abandoned_ops"]; n > 0 {
+	if n := m[result.MetricAbandonedOps]; n > 0 {
 		fmt.Fprintf(&b, "requests still waiting when the run ended: %.0f; ", n)
 	}
 	fmt.Fprintf(&b, "the application saw %d errors (%s)", report.TotalErrors(s), report.ErrorString(s.Errors))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgscale/pgscale/harness"
 	"github.com/pgscale/pgscale/harness/harnesstest"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/runner"
 )
 
@@ -67,7 +68,7 @@ func TestPgbenchLogBecomesASeries(t *testing.T) {
 	if warm != 1 || measured < 2 {
 		t.Errorf("timeline: %d warm-up and %d measured seconds with operations, want 1 and at least 2", warm, measured)
 	}
-	if s.Metrics["client_cpu_ms_per_1k_ops"] <= 0 {
+	if s.Metrics[result.MetricClientCPUMsPer1kOps] <= 0 {
 		t.Errorf("no client CPU recorded: %v", s.Metrics)
 	}
 }

@@ -508,7 +508,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	if admin, err = ctl.Live(cctx); err != nil {
 		return series, errors.Join(runErr, err)
 	}
-	ctl.AddMetrics(series.Metrics, "control")
+	ctl.AddMetrics(series.Metrics, result.MetricPrefixControl)
 	terminated := endWorkerBackends(cctx, admin, role.appName())
 	series.Metrics["backends_terminated_after_run"] = float64(terminated)
 	if err := role.finish(ctx, cctx, admin, st); err != nil {

@@ -84,8 +84,8 @@ func TestDedicatedQueueBeatsNaiveAt200Workers(t *testing.T) {
 			t.Fatalf("no series for %s", v)
 		}
 		checkExactlyOnce(t, s)
-		if s.Metrics["peak_connections"] < 200 {
-			t.Errorf("%s: peak_connections %v, want the 200 workers' connections", v, s.Metrics["peak_connections"])
+		if s.Metrics[result.MetricPeakConnections] < 200 {
+			t.Errorf("%s: peak_connections %v, want the 200 workers' connections", v, s.Metrics[result.MetricPeakConnections])
 		}
 	}
 	naive, dedicated := series[VariantNaive].Metrics, series[VariantDedicated].Metrics

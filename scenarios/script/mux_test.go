@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
 	scriptscn "github.com/pgscale/pgscale/scenarios/script"
 	"github.com/pgscale/pgscale/script"
@@ -102,8 +103,8 @@ func TestMuxRuntimeErrors(t *testing.T) {
 			s.Errors, s.ErrorSamples, s.Statements[0].Count)
 	}
 	s, err = runScriptWith(t, target, scriptscn.Options{Files: []string{"testdata/unset.sql"}}, onMux("2"))
-	if err == nil || !strings.Contains(err.Error(), "every worker stopped") || s.Metrics["stopped_workers"] != 2 {
-		t.Fatalf("err %v, stopped %v: want every worker stopped", err, s.Metrics["stopped_workers"])
+	if err == nil || !strings.Contains(err.Error(), "every worker stopped") || s.Metrics[result.MetricStoppedWorkers] != 2 {
+		t.Fatalf("err %v, stopped %v: want every worker stopped", err, s.Metrics[result.MetricStoppedWorkers])
 	}
 }
 
@@ -177,7 +178,7 @@ func TestMuxReportsTheServersReason(t *testing.T) {
 	if s.Errors["57P01"] != 2 {
 		t.Errorf("errors %v (%v): want both transactions failed under 57P01", s.Errors, s.ErrorSamples)
 	}
-	if stopped := s.Metrics["stopped_workers"]; stopped != 2 {
+	if stopped := s.Metrics[result.MetricStoppedWorkers]; stopped != 2 {
 		t.Errorf("stopped workers %v, want 2", stopped)
 	}
 }

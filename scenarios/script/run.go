@@ -117,7 +117,7 @@ func (s *Scenario) run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		return series, err
 	}
 	// On the mux engine a run whose clients all stopped ends early, with the engine's error.
-	if n := int(series.Metrics["stopped_workers"]); n > 0 && (runErr == nil || engine.engine == engineMux && n == pt.Workers) {
+	if n := int(series.Metrics[result.MetricStoppedWorkers]); n > 0 && (runErr == nil || engine.engine == engineMux && n == pt.Workers) {
 		if n == pt.Workers {
 			seen := map[string]int64{} // the warm-up's too: the workers may have stopped there
 			for _, sec := range series.Timeline {

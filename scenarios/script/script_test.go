@@ -194,8 +194,8 @@ func TestRuntimeErrorIsAScriptError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "every worker stopped") {
 		t.Fatalf("err %v: want every worker stopped", err)
 	}
-	if s.Metrics["stopped_workers"] != 2 {
-		t.Fatalf("stopped_workers %v, want 2", s.Metrics["stopped_workers"])
+	if s.Metrics[result.MetricStoppedWorkers] != 2 {
+		t.Fatalf("stopped_workers %v, want 2", s.Metrics[result.MetricStoppedWorkers])
 	}
 }
 
@@ -273,9 +273,9 @@ func TestSerializationFailuresWithoutRetryFailAndGoOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Scripts[0].Errors["40001"] == 0 || s.Errors["40001"] == 0 || s.Metrics["stopped_workers"] != 0 {
+	if s.Scripts[0].Errors["40001"] == 0 || s.Errors["40001"] == 0 || s.Metrics[result.MetricStoppedWorkers] != 0 {
 		t.Fatalf("script errors %v, series errors %v, stopped %v: want failed 40001 transactions and every worker going on",
-			s.Scripts[0].Errors, s.Errors, s.Metrics["stopped_workers"])
+			s.Scripts[0].Errors, s.Errors, s.Metrics[result.MetricStoppedWorkers])
 	}
 	if got, committed := query(t, target, "SELECT n FROM hot"), int64(s.Metrics["transactions_with_warmup"]); got != committed {
 		t.Fatalf("the row counts %d updates, the run reports %d committed transactions", got, committed)
