@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"sync"
 	"time"
 
@@ -204,9 +203,9 @@ func (r *Redialer) Reconnects() int64 {
 func (r *Redialer) AddMetrics(m map[string]float64, prefix string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m[prefix+result.MetricSuffixReconnects] = float64(r.reconnects)
+	m[result.MetricReconnects(prefix)] = float64(r.reconnects)
 	for class, n := range r.errs {
-		m[prefix+result.MetricSuffixErrors+strings.ToLower(class)] = float64(n)
+		m[result.MetricErrors(prefix, class)] = float64(n)
 	}
 }
 

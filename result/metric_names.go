@@ -1,5 +1,7 @@
 package result
 
+import "strings"
+
 // The names of the series metrics (Series.Metrics) that more than one package writes or reads:
 // the load generator's and the runner's own, the families scenario histograms and reconnecting
 // connections produce, and the connect-storm figures pgscale size reads. A scenario declares the
@@ -51,6 +53,15 @@ const (
 	// MetricSuffixErrors is followed by an error class in lower case (57p01) and counts its errors.
 	MetricSuffixErrors = "_errors_"
 )
+
+// MetricReconnects is the name of the reconnect count of the connection with the given prefix.
+func MetricReconnects(prefix string) string { return prefix + MetricSuffixReconnects }
+
+// MetricErrors is the name of the count of a connection's errors of one class (a SQLSTATE such
+// as 57P01, or a client class), which the name holds in lower case.
+func MetricErrors(prefix, class string) string {
+	return prefix + MetricSuffixErrors + strings.ToLower(class)
+}
 
 // Prefixes of the reconnecting connections pgscale's own code keeps.
 const (
