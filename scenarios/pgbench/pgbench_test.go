@@ -36,7 +36,7 @@ func TestPgbenchLogBecomesASeries(t *testing.T) {
 		t.Fatalf("%d series, want 1", len(res.Series))
 	}
 	s := res.Series[0]
-	reported := s.Metrics["pgbench_reported_tps"]
+	reported := s.Metrics[MetricPgbenchReportedTPS]
 	t.Logf("from the log: %.0f lookups/s (%d in %.1f s), p50 %.3f ms, p99 %.3f ms; pgbench printed %.0f tps",
 		s.ThroughputPerS, s.Ops, s.DurationS, s.LatencyMs.P50, s.LatencyMs.P99, reported)
 	if s.Ops == 0 || reported == 0 {

@@ -62,7 +62,7 @@ func TestMuxGsetIfCountsAsGoroutinesDo(t *testing.T) {
 			t.Fatalf("%s %s: %v", run.engine, run.protocol, err)
 		}
 		setup = nil
-		committed := int64(s.Metrics["transactions_with_warmup"])
+		committed := int64(s.Metrics[scriptscn.MetricTransactionsWithWarmup])
 		total += committed
 		if got := query(t, target, "SELECT sum(n) FROM counters"); got != total || committed == 0 || len(s.Errors) != 0 {
 			t.Fatalf("%s %s: the counters add up to %d, the runs report %d committed transactions (this one %d, errors %v)",
@@ -82,10 +82,10 @@ func TestMuxRetriesSerializationFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Scripts[0].Retries["40001"] == 0 || s.Metrics["retries"] == 0 {
+	if s.Scripts[0].Retries["40001"] == 0 || s.Metrics[scriptscn.MetricRetries] == 0 {
 		t.Fatalf("retries %v: want 40001 retries from four clients on one row", s.Scripts[0].Retries)
 	}
-	if got, committed := query(t, target, "SELECT n FROM hot"), int64(s.Metrics["transactions_with_warmup"]); got != committed {
+	if got, committed := query(t, target, "SELECT n FROM hot"), int64(s.Metrics[scriptscn.MetricTransactionsWithWarmup]); got != committed {
 		t.Fatalf("the row counts %d updates, the run reports %d committed transactions", got, committed)
 	}
 }

@@ -111,8 +111,8 @@ func (s *Scenario) run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	if err != nil {
 		return series, err
 	}
-	series.Metrics["transactions_with_warmup"] = float64(out.AllOps)
-	series.Metrics["scale"] = float64(l.scale())
+	series.Metrics[MetricTransactionsWithWarmup] = float64(out.AllOps)
+	series.Metrics[MetricScale] = float64(l.scale())
 	if err := fillBreakdown(&series, l.scripts, ps, out.Parts); err != nil {
 		return series, err
 	}
@@ -222,7 +222,7 @@ func fillBreakdown(series *result.Series, scripts []*script.Script, ps parts, sn
 		}
 	}
 	if retries > 0 {
-		series.Metrics["retries"] = float64(retries)
+		series.Metrics[MetricRetries] = float64(retries)
 	}
 	return nil
 }
