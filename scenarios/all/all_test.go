@@ -5,19 +5,23 @@ import (
 
 	"github.com/pgscale/pgscale/result"
 	"github.com/pgscale/pgscale/scenarios"
+	"github.com/pgscale/pgscale/scenarios/columnpadding"
+	"github.com/pgscale/pgscale/scenarios/ingest"
+	"github.com/pgscale/pgscale/scenarios/queue"
+	"github.com/pgscale/pgscale/scenarios/walretention"
 )
 
 // TestHeadlines: every headline a scenario declares is well formed, and the scenarios whose
 // operation is not what people count declare one.
 func TestHeadlines(t *testing.T) {
 	want := map[string]string{
-		"ingest":         "rows_per_s",
-		"queue":          "jobs_per_s",
-		"column-padding": "bytes_per_row",
+		"ingest":         ingest.MetricRowsPerS,
+		"queue":          queue.MetricJobsPerS,
+		"column-padding": columnpadding.MetricBytesPerRow,
 		"connect-storm":  result.HeadlineThroughput,
 		"ddl-lock":       result.HeadlineThroughput,
 		"select-only":    "",
-		"wal-retention":  "pg_wal_peak_mb",
+		"wal-retention":  walretention.MetricPgWALPeakMB,
 	}
 	for _, name := range scenarios.Names() {
 		sc, err := scenarios.Lookup(name)

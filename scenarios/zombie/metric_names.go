@@ -59,5 +59,11 @@ const (
 	MetricProbeAfterCloseMs = "after_close_ms"
 )
 
+// The probes' prefixes, probe_<kind>.
+const (
+	MetricPrefixProbeSleep = "probe_" + kindSleep
+	MetricPrefixProbeCPU   = "probe_" + kindCPU
+)
+
 // ProbeMetric is the name of a probe's figure: probe_<kind>_<figure>, kind sleep or cpu.
 func ProbeMetric(kind, figure string) string { return "probe_" + kind + "_" + figure }
