@@ -99,7 +99,7 @@ func TestMergeRecomputesPercentilesFromTheMergedHistogram(t *testing.T) {
 	var ins []Input
 	for i := 2; i >= 0; i-- { // out of order on purpose
 		r := shardResult(t, i, 3, base.Add(starts[i]), all[cuts[i]:cuts[i+1]], claims[claimCuts[i]:claimCuts[i+1]], 5, int64(10*(i+1)))
-		r.Headline = &result.Headline{Metric: "throughput_per_s", Label: "lookup throughput", Unit: "lookups/s", Better: "higher"}
+		r.Headline = &result.Headline{Metric: result.HeadlineThroughput, Label: "lookup throughput", Unit: "lookups/s", Better: "higher"}
 		ins = append(ins, Input{Name: fmt.Sprintf("shard-%d", i), Result: r})
 	}
 	m, err := Merge(ins)
