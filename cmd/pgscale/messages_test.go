@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pgscale/pgscale/internal/report"
+	"github.com/pgscale/pgscale/internal/scenarios/ingest"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -53,11 +54,11 @@ func TestRunStampsTheHeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Headline == nil || res.Headline.Metric != "rows_per_s" || res.Headline.Unit != "rows/s" {
+	if res.Headline == nil || res.Headline.Metric != ingest.MetricRowsPerS || res.Headline.Unit != "rows/s" {
 		t.Fatalf("headline %+v, want rows_per_s in rows/s", res.Headline)
 	}
 	for _, s := range res.Series {
-		if v := s.Metrics["rows_per_s"]; v <= s.ThroughputPerS {
+		if v := s.Metrics[ingest.MetricRowsPerS]; v <= s.ThroughputPerS {
 			t.Errorf("%s %v: rows/s %v not above batches/s %v", s.Variant, s.Point, v, s.ThroughputPerS)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/report"
+	scriptscn "github.com/pgscale/pgscale/internal/scenarios/script"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -192,7 +193,7 @@ func TestRunScriptOnDSN(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := count("SELECT count(*) FROM public.visits")
-	if committed := int64(res.Series[0].Metrics["transactions_with_warmup"]); rows == 0 || rows != committed {
+	if committed := int64(res.Series[0].Metrics[scriptscn.MetricTransactionsWithWarmup]); rows == 0 || rows != committed {
 		t.Fatalf("public.visits has %d rows, the run committed %d transactions", rows, committed)
 	}
 }

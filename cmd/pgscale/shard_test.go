@@ -19,6 +19,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/report"
+	"github.com/pgscale/pgscale/internal/scenarios/queue"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -327,19 +328,19 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 		name := results[0].Series[si].Variant
 		for i, r := range results {
 			m := r.Series[si].Metrics
-			if m["jobs_per_s"] <= 0 || r.Series[si].Workers == 0 {
-				t.Errorf("%s: shard %d did no jobs (%d workers, %v jobs/s)", name, i, r.Series[si].Workers, m["jobs_per_s"])
+			if m[queue.MetricJobsPerS] <= 0 || r.Series[si].Workers == 0 {
+				t.Errorf("%s: shard %d did no jobs (%d workers, %v jobs/s)", name, i, r.Series[si].Workers, m[queue.MetricJobsPerS])
 			}
 			// The figures read from the server are shard 0's alone, so that the merge counts them once.
-			if _, ok := m["jobs_done"]; ok != (i == 0) {
+			if _, ok := m[queue.MetricJobsDone]; ok != (i == 0) {
 				t.Errorf("%s: shard %d has jobs_done %v: only shard 0 checks", name, i, ok)
 			}
 		}
 		m := results[0].Series[si].Metrics
 		t.Logf("%s: %v jobs done, %v acknowledged by the shards' workers, %v lost, %v duplicated, %v interrupted",
-			name, m["jobs_done"], m["jobs_acknowledged"], m["jobs_lost"], m["jobs_duplicated"], m["jobs_interrupted"])
-		if m["exactly_once_shards"] != shards || m["jobs_done"] <= 0 || m["jobs_lost"] != 0 || m["jobs_duplicated"] != 0 ||
-			m["jobs_done"] != m["jobs_acknowledged"] {
+			name, m[queue.MetricJobsDone], m[queue.MetricJobsAcknowledged], m[queue.MetricJobsLost], m[queue.MetricJobsDuplicated], m[queue.MetricJobsInterrupted])
+		if m[queue.MetricExactlyOnceShards] != shards || m[queue.MetricJobsDone] <= 0 || m[queue.MetricJobsLost] != 0 || m[queue.MetricJobsDuplicated] != 0 ||
+			m[queue.MetricJobsDone] != m[queue.MetricJobsAcknowledged] {
 			t.Errorf("%s: shard 0's check: %v", name, m)
 		}
 	}
@@ -353,10 +354,10 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 		m, m0 := ms.Metrics, results[0].Series[si].Metrics
 		var perS float64
 		for _, r := range results {
-			perS += r.Series[si].Metrics["jobs_per_s"]
+			perS += r.Series[si].Metrics[queue.MetricJobsPerS]
 		}
-		if ms.Workers != 7 || m["jobs_done"] != m0["jobs_done"] || m["jobs_lost"] != 0 || m["jobs_duplicated"] != 0 ||
-			m["exactly_once_shards"] != shards || m["jobs_per_s"] != perS {
+		if ms.Workers != 7 || m[queue.MetricJobsDone] != m0[queue.MetricJobsDone] || m[queue.MetricJobsLost] != 0 || m[queue.MetricJobsDuplicated] != 0 ||
+			m[queue.MetricExactlyOnceShards] != shards || m[queue.MetricJobsPerS] != perS {
 			t.Errorf("merged %s: workers %d, metrics %v; want shard 0's check once and the shards' jobs/s summed (%v)", ms.Variant, ms.Workers, m, perS)
 		}
 	}
@@ -420,9 +421,9 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 		}
 		m := r0.Series[0].Metrics
 		t.Logf("shard 0's check: %v jobs done, %v abandoned by shard 1, %v lost, %v duplicated, over %v shard's report",
-			m["jobs_done"], m["jobs_abandoned_by_lost_shards"], m["jobs_lost"], m["jobs_duplicated"], m["exactly_once_shards"])
-		if m["jobs_abandoned_by_lost_shards"] < 1 || m["jobs_abandoned_by_lost_shards"] > 2 || m["jobs_lost"] != 0 ||
-			m["jobs_duplicated"] != 0 || m["exactly_once_shards"] != 1 {
+			m[queue.MetricJobsDone], m[queue.MetricJobsAbandonedByLostShards], m[queue.MetricJobsLost], m[queue.MetricJobsDuplicated], m[queue.MetricExactlyOnceShards])
+		if m[queue.MetricJobsAbandonedByLostShards] < 1 || m[queue.MetricJobsAbandonedByLostShards] > 2 || m[queue.MetricJobsLost] != 0 ||
+			m[queue.MetricJobsDuplicated] != 0 || m[queue.MetricExactlyOnceShards] != 1 {
 			t.Fatalf("shard 0's check after shard 1 died: %v", m)
 		}
 	})

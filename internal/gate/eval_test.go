@@ -30,7 +30,7 @@ func selectOnly(tput, p99 []float64, errs ...int64) *result.Result {
 	for i := range tput {
 		s := result.Series{Variant: "prepared", Point: map[string]any{"connect": "pool", "workers": 4}, Repeat: i + 1,
 			ThroughputPerS: tput[i], LatencyMs: result.Percentiles{P99: p99[i]}, Errors: map[string]int64{},
-			Metrics: map[string]float64{"client_rss_peak_mb": 30}}
+			Metrics: map[string]float64{result.MetricClientRSSPeakMB: 30}}
 		if i < len(errs) && errs[i] > 0 {
 			s.Errors["53300"] = errs[i]
 		}

@@ -226,7 +226,7 @@ func (s *Sampler) Lost() error {
 // (sampler_reconnects, sampler_errors_<class>) when it lost its connection.
 func (s *Sampler) AddMetrics(m map[string]float64) {
 	if errs, _ := s.conn.Errors(); len(errs) > 0 || s.conn.Reconnects() > 0 {
-		s.conn.AddMetrics(m, "sampler")
+		s.conn.AddMetrics(m, result.MetricPrefixSampler)
 	}
 }
 

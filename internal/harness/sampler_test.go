@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/pgscale/pgscale/result"
 )
 
 // TestSamplerReconnects terminates the sampler's backend while it samples: it takes its readings
@@ -53,8 +55,9 @@ func TestSamplerReconnects(t *testing.T) {
 	if after < 5 {
 		t.Errorf("%d readings after the sampler's backend was terminated, want it to go on reading", after)
 	}
-	if m["sampler_reconnects"] != 1 || m["sampler_errors_57p01"] != 1 {
-		t.Errorf("metrics %v: want sampler_reconnects 1 and sampler_errors_57p01 1", m)
+	reconnects, terminated := result.MetricReconnects(result.MetricPrefixSampler), result.MetricErrors(result.MetricPrefixSampler, "57P01")
+	if m[reconnects] != 1 || m[terminated] != 1 {
+		t.Errorf("metrics %v: want %s 1 and %s 1", m, reconnects, terminated)
 	}
 	if err := s.Lost(); err != nil {
 		t.Errorf("Lost() = %v, want nil", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/loadgen"
+	"github.com/pgscale/pgscale/result"
 )
 
 // TestPreferConnectsOnceWithoutTLS: with sslmode=prefer against a server without TLS (the local
@@ -60,7 +61,7 @@ func TestPreferConnectsOnceWithoutTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if series.Metrics["connect_tls_refused"] != 1 {
+	if series.Metrics[result.MetricConnectTLSRefused] != 1 {
 		t.Errorf("metrics lack connect_tls_refused: %v", series.Metrics)
 	}
 }

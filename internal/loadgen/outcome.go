@@ -37,10 +37,10 @@ func (o *Outcome) Series() (result.Series, error) {
 	}
 	if o.TLSRefused {
 		// sslmode=prefer against a server without TLS: the first connect asked, the rest did not.
-		s.Metrics["connect_tls_refused"] = 1
+		s.Metrics[result.MetricConnectTLSRefused] = 1
 	}
 	if o.ClientRSSPeakKB > 0 {
-		s.Metrics["client_rss_peak_mb"] = float64(o.ClientRSSPeakKB) / 1024
+		s.Metrics[result.MetricClientRSSPeakMB] = float64(o.ClientRSSPeakKB) / 1024
 	}
 	// CPU time covers the warm-up too, so it is divided by every operation the timeline saw.
 	var allOps int64
@@ -48,13 +48,13 @@ func (o *Outcome) Series() (result.Series, error) {
 		allOps += sec.Ops
 	}
 	if allOps > 0 && o.ClientCPUSeconds > 0 {
-		s.Metrics["client_cpu_ms_per_1k_ops"] = o.ClientCPUSeconds * 1000 / float64(allOps) * 1000
+		s.Metrics[result.MetricClientCPUMsPer1kOps] = o.ClientCPUSeconds * 1000 / float64(allOps) * 1000
 	}
 	if o.Stopped > 0 {
-		s.Metrics["stopped_workers"] = float64(o.Stopped)
+		s.Metrics[result.MetricStoppedWorkers] = float64(o.Stopped)
 	}
 	if o.Abandoned > 0 {
-		s.Metrics["abandoned_ops"] = float64(o.Abandoned)
+		s.Metrics[result.MetricAbandonedOps] = float64(o.Abandoned)
 	}
 	var err error
 	if s.Histograms.Latency, err = result.EncodeHistogram(o.Latency); err != nil {
@@ -70,11 +70,11 @@ func (o *Outcome) Series() (result.Series, error) {
 	}
 	for name, h := range o.Extra {
 		p := result.PercentilesOf(h)
-		s.Metrics[name+"_p50_ms"] = p.P50
-		s.Metrics[name+"_p90_ms"] = p.P90
-		s.Metrics[name+"_p99_ms"] = p.P99
-		s.Metrics[name+"_p999_ms"] = p.P999
-		s.Metrics[name+"_max_ms"] = p.Max
+		s.Metrics[name+result.MetricSuffixP50Ms] = p.P50
+		s.Metrics[name+result.MetricSuffixP90Ms] = p.P90
+		s.Metrics[name+result.MetricSuffixP99Ms] = p.P99
+		s.Metrics[name+result.MetricSuffixP999Ms] = p.P999
+		s.Metrics[name+result.MetricSuffixMaxMs] = p.Max
 		enc, err := result.EncodeHistogram(h)
 		if err != nil {
 			return s, err

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/result"
 )
 
 // DefaultGiveUp is how long a Redialer goes on reconnecting before it reports the connection
@@ -202,9 +203,9 @@ func (r *Redialer) Reconnects() int64 {
 func (r *Redialer) AddMetrics(m map[string]float64, prefix string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m[prefix+"_reconnects"] = float64(r.reconnects)
+	m[result.MetricReconnects(prefix)] = float64(r.reconnects)
 	for class, n := range r.errs {
-		m[prefix+"_errors_"+strings.ToLower(class)] = float64(n)
+		m[result.MetricErrors(prefix, class)] = float64(n)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pgscale/pgscale/result"
 )
 
 // The hand-built results in testdata/ make the golden files stable. They are written by this
@@ -213,7 +215,7 @@ func fixtureSeries(t *testing.T, variant string, point map[string]any, repeat in
 		Variant: variant, Point: point, Repeat: repeat, StartedAt: start, DurationS: secs, WarmupS: 1,
 		Workers: p.workers, Ops: ops, ThroughputPerS: p.tput, LatencyMs: PercentilesOf(h),
 		Errors: map[string]int64{}, Histograms: Histograms{Latency: hist},
-		Metrics: map[string]float64{"peak_connections": float64(min(p.workers, maxConn-4))},
+		Metrics: map[string]float64{result.MetricPeakConnections: float64(min(p.workers, maxConn-4))},
 	}
 	var total int64
 	for c, n := range p.errors {

@@ -176,8 +176,8 @@ func (p *prepared) runPoint(ctx context.Context, target harness.Target, env *sce
 		if series.Metrics == nil {
 			series.Metrics = map[string]float64{}
 		}
-		series.Metrics["peak_connections"] = float64(peak)
-		series.Metrics["peak_waiting_on_lock"] = float64(waiting)
+		series.Metrics[result.MetricPeakConnections] = float64(peak)
+		series.Metrics[result.MetricPeakWaitingOnLock] = float64(waiting)
 	}
 	if series.Metrics == nil {
 		series.Metrics = map[string]float64{}

@@ -30,7 +30,7 @@ func FinishPoint(ctx context.Context, env *Env, out *loadgen.Outcome, runErr err
 		return series, err
 	}
 	summarize(&series)
-	control.AddMetrics(series.Metrics, "control")
+	control.AddMetrics(series.Metrics, result.MetricPrefixControl)
 	series.Sentence = sentence(series)
 	env.Logf("%s", series.Sentence)
 	return series, runErr

@@ -97,10 +97,10 @@ func mergeExtraHistograms(parts []part, name string, notes *[]string) map[string
 
 // histogramSuffixes are the metrics loadgen derives from a scenario histogram (Outcome.Series).
 var histogramSuffixes = map[string]func(result.Percentiles) float64{
-	"_p50_ms":  func(p result.Percentiles) float64 { return p.P50 },
-	"_p90_ms":  func(p result.Percentiles) float64 { return p.P90 },
-	"_p99_ms":  func(p result.Percentiles) float64 { return p.P99 },
-	"_p999_ms": func(p result.Percentiles) float64 { return p.P999 },
-	"_max_ms":  func(p result.Percentiles) float64 { return p.Max },
-	"_mean_ms": func(p result.Percentiles) float64 { return p.Mean },
+	result.MetricSuffixP50Ms:  func(p result.Percentiles) float64 { return p.P50 },
+	result.MetricSuffixP90Ms:  func(p result.Percentiles) float64 { return p.P90 },
+	result.MetricSuffixP99Ms:  func(p result.Percentiles) float64 { return p.P99 },
+	result.MetricSuffixP999Ms: func(p result.Percentiles) float64 { return p.P999 },
+	result.MetricSuffixMaxMs:  func(p result.Percentiles) float64 { return p.Max },
+	result.MetricSuffixMeanMs: func(p result.Percentiles) float64 { return p.Mean },
 }

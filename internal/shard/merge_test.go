@@ -58,7 +58,7 @@ func shardResult(t *testing.T, idx, n int, start time.Time, lat, claim []int64, 
 			LatencyMs: result.PercentilesOf(h), Errors: map[string]int64{"40001": int64(secs)},
 			Metrics: map[string]float64{
 				"claim_p50_ms": cp.P50, "claim_p99_ms": cp.P99, "claim_max_ms": cp.Max,
-				"rows_lost": 2, "peak_connections": float64(20 + idx), "idle_worker_fraction": 0.5 + 0.1*float64(idx),
+				"rows_lost": 2, result.MetricPeakConnections: float64(20 + idx), "idle_worker_fraction": 0.5 + 0.1*float64(idx),
 				"rows_per_s": 100,
 			},
 			Timeline:   timeline,
@@ -99,7 +99,7 @@ func TestMergeRecomputesPercentilesFromTheMergedHistogram(t *testing.T) {
 	var ins []Input
 	for i := 2; i >= 0; i-- { // out of order on purpose
 		r := shardResult(t, i, 3, base.Add(starts[i]), all[cuts[i]:cuts[i+1]], claims[claimCuts[i]:claimCuts[i+1]], 5, int64(10*(i+1)))
-		r.Headline = &result.Headline{Metric: "throughput_per_s", Label: "lookup throughput", Unit: "lookups/s", Better: "higher"}
+		r.Headline = &result.Headline{Metric: result.HeadlineThroughput, Label: "lookup throughput", Unit: "lookups/s", Better: "higher"}
 		ins = append(ins, Input{Name: fmt.Sprintf("shard-%d", i), Result: r})
 	}
 	m, err := Merge(ins)
@@ -135,7 +135,7 @@ func TestMergeRecomputesPercentilesFromTheMergedHistogram(t *testing.T) {
 	if s.Ops != 30000 || s.Workers != 3+2+3 || s.Errors["40001"] != 15 || s.ThroughputPerS != 6000 {
 		t.Fatalf("ops %d workers %d errors %v throughput %g", s.Ops, s.Workers, s.Errors, s.ThroughputPerS)
 	}
-	if s.Metrics["rows_lost"] != 6 || s.Metrics["rows_per_s"] != 300 || s.Metrics["peak_connections"] != 22 {
+	if s.Metrics["rows_lost"] != 6 || s.Metrics["rows_per_s"] != 300 || s.Metrics[result.MetricPeakConnections] != 22 {
 		t.Fatalf("metrics %v", s.Metrics)
 	}
 	wantFrac := (0.5*5000 + 0.6*16000 + 0.7*9000) / 30000

@@ -113,7 +113,7 @@ func readMeasured(path, variant string, workers int) (*measured, error) {
 	src := func(what string) string { return "measured: " + what }
 
 	m.rate = Quantity{s.ThroughputPerS, src("throughput")}
-	dbMs, ok := s.Metrics["littles_db_time_ms"]
+	dbMs, ok := s.Metrics[result.MetricLittlesDBTimeMs]
 	if !ok || dbMs <= 0 {
 		return nil, usagef("from_result.file: %s series %s has no littles_db_time_ms; it was written by an older connect-storm: run it again",
 			displayPath(path), label)
@@ -147,15 +147,15 @@ func readMeasured(path, variant string, workers int) (*measured, error) {
 		m.cpu = Quantity{dbMs / 1000, src("statement time, all counted as CPU (an upper bound)")}
 	}
 
-	if c, ok := s.Metrics["connects_per_request"]; ok {
+	if c, ok := s.Metrics[result.MetricConnectsPerRequest]; ok {
 		m.connects = Quantity{math.Min(c, 1), src("connects_per_request")}
 	} else {
 		m.connects = Quantity{0, "default: connections are reused"}
 	}
-	if kb, ok := s.Metrics["backend_private_kb_mean"]; ok && kb > 0 {
-		n := s.Metrics["backend_memory_samples"]
+	if kb, ok := s.Metrics[result.MetricBackendPrivateKBMean]; ok && kb > 0 {
+		n := s.Metrics[result.MetricBackendMemorySamples]
 		m.perConn = &Quantity{kb / 1024, src(fmt.Sprintf("private memory of %.0f backends, smaps_rollup", n))}
-	} else if kb, ok := s.Metrics["backend_context_kb"]; ok && kb > 0 {
+	} else if kb, ok := s.Metrics[result.MetricBackendContextKB]; ok && kb > 0 {
 		m.perConn = &Quantity{kb / 1024, src("memory contexts of one backend after a request, a lower bound")}
 	}
 	if s.LatencyMs.P99 > 0 {

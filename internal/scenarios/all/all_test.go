@@ -4,6 +4,10 @@ import (
 	"testing"
 
 	"github.com/pgscale/pgscale/internal/scenarios"
+	"github.com/pgscale/pgscale/internal/scenarios/columnpadding"
+	"github.com/pgscale/pgscale/internal/scenarios/ingest"
+	"github.com/pgscale/pgscale/internal/scenarios/queue"
+	"github.com/pgscale/pgscale/internal/scenarios/walretention"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -11,13 +15,13 @@ import (
 // operation is not what people count declare one.
 func TestHeadlines(t *testing.T) {
 	want := map[string]string{
-		"ingest":         "rows_per_s",
-		"queue":          "jobs_per_s",
-		"column-padding": "bytes_per_row",
+		"ingest":         ingest.MetricRowsPerS,
+		"queue":          queue.MetricJobsPerS,
+		"column-padding": columnpadding.MetricBytesPerRow,
 		"connect-storm":  result.HeadlineThroughput,
 		"ddl-lock":       result.HeadlineThroughput,
 		"select-only":    "",
-		"wal-retention":  "pg_wal_peak_mb",
+		"wal-retention":  walretention.MetricPgWALPeakMB,
 	}
 	for _, name := range scenarios.Names() {
 		sc, err := scenarios.Lookup(name)

@@ -80,7 +80,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"constraints and indexes left out; nullable columns 20% NULL).",
 		Variants: []string{Careless, Aligned},
 		// The layouts load the same rows; what tells them apart is the heap each row takes.
-		Headline: &result.Headline{Metric: "bytes_per_row", Label: "heap bytes per row", Unit: "B/row", Better: result.BetterLower,
+		Headline: &result.Headline{Metric: MetricBytesPerRow, Label: "heap bytes per row", Unit: "B/row", Better: result.BetterLower,
 			NoLatencySLO: true},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(Careless, Aligned),
@@ -299,28 +299,28 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	m.countMs, m.aggMs = times[0][0], times[0][1]
 
 	met := series.Metrics
-	met["rows"] = float64(m.rows)
-	met["columns"] = float64(len(s.layout.cols))
-	met["heap_bytes"] = float64(m.heap)
-	met["total_bytes"] = float64(m.total)
-	met["toast_bytes"] = float64(m.toast)
-	met["index_bytes"] = float64(m.idx)
-	met["bytes_per_row"] = float64(m.heap) / float64(m.rows)
-	met["total_bytes_per_row"] = float64(m.total) / float64(m.rows)
-	met["tuple_bytes_per_row"] = m.tuple
+	met[MetricRows] = float64(m.rows)
+	met[MetricColumns] = float64(len(s.layout.cols))
+	met[MetricHeapBytes] = float64(m.heap)
+	met[MetricTotalBytes] = float64(m.total)
+	met[MetricTOASTBytes] = float64(m.toast)
+	met[MetricIndexBytes] = float64(m.idx)
+	met[MetricBytesPerRow] = float64(m.heap) / float64(m.rows)
+	met[MetricTotalBytesPerRow] = float64(m.total) / float64(m.rows)
+	met[MetricTupleBytesPerRow] = m.tuple
 	// avg() sums in floating point: round off its residue (1e-5 bytes where there is no padding).
-	met["padding_bytes_per_row"] = math.Round((m.tuple-m.header-m.data)*100) / 100
-	met["predicted_padding_bytes_per_row"] = est.Current.PaddingBytes
-	met["predicted_tuple_bytes_per_row"] = est.Current.TupleBytes
-	met["predicted_bytes_per_row"] = est.Current.HeapBytesPerRow
-	met["predicted_saving_pct"] = est.SavingPct
-	met["insert_rows_per_s"] = m.rowsPerS
-	met["vacuum_ms"] = m.vacuumMs
-	met["seqscan_count_ms"] = m.countMs
-	met["seqscan_agg_ms"] = m.aggMs
+	met[MetricPaddingBytesPerRow] = math.Round((m.tuple-m.header-m.data)*100) / 100
+	met[MetricPredictedPaddingBytesPerRow] = est.Current.PaddingBytes
+	met[MetricPredictedTupleBytesPerRow] = est.Current.TupleBytes
+	met[MetricPredictedBytesPerRow] = est.Current.HeapBytesPerRow
+	met[MetricPredictedSavingPct] = est.SavingPct
+	met[MetricInsertRowsPerS] = m.rowsPerS
+	met[MetricVacuumMs] = m.vacuumMs
+	met[MetricSeqscanCountMs] = m.countMs
+	met[MetricSeqscanAggMs] = m.aggMs
 	env.Logf("column-padding %s: heap %s (%.1f B/row, %.1f predicted), total %s, padding %.1f B/row (%.1f predicted), "+
 		"%.0f rows/s, VACUUM %.0f ms, count(*) %.1f ms, %s %.1f ms",
-		pt.Variant, size(m.heap), met["bytes_per_row"], est.Current.HeapBytesPerRow, size(m.total), met["padding_bytes_per_row"],
+		pt.Variant, size(m.heap), met[MetricBytesPerRow], est.Current.HeapBytesPerRow, size(m.total), met[MetricPaddingBytesPerRow],
 		est.Current.PaddingBytes, m.rowsPerS, m.vacuumMs, m.countMs, s.agg, m.aggMs)
 	if pt.Variant == Careless {
 		s.careless = m
@@ -329,24 +329,24 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		return series, nil
 	}
 	cCount, cAgg := times[1][0], times[1][1]
-	met["saving_pct"] = 100 * float64(c.heap-m.heap) / float64(c.heap)
-	met["total_saving_pct"] = 100 * float64(c.total-m.total) / float64(c.total)
-	met["tuple_saving_pct"] = 100 * (c.tuple - m.tuple) / c.tuple
-	met["careless_seqscan_count_ms"], met["careless_seqscan_agg_ms"] = cCount, cAgg
-	met["seqscan_count_ratio"] = ratio(m.countMs, cCount)
-	met["seqscan_agg_ratio"] = ratio(m.aggMs, cAgg)
+	met[MetricSavingPct] = 100 * float64(c.heap-m.heap) / float64(c.heap)
+	met[MetricTotalSavingPct] = 100 * float64(c.total-m.total) / float64(c.total)
+	met[MetricTupleSavingPct] = 100 * (c.tuple - m.tuple) / c.tuple
+	met[MetricCarelessSeqscanCountMs], met[MetricCarelessSeqscanAggMs] = cCount, cAgg
+	met[MetricSeqscanCountRatio] = ratio(m.countMs, cCount)
+	met[MetricSeqscanAggRatio] = ratio(m.aggMs, cAgg)
 	pr, err := s.probe(ctx, conn, uint64(p.Int("seed")), rows, min(int64(p.Int("batch")), max(rows/10, 1)), p.Int("scans"))
 	if err != nil {
 		return series, err
 	}
-	met["insert_rate_ratio"] = pr.insertRatio
-	met["vacuum_ratio"] = pr.vacuumRatio
-	series.Sentence = fmt.Sprintf("reordering saved %.1f%% of heap (%.1f%% with indexes and TOAST)", met["saving_pct"], met["total_saving_pct"])
+	met[MetricInsertRateRatio] = pr.insertRatio
+	met[MetricVacuumRatio] = pr.vacuumRatio
+	series.Sentence = fmt.Sprintf("reordering saved %.1f%% of heap (%.1f%% with indexes and TOAST)", met[MetricSavingPct], met[MetricTotalSavingPct])
 	env.Logf("column-padding: reordering saved %.1f%% of heap (%s -> %s, %.1f -> %.1f B/row) and %.1f%% of the total "+
 		"with indexes and TOAST; the article claims 20%%+ on 60+ column tables. Aligned/careless, timed in turns: "+
 		"count(*) %.2fx, %s %.2fx, insert rate %.2fx, VACUUM %.2fx",
-		met["saving_pct"], size(c.heap), size(m.heap), float64(c.heap)/float64(c.rows), met["bytes_per_row"],
-		met["total_saving_pct"], met["seqscan_count_ratio"], s.agg, met["seqscan_agg_ratio"], met["insert_rate_ratio"],
-		met["vacuum_ratio"])
+		met[MetricSavingPct], size(c.heap), size(m.heap), float64(c.heap)/float64(c.rows), met[MetricBytesPerRow],
+		met[MetricTotalSavingPct], met[MetricSeqscanCountRatio], s.agg, met[MetricSeqscanAggRatio], met[MetricInsertRateRatio],
+		met[MetricVacuumRatio])
 	return series, nil
 }

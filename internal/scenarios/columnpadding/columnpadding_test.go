@@ -65,29 +65,29 @@ func TestAlignedTableIsSmaller(t *testing.T) {
 	for _, s := range []result.Series{careless, aligned} {
 		m := s.Metrics
 		t.Logf("%-8s heap %8.0f  total %8.0f  %6.1f B/row (predicted %6.1f)  padding %5.1f (predicted %5.1f)  %7.0f rows/s",
-			s.Variant, m["heap_bytes"], m["total_bytes"], m["bytes_per_row"], m["predicted_bytes_per_row"],
-			m["padding_bytes_per_row"], m["predicted_padding_bytes_per_row"], m["insert_rows_per_s"])
-		if d := math.Abs(m["padding_bytes_per_row"] - m["predicted_padding_bytes_per_row"]); d > paddingTolerance {
+			s.Variant, m[MetricHeapBytes], m[MetricTotalBytes], m[MetricBytesPerRow], m[MetricPredictedBytesPerRow],
+			m[MetricPaddingBytesPerRow], m[MetricPredictedPaddingBytesPerRow], m[MetricInsertRowsPerS])
+		if d := math.Abs(m[MetricPaddingBytesPerRow] - m[MetricPredictedPaddingBytesPerRow]); d > paddingTolerance {
 			t.Errorf("%s: padding measured %.2f B/row, predicted %.2f: more than %.0f bytes apart", s.Variant,
-				m["padding_bytes_per_row"], m["predicted_padding_bytes_per_row"], paddingTolerance)
+				m[MetricPaddingBytesPerRow], m[MetricPredictedPaddingBytesPerRow], paddingTolerance)
 		}
 		if len(s.Timeline) == 0 || s.ThroughputPerS <= 0 {
 			t.Errorf("%s: timeline of %d seconds, %.0f rows/s", s.Variant, len(s.Timeline), s.ThroughputPerS)
 		}
 	}
-	if c["padding_bytes_per_row"] < 16 {
-		t.Errorf("careless layout has %.1f bytes of padding per row; the generated table should have more than 16", c["padding_bytes_per_row"])
+	if c[MetricPaddingBytesPerRow] < 16 {
+		t.Errorf("careless layout has %.1f bytes of padding per row; the generated table should have more than 16", c[MetricPaddingBytesPerRow])
 	}
-	if a["padding_bytes_per_row"] > 0.5 {
-		t.Errorf("aligned layout has %.2f bytes of padding per row, want none", a["padding_bytes_per_row"])
+	if a[MetricPaddingBytesPerRow] > 0.5 {
+		t.Errorf("aligned layout has %.2f bytes of padding per row, want none", a[MetricPaddingBytesPerRow])
 	}
-	if !(a["heap_bytes"] < c["heap_bytes"]) || a["saving_pct"] <= 0 {
+	if !(a[MetricHeapBytes] < c[MetricHeapBytes]) || a[MetricSavingPct] <= 0 {
 		t.Errorf("aligned heap %.0f bytes, careless %.0f, saving %.1f%%: the aligned table should be smaller",
-			a["heap_bytes"], c["heap_bytes"], a["saving_pct"])
+			a[MetricHeapBytes], c[MetricHeapBytes], a[MetricSavingPct])
 	}
-	t.Logf("saving %.1f%% of heap, %.1f%% of total; analyzer predicted %.1f%%", a["saving_pct"], a["total_saving_pct"], c["predicted_saving_pct"])
-	if d := math.Abs(c["predicted_saving_pct"] - a["saving_pct"]); d > 2 {
-		t.Errorf("analyzer predicted a %.1f%% saving, the reordered table saved %.1f%%", c["predicted_saving_pct"], a["saving_pct"])
+	t.Logf("saving %.1f%% of heap, %.1f%% of total; analyzer predicted %.1f%%", a[MetricSavingPct], a[MetricTotalSavingPct], c[MetricPredictedSavingPct])
+	if d := math.Abs(c[MetricPredictedSavingPct] - a[MetricSavingPct]); d > 2 {
+		t.Errorf("analyzer predicted a %.1f%% saving, the reordered table saved %.1f%%", c[MetricPredictedSavingPct], a[MetricSavingPct])
 	}
 }
 
@@ -109,11 +109,11 @@ CREATE TABLE orders (
 	}
 	series := run(t, map[string]string{"rows": "5000", "scans": "1", "ddl": path})
 	c, a := series[Careless].Metrics, series[Aligned].Metrics
-	if c["columns"] != 10 || series[Careless].Point["ddl"] != "orders.sql" {
-		t.Errorf("careless: %v columns, point %v; want the file's 10 columns", c["columns"], series[Careless].Point)
+	if c[MetricColumns] != 10 || series[Careless].Point["ddl"] != "orders.sql" {
+		t.Errorf("careless: %v columns, point %v; want the file's 10 columns", c[MetricColumns], series[Careless].Point)
 	}
-	if !(a["heap_bytes"] < c["heap_bytes"]) {
-		t.Errorf("aligned heap %.0f bytes, careless %.0f: the aligned table should be smaller", a["heap_bytes"], c["heap_bytes"])
+	if !(a[MetricHeapBytes] < c[MetricHeapBytes]) {
+		t.Errorf("aligned heap %.0f bytes, careless %.0f: the aligned table should be smaller", a[MetricHeapBytes], c[MetricHeapBytes])
 	}
 }
 

@@ -348,57 +348,57 @@ func (s *scenario) addMetrics(series *result.Series, env *scenarios.Env, pt scen
 
 	failed := report.TotalErrors(*series)
 	if attempts := series.Ops + failed; attempts > 0 {
-		m["error_fraction"] = float64(failed) / float64(attempts)
+		m[MetricErrorFraction] = float64(failed) / float64(attempts)
 	}
 	if work > 0 {
 		// The article's arithmetic: every connection busy for work per request.
-		m["rate_cap_per_s"] = float64(maxConns) / work.Seconds()
+		m[MetricRateCapPerS] = float64(maxConns) / work.Seconds()
 	}
 
 	// The events account, over the whole run (warm-up included): every event a client generated,
 	// against the rows in the database.
 	if acct != nil {
-		m["events_generated"] = float64(acct.generated)
-		m["events_stored"] = float64(acct.stored)
-		m["events_lost"] = float64(acct.generated - acct.stored)
-		m["events_flushed_after_run"] = float64(acct.flushed)
+		m[MetricEventsGenerated] = float64(acct.generated)
+		m[MetricEventsStored] = float64(acct.stored)
+		m[MetricEventsLost] = float64(acct.generated - acct.stored)
+		m[MetricEventsFlushedAfterRun] = float64(acct.flushed)
 	}
 	if wl.variant == VariantRetryBatch {
-		m["events_delivered_late"] = float64(tot.late)
-		m["requests_413"] = float64(tot.refused)
-		m["batch_events_max"] = float64(tot.maxBatch)
+		m[MetricEventsDeliveredLate] = float64(tot.late)
+		m[MetricRequests413] = float64(tot.refused)
+		m[MetricBatchEventsMax] = float64(tot.maxBatch)
 	}
 
 	// Connections: how often instances connected and why.
-	m["connects"] = float64(tot.connects)
+	m[MetricConnects] = float64(tot.connects)
 	if tot.requests > 0 {
-		m["connects_per_request"] = float64(tot.connects) / float64(tot.requests)
+		m[result.MetricConnectsPerRequest] = float64(tot.connects) / float64(tot.requests)
 	}
 	if wl.variant == VariantWarm || wl.variant == VariantRetryBatch {
-		m["recycled_idle"] = float64(tot.recycledIdle)
-		m["recycled_max_age"] = float64(tot.recycledAge)
-		m["cold_starts"] = float64(tot.coldStarts)
+		m[MetricRecycledIdle] = float64(tot.recycledIdle)
+		m[MetricRecycledMaxAge] = float64(tot.recycledAge)
+		m[MetricColdStarts] = float64(tot.coldStarts)
 	}
 	if wl.variant == VariantPooled {
-		m["pool_size"] = float64(s.poolSize)
+		m[MetricPoolSize] = float64(s.poolSize)
 	}
 	if wl.connector.TLSRefused() {
-		m["connect_tls_refused"] = 1
+		m[result.MetricConnectTLSRefused] = 1
 	}
 
 	// Backends, sampled every monitorInterval in the measured window.
 	if mon.samples > 0 {
-		m["peak_backends"] = float64(mon.peak)
-		m["mean_backends"] = mon.meanBackends
-		m["mean_active_backends"] = mon.meanActive
+		m[MetricPeakBackends] = float64(mon.peak)
+		m[MetricMeanBackends] = mon.meanBackends
+		m[MetricMeanActiveBackends] = mon.meanActive
 	}
 	if mon.memSamples > 0 {
-		m["backend_private_kb_mean"] = mon.memMeanKB
-		m["backend_private_kb_max"] = mon.memMaxKB
-		m["backend_memory_samples"] = float64(mon.memSamples)
+		m[result.MetricBackendPrivateKBMean] = mon.memMeanKB
+		m[MetricBackendPrivateKBMax] = mon.memMaxKB
+		m[result.MetricBackendMemorySamples] = float64(mon.memSamples)
 	}
 	if contextKB > 0 {
-		m["backend_context_kb"] = contextKB
+		m[result.MetricBackendContextKB] = contextKB
 	}
 
 	// Little's law: busy backends = request rate × time each request spends in the database.
@@ -408,11 +408,11 @@ func (s *scenario) addMetrics(series *result.Series, env *scenarios.Env, pt scen
 	if tot.dbCount > 0 && mon.samples > 0 {
 		dbTime := tot.dbTime.Seconds() / float64(tot.dbCount)
 		predicted := series.ThroughputPerS * dbTime
-		m["littles_db_time_ms"] = dbTime * 1000
-		m["littles_predicted_active"] = predicted
-		m["littles_observed_active"] = mon.meanActive
+		m[result.MetricLittlesDBTimeMs] = dbTime * 1000
+		m[MetricLittlesPredictedActive] = predicted
+		m[MetricLittlesObservedActive] = mon.meanActive
 		if predicted > 0 {
-			m["littles_ratio"] = mon.meanActive / predicted
+			m[MetricLittlesRatio] = mon.meanActive / predicted
 		}
 	}
 }

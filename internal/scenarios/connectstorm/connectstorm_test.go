@@ -76,8 +76,8 @@ func run(t *testing.T, sc scenarios.Scenario, env *scenarios.Env, variant string
 		t.Fatalf("%s at %d workers: %v", variant, workers, err)
 	}
 	t.Logf("%s workers=%d: %.0f req/s, errors %s, peak backends %v, events generated %v lost %v late %v",
-		variant, workers, series.ThroughputPerS, report.ErrorString(series.Errors), series.Metrics["peak_backends"],
-		series.Metrics["events_generated"], series.Metrics["events_lost"], series.Metrics["events_delivered_late"])
+		variant, workers, series.ThroughputPerS, report.ErrorString(series.Errors), series.Metrics[connectstorm.MetricPeakBackends],
+		series.Metrics[connectstorm.MetricEventsGenerated], series.Metrics[connectstorm.MetricEventsLost], series.Metrics[connectstorm.MetricEventsDeliveredLate])
 	return series
 }
 
@@ -147,21 +147,21 @@ func TestColdAndRetryBatch(t *testing.T) {
 			t.Errorf("cold at %d workers, above max_connections=%d: errors %s; want 53300",
 				testAbove, testMaxConns, report.ErrorString(above.Errors))
 		}
-		if peak := above.Metrics["peak_backends"]; peak > testMaxConns {
+		if peak := above.Metrics[connectstorm.MetricPeakBackends]; peak > testMaxConns {
 			t.Errorf("peak backends %v above max_connections=%d", peak, testMaxConns)
 		}
-		if above.Metrics["events_lost"] == 0 {
+		if above.Metrics[connectstorm.MetricEventsLost] == 0 {
 			t.Errorf("cold above the limit lost no event, though %d requests failed", report.TotalErrors(above))
 		}
 	})
 
 	t.Run("retry-batch loses no event", func(t *testing.T) {
 		s := runAbove(t, sc, env, connectstorm.VariantRetryBatch, sets)
-		if tooMany(s) == 0 || s.Metrics["requests_413"] == 0 {
+		if tooMany(s) == 0 || s.Metrics[connectstorm.MetricRequests413] == 0 {
 			t.Fatalf("retry-batch at %d workers: errors %s, requests_413 %v; the test needs refused requests",
-				testAbove, report.ErrorString(s.Errors), s.Metrics["requests_413"])
+				testAbove, report.ErrorString(s.Errors), s.Metrics[connectstorm.MetricRequests413])
 		}
-		if s.Metrics["events_delivered_late"] == 0 {
+		if s.Metrics[connectstorm.MetricEventsDeliveredLate] == 0 {
 			t.Errorf("no event was delivered late: refused clients never retried successfully during the run")
 		}
 		// Count in the database: every client's events 0..n-1 must all be there, once.
@@ -177,10 +177,10 @@ func TestColdAndRetryBatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		generated := int64(s.Metrics["events_generated"])
-		if rows != generated || expected != generated || s.Metrics["events_lost"] != 0 {
+		generated := int64(s.Metrics[connectstorm.MetricEventsGenerated])
+		if rows != generated || expected != generated || s.Metrics[connectstorm.MetricEventsLost] != 0 {
 			t.Errorf("events: generated %d, rows in the database %d, highest sequence numbers say %d, lost %v; want all equal and 0 lost",
-				generated, rows, expected, s.Metrics["events_lost"])
+				generated, rows, expected, s.Metrics[connectstorm.MetricEventsLost])
 		}
 		if clients != testAbove {
 			t.Errorf("events from %d clients, want %d", clients, testAbove)
@@ -247,7 +247,7 @@ func TestRunnerResult(t *testing.T) {
 		t.Fatalf("%d series, want 2", len(res.Series))
 	}
 	last := res.Series[1]
-	if got := last.Metrics["error_onset_concurrency"]; got != testAbove {
+	if got := last.Metrics[connectstorm.MetricErrorOnsetConcurrency]; got != testAbove {
 		t.Errorf("error_onset_concurrency %v, want %d (errors %s)", got, testAbove, report.ErrorString(last.Errors))
 	}
 	for _, name := range []string{"sustainable_rate_per_s", "events_generated", "connects_per_request", "littles_ratio", "peak_backends"} {

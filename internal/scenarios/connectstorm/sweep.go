@@ -51,10 +51,10 @@ func (s *scenario) trackSweep(env *scenarios.Env, pt scenarios.Point, series *re
 		}
 	}
 	if st.onset > 0 {
-		series.Metrics["error_onset_concurrency"] = float64(st.onset)
+		series.Metrics[MetricErrorOnsetConcurrency] = float64(st.onset)
 	}
 	if st.bestRate > 0 {
-		series.Metrics["sustainable_rate_per_s"] = st.bestRate
+		series.Metrics[MetricSustainableRatePerS] = st.bestRate
 	}
 	if pt.Workers == s.maxWorkers {
 		env.Logf("connect-storm: %s", st.sentence(key))

@@ -83,7 +83,7 @@ func TestLockQueueWithoutAndWithLockTimeout(t *testing.T) {
 
 	// Without lock_timeout: sessions wait on the lock, seen by the scenario's watcher and by the
 	// runner's sampler, latency rises, and max_connections runs out.
-	if q := harnesstest.Metric(t, plain, "max_lock_queue_depth"); q < 2 {
+	if q := harnesstest.Metric(t, plain, ddllock.MetricMaxLockQueueDepth); q < 2 {
 		t.Errorf("no-timeout: lock queue peaked at %v, want a queue", q)
 	}
 	waiting := 0
@@ -97,15 +97,15 @@ func TestLockQueueWithoutAndWithLockTimeout(t *testing.T) {
 	}
 	// 13.1× and 9.2× in two loaded runs: the p99 before the ALTER rises with the machine's load,
 	// the queue's seconds of waiting do not, so 5× leaves room and still shows the queue.
-	if r := harnesstest.Metric(t, plain, "app_p99_during_over_before"); r < 5 {
+	if r := harnesstest.Metric(t, plain, ddllock.MetricAppP99DuringOverBefore); r < 5 {
 		t.Errorf("no-timeout: p99 during the ALTER is %.1f× the p99 before it, want the queue to show (≥5×)", r)
 	}
-	if n := harnesstest.Metric(t, plain, "errors_53300"); n == 0 {
+	if n := harnesstest.Metric(t, plain, ddllock.MetricErrors53300); n == 0 {
 		t.Errorf("no-timeout: no 53300 with a connection per request and max_connections 60 (errors %s)",
 			report.ErrorString(plain.Errors))
 	}
-	harnesstest.Metric(t, plain, "time_to_connection_exhaustion_s")
-	if harnesstest.Metric(t, plain, "ddl_succeeded") != 1 {
+	harnesstest.Metric(t, plain, ddllock.MetricTimeToConnectionExhaustionS)
+	if harnesstest.Metric(t, plain, ddllock.MetricDDLSucceeded) != 1 {
 		t.Errorf("no-timeout: the ALTER did not succeed after the blocker let go")
 	}
 	queued := false
@@ -120,18 +120,18 @@ func TestLockQueueWithoutAndWithLockTimeout(t *testing.T) {
 
 	// With lock_timeout and retry: retries, success, a queue no deeper than about one attempt's
 	// arrivals (rate × lock_timeout, doubled for slack, plus the ALTER itself), no 53300.
-	if harnesstest.Metric(t, retried, "ddl_succeeded") != 1 {
-		t.Errorf("lock-timeout: the ALTER never succeeded (retries %v)", retried.Metrics["ddl_retries"])
+	if harnesstest.Metric(t, retried, ddllock.MetricDDLSucceeded) != 1 {
+		t.Errorf("lock-timeout: the ALTER never succeeded (retries %v)", retried.Metrics[ddllock.MetricDDLRetries])
 	}
-	if n := harnesstest.Metric(t, retried, "ddl_retries"); n < 1 {
+	if n := harnesstest.Metric(t, retried, ddllock.MetricDDLRetries); n < 1 {
 		t.Errorf("lock-timeout: %v retries, want some while the blocker held its lock", n)
 	}
 	bound := 2*testRate*lockTimeout.Seconds() + 1
-	q, qPlain := harnesstest.Metric(t, retried, "max_lock_queue_depth"), harnesstest.Metric(t, plain, "max_lock_queue_depth")
+	q, qPlain := harnesstest.Metric(t, retried, ddllock.MetricMaxLockQueueDepth), harnesstest.Metric(t, plain, ddllock.MetricMaxLockQueueDepth)
 	if q > bound || q >= qPlain {
 		t.Errorf("lock-timeout: lock queue peaked at %v, want at most %v and below no-timeout's %v", q, bound, qPlain)
 	}
-	if n := harnesstest.Metric(t, retried, "errors_53300"); n != 0 {
+	if n := harnesstest.Metric(t, retried, ddllock.MetricErrors53300); n != 0 {
 		t.Errorf("lock-timeout: %v 53300 errors, want none", n)
 	}
 }
@@ -177,16 +177,16 @@ func TestStatementTimeoutCancelsLongQueries(t *testing.T) {
 		got[fmt.Sprint(pt.Values["statement_timeout"])] = s
 	}
 	off, on := got["off"], got["1s"]
-	if harnesstest.Metric(t, off, "long_queries_started") == 0 || harnesstest.Metric(t, on, "long_queries_started") == 0 {
-		t.Fatalf("no long queries ran: %v / %v", off.Metrics["long_queries_started"], on.Metrics["long_queries_started"])
+	if harnesstest.Metric(t, off, ddllock.MetricLongQueriesStarted) == 0 || harnesstest.Metric(t, on, ddllock.MetricLongQueriesStarted) == 0 {
+		t.Fatalf("no long queries ran: %v / %v", off.Metrics[ddllock.MetricLongQueriesStarted], on.Metrics[ddllock.MetricLongQueriesStarted])
 	}
-	if n := harnesstest.Metric(t, off, "long_queries_canceled"); n != 0 || off.Errors["57014"] != 0 {
+	if n := harnesstest.Metric(t, off, ddllock.MetricLongQueriesCanceled); n != 0 || off.Errors["57014"] != 0 {
 		t.Errorf("statement_timeout off: %v long queries canceled, errors %s; want none", n, report.ErrorString(off.Errors))
 	}
-	if n := harnesstest.Metric(t, on, "long_queries_canceled"); n == 0 || on.Errors["57014"] == 0 {
+	if n := harnesstest.Metric(t, on, ddllock.MetricLongQueriesCanceled); n == 0 || on.Errors["57014"] == 0 {
 		t.Errorf("statement_timeout 1s: %v long queries canceled, errors %s; want 57014", n, report.ErrorString(on.Errors))
 	}
-	if q := harnesstest.Metric(t, off, "max_lock_queue_depth"); q == 0 {
+	if q := harnesstest.Metric(t, off, ddllock.MetricMaxLockQueueDepth); q == 0 {
 		t.Errorf("pool, no lock_timeout: the pool's sessions never queued on the lock")
 	}
 
@@ -212,14 +212,14 @@ func TestVacuumBlocker(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	got := runThrough(t, with(testSets, "variants", "no-timeout", "connect", "pool", "blocker", "vacuum"))
 	s := got[ddllock.VariantNoTimeout]
-	if q := harnesstest.Metric(t, s, "max_lock_queue_depth"); q == 0 {
+	if q := harnesstest.Metric(t, s, ddllock.MetricMaxLockQueueDepth); q == 0 {
 		t.Errorf("no lock queue behind the ALTER waiting for the VACUUM")
 	}
-	if harnesstest.Metric(t, s, "ddl_succeeded") != 1 {
+	if harnesstest.Metric(t, s, ddllock.MetricDDLSucceeded) != 1 {
 		t.Fatalf("the ALTER did not succeed after the VACUUM")
 	}
-	ddlEnd := harnesstest.Metric(t, s, "ddl_issued_at_s") + harnesstest.Metric(t, s, "ddl_duration_ms")/1000
-	vacuumEnd := harnesstest.Metric(t, s, "blocker_from_s") + harnesstest.Metric(t, s, "blocker_held_ms")/1000
+	ddlEnd := harnesstest.Metric(t, s, ddllock.MetricDDLIssuedAtS) + harnesstest.Metric(t, s, ddllock.MetricDDLDurationMs)/1000
+	vacuumEnd := harnesstest.Metric(t, s, ddllock.MetricBlockerFromS) + harnesstest.Metric(t, s, ddllock.MetricBlockerHeldMs)/1000
 	// Both ends are seen by the client over separate connections; 100 ms covers their order.
 	if ddlEnd < vacuumEnd-0.1 {
 		t.Errorf("the ALTER finished at %.3f s, before the VACUUM at %.3f s: it did not wait for it", ddlEnd, vacuumEnd)

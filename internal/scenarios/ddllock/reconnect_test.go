@@ -36,8 +36,9 @@ func TestControlConnectionReconnects(t *testing.T) {
 		t.Fatalf("terminated %d; run: %v (status %s, %s); want ok", killed, runErr, res.Status, res.Reason)
 	}
 	m := res.Series[0].Metrics
-	t.Logf("terminated %d; control_reconnects %v, control_errors_57p01 %v", killed, m["control_reconnects"], m["control_errors_57p01"])
-	if m["control_reconnects"] != 1 || m["control_errors_57p01"] != 1 {
-		t.Errorf("control_reconnects %v, control_errors_57p01 %v; want 1 and 1", m["control_reconnects"], m["control_errors_57p01"])
+	reconnects, terminated := result.MetricReconnects(result.MetricPrefixControl), result.MetricErrors(result.MetricPrefixControl, "57P01")
+	t.Logf("terminated %d; %s %v, %s %v", killed, reconnects, m[reconnects], terminated, m[terminated])
+	if m[reconnects] != 1 || m[terminated] != 1 {
+		t.Errorf("%s %v, %s %v; want 1 and 1", reconnects, m[reconnects], terminated, m[terminated])
 	}
 }

@@ -240,7 +240,7 @@ func (r *run) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) error {
 		return err
 	}
 	done := time.Now()
-	w.Observe("app", w.Intended, done.Sub(w.Intended))
+	w.Observe(MetricPrefixApp, w.Intended, done.Sub(w.Intended))
 	w.Observe(r.window(w.Intended, done), w.Intended, done.Sub(w.Intended))
 	return nil
 }
@@ -253,12 +253,12 @@ func (r *run) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) error {
 // "before" keeps only the requests that got through; app_* covers every request.)
 func (r *run) window(intended, done time.Time) string {
 	if issued := r.ddlIssued.Load(); issued == 0 || done.UnixNano() < issued {
-		return "app_before_ddl"
+		return MetricPrefixAppBeforeDDL
 	}
 	if ddlDone := r.ddlDone.Load(); ddlDone == 0 || intended.UnixNano() < ddlDone {
-		return "app_during_ddl"
+		return MetricPrefixAppDuringDDL
 	}
-	return "app_after_ddl"
+	return MetricPrefixAppAfterDDL
 }
 
 func (r *run) noteError(err error) {

@@ -24,54 +24,54 @@ func (r *run) summarize(s *result.Series) {
 	start := s.StartedAt
 	sinceStart := func(t time.Time) float64 { return round3(t.Sub(start).Seconds()) }
 
-	m["errors_53300"] = float64(s.Errors[codeTooManyConnections] + s.Errors[loadgen.ClassTooManyReserved])
-	m["errors_55p03"] = float64(s.Errors[codeLockNotAvailable])
-	m["errors_57014"] = float64(s.Errors[codeQueryCanceled])
+	m[MetricErrors53300] = float64(s.Errors[codeTooManyConnections] + s.Errors[loadgen.ClassTooManyReserved])
+	m[MetricErrors55P03] = float64(s.Errors[codeLockNotAvailable])
+	m[MetricErrors57014] = float64(s.Errors[codeQueryCanceled])
 
 	if !r.blockerIv.from.IsZero() {
-		m["blocker_from_s"] = sinceStart(r.blockerIv.from)
+		m[MetricBlockerFromS] = sinceStart(r.blockerIv.from)
 		if !r.blockerIv.to.IsZero() {
-			m["blocker_held_ms"] = round3(float64(r.blockerIv.to.Sub(r.blockerIv.from).Microseconds()) / 1000)
+			m[MetricBlockerHeldMs] = round3(float64(r.blockerIv.to.Sub(r.blockerIv.from).Microseconds()) / 1000)
 		}
 	}
 	issued, done := r.ddlIssued.Load(), r.ddlDone.Load()
-	m["ddl_succeeded"] = 0
-	m["ddl_retries"] = float64(r.retries)
+	m[MetricDDLSucceeded] = 0
+	m[MetricDDLRetries] = float64(r.retries)
 	if issued != 0 {
-		m["ddl_issued_at_s"] = sinceStart(time.Unix(0, issued))
+		m[MetricDDLIssuedAtS] = sinceStart(time.Unix(0, issued))
 	}
 	if done != 0 {
-		m["ddl_succeeded"] = 1
-		m["ddl_duration_ms"] = round3(float64(done-issued) / 1e6)
+		m[MetricDDLSucceeded] = 1
+		m[MetricDDLDurationMs] = round3(float64(done-issued) / 1e6)
 	}
 	if issued != 0 {
 		if first := r.first53300.Load(); first >= issued {
-			m["time_to_connection_exhaustion_s"] = round3(float64(first-issued) / 1e9)
+			m[MetricTimeToConnectionExhaustionS] = round3(float64(first-issued) / 1e9)
 		} else if t, ok := first53300Second(s.Timeline, start, time.Unix(0, issued)); ok {
 			// The pool met it (outside the operation): the timeline's second is the best we know.
-			m["time_to_connection_exhaustion_s"] = round3(t)
+			m[MetricTimeToConnectionExhaustionS] = round3(t)
 		}
 	}
-	if b, d := m["app_before_ddl_p99_ms"], m["app_during_ddl_p99_ms"]; b > 0 && d > 0 {
-		m["app_p99_during_over_before"] = round3(d / b)
+	if b, d := m[MetricAppBeforeDDLP99Ms], m[MetricAppDuringDDLP99Ms]; b > 0 && d > 0 {
+		m[MetricAppP99DuringOverBefore] = round3(d / b)
 	}
 	maxQueue, maxConns := 0, 0
 	for _, rd := range r.readings {
 		maxQueue, maxConns = max(maxQueue, rd.queue), max(maxConns, rd.appConns)
 	}
-	m["max_lock_queue_depth"] = float64(maxQueue)
-	m["max_app_connections"] = float64(maxConns)
+	m[MetricMaxLockQueueDepth] = float64(maxQueue)
+	m[MetricMaxAppConnections] = float64(maxConns)
 	if r.cfg.variant == VariantLongQueries {
-		m["long_queries_started"] = float64(r.lrqStarted.Load())
-		m["long_queries_canceled"] = float64(r.lrqCancel.Load())
-		m["statement_timeout_ms"] = float64(r.cfg.statementTimeout.Milliseconds())
+		m[MetricLongQueriesStarted] = float64(r.lrqStarted.Load())
+		m[MetricLongQueriesCanceled] = float64(r.lrqCancel.Load())
+		m[MetricStatementTimeoutMs] = float64(r.cfg.statementTimeout.Milliseconds())
 	}
 	if r.cfg.variant == VariantLockTimeout {
-		m["lock_timeout_ms"] = float64(r.cfg.lockTimeout.Milliseconds())
+		m[MetricLockTimeoutMs] = float64(r.cfg.lockTimeout.Milliseconds())
 	}
 	if r.cfg.blocker == blockerVacuum {
-		m["vacuum_cost_delay_ms"] = round3(r.vacuumDelayMs)
-		m["vacuum_cost_units"] = float64(r.vacuumUnits)
+		m[MetricVacuumCostDelayMs] = round3(r.vacuumDelayMs)
+		m[MetricVacuumCostUnits] = float64(r.vacuumUnits)
 	}
 	if r.watchErr != nil && len(r.readings) == 0 {
 		if s.ErrorSamples == nil {
@@ -166,33 +166,33 @@ func (r *run) sentence(s result.Series) string {
 	m := s.Metrics
 	var b strings.Builder
 	fmt.Fprintf(&b, "ddl-lock %s %s: ", r.pt.Variant, report.PointString(r.pt.Values))
-	if m["ddl_issued_at_s"] == 0 {
+	if m[MetricDDLIssuedAtS] == 0 {
 		b.WriteString("the ALTER was never issued")
 		return b.String()
 	}
 	switch {
-	case m["ddl_succeeded"] == 1 && m["ddl_retries"] > 0:
+	case m[MetricDDLSucceeded] == 1 && m[MetricDDLRetries] > 0:
 		fmt.Fprintf(&b, "the ALTER succeeded after %.0f retries (lock_timeout %s), %.1f s after it was first issued; ",
-			m["ddl_retries"], r.cfg.lockTimeout, m["ddl_duration_ms"]/1000)
-	case m["ddl_succeeded"] == 1:
-		fmt.Fprintf(&b, "the ALTER waited %.1f s for its lock; ", m["ddl_duration_ms"]/1000)
+			m[MetricDDLRetries], r.cfg.lockTimeout, m[MetricDDLDurationMs]/1000)
+	case m[MetricDDLSucceeded] == 1:
+		fmt.Fprintf(&b, "the ALTER waited %.1f s for its lock; ", m[MetricDDLDurationMs]/1000)
 	default:
 		b.WriteString("the ALTER never got its lock before the run ended; ")
 	}
-	fmt.Fprintf(&b, "the lock queue on users peaked at %.0f sessions; ", m["max_lock_queue_depth"])
-	if t, ok := m["time_to_connection_exhaustion_s"]; ok {
+	fmt.Fprintf(&b, "the lock queue on users peaked at %.0f sessions; ", m[MetricMaxLockQueueDepth])
+	if t, ok := m[MetricTimeToConnectionExhaustionS]; ok {
 		fmt.Fprintf(&b, "max_connections (%d) was reached %.1f s after the ALTER started (53300 ×%.0f); ",
-			r.cfg.maxConnections, t, m["errors_53300"])
+			r.cfg.maxConnections, t, m[MetricErrors53300])
 	}
-	if before, during := m["app_before_ddl_p99_ms"], m["app_during_ddl_p99_ms"]; before > 0 && during > 0 {
+	if before, during := m[MetricAppBeforeDDLP99Ms], m[MetricAppDuringDDLP99Ms]; before > 0 && during > 0 {
 		fmt.Fprintf(&b, "application p99 %.1f ms before the ALTER, %.1f ms while it was in progress (×%.1f); ",
 			before, during, during/before)
 	}
 	if r.cfg.variant == VariantLongQueries {
 		fmt.Fprintf(&b, "%.0f long queries, %.0f canceled by statement_timeout %s; ",
-			m["long_queries_started"], m["long_queries_canceled"], timeoutString(r.cfg.statementTimeout))
+			m[MetricLongQueriesStarted], m[MetricLongQueriesCanceled], timeoutString(r.cfg.statementTimeout))
 	}
-	if n := m["abandoned_ops"]; n > 0 {
+	if n := m[result.MetricAbandonedOps]; n > 0 {
 		fmt.Fprintf(&b, "requests still waiting when the run ended: %.0f; ", n)
 	}
 	fmt.Fprintf(&b, "the application saw %d errors (%s)", report.TotalErrors(s), report.ErrorString(s.Errors))

@@ -318,14 +318,14 @@ func (st *runState) addFlushFigures(s *result.Series) {
 	if s.Metrics == nil {
 		s.Metrics = map[string]float64{}
 	}
-	for name, h := range map[string]*hdrhistogram.Histogram{"event": b.eventHist, "flush": b.flushHist} {
+	for name, h := range map[string]*hdrhistogram.Histogram{MetricPrefixEvent: b.eventHist, MetricPrefixFlush: b.flushHist} {
 		p := result.PercentilesOf(h)
-		s.Metrics[name+"_p50_ms"] = p.P50
-		s.Metrics[name+"_p90_ms"] = p.P90
-		s.Metrics[name+"_p99_ms"] = p.P99
-		s.Metrics[name+"_p999_ms"] = p.P999
-		s.Metrics[name+"_max_ms"] = p.Max
-		s.Metrics[name+"_count"] = float64(p.Count)
+		s.Metrics[name+result.MetricSuffixP50Ms] = p.P50
+		s.Metrics[name+result.MetricSuffixP90Ms] = p.P90
+		s.Metrics[name+result.MetricSuffixP99Ms] = p.P99
+		s.Metrics[name+result.MetricSuffixP999Ms] = p.P999
+		s.Metrics[name+result.MetricSuffixMaxMs] = p.Max
+		s.Metrics[name+result.MetricSuffixCount] = float64(p.Count)
 		if enc, err := result.EncodeHistogram(h); err == nil && enc != "" {
 			if s.Histograms.Extra == nil {
 				s.Histograms.Extra = map[string]string{}
@@ -339,19 +339,19 @@ func (st *runState) addFlushFigures(s *result.Series) {
 // refused, left in doubt, or (after the drain timeout) never flushed.
 func (st *runState) addBufferedMetrics(m map[string]float64) {
 	b := &st.buffered
-	m["events_generated"] = float64(b.generated.Load())
-	m["events_unflushed"] = float64(b.unflushed.Load())
-	m["events_flushed_after_stop"] = float64(b.afterStop.Load())
-	m["flusher_reconnects"] = float64(b.reconnects)
-	m["flush_interval_ms"] = float64(st.cfg.flushInterval) / float64(time.Millisecond)
+	m[MetricEventsGenerated] = float64(b.generated.Load())
+	m[MetricEventsUnflushed] = float64(b.unflushed.Load())
+	m[MetricEventsFlushedAfterStop] = float64(b.afterStop.Load())
+	m[MetricFlusherReconnects] = float64(b.reconnects)
+	m[MetricFlushIntervalMs] = float64(st.cfg.flushInterval) / float64(time.Millisecond)
 	flushes := b.flushes.Load()
-	m["flushes"] = float64(flushes)
-	m["flushes_full"] = float64(b.flushesFull.Load())
-	m["flushes_by_interval"] = float64(flushes - b.flushesFull.Load())
+	m[MetricFlushes] = float64(flushes)
+	m[MetricFlushesFull] = float64(b.flushesFull.Load())
+	m[MetricFlushesByInterval] = float64(flushes - b.flushesFull.Load())
 	if flushes > 0 {
 		// Rows per flush, over the flushes that started in the measured window.
-		m["batch_rows_mean"] = float64(b.flushRows.Load()) / float64(flushes)
+		m[MetricBatchRowsMean] = float64(b.flushRows.Load()) / float64(flushes)
 	}
 	accounted := st.acked.Load() + st.failed.Load() + st.uncertain.Load() + b.unflushed.Load()
-	m["events_unaccounted"] = float64(b.generated.Load() - accounted)
+	m[MetricEventsUnaccounted] = float64(b.generated.Load() - accounted)
 }

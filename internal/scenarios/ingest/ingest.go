@@ -70,7 +70,7 @@ const (
 
 func init() {
 	scenarios.Register(Name, func() scenarios.Scenario {
-		return &scenario{saturation: scenarios.SaturationTracker{Metric: "saturation_batch", Share: saturationShare}}
+		return &scenario{saturation: scenarios.SaturationTracker{Metric: MetricSaturationBatch, Share: saturationShare}}
 	})
 }
 
@@ -116,7 +116,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"rows_per_s_vs_insert divides by insert's rows/s at the same point.",
 		Variants: variants,
 		// An operation is a batch (an event handed to the buffer in buffered): rows are the unit.
-		Headline: &result.Headline{Metric: "rows_per_s", Label: "row throughput", Unit: "rows/s", Better: result.BetterHigher},
+		Headline: &result.Headline{Metric: MetricRowsPerS, Label: "row throughput", Unit: "rows/s", Better: result.BetterHigher},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(variants...),
 			{Name: "batch", Kind: scenarios.KindInt, List: true, Default: "10,1000", Quick: "10,1000", Full: "1,10,100,1000,10000", Min: 1,
@@ -330,7 +330,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	tbl.walBytes = walAfter - walBefore
 	st.addMetrics(series.Metrics, out.Measured, tbl)
 	s.noteSweep(c, series.Metrics)
-	if lost := series.Metrics["rows_lost"]; lost > 0 {
+	if lost := series.Metrics[MetricRowsLost]; lost > 0 {
 		env.Logf("ingest: %s lost rows: %.0f acknowledged rows are not in the table (rows_lost)", c.variant, lost)
 	}
 	if n := st.unflushed.Load(); n > 0 {
@@ -510,25 +510,25 @@ func (st *runState) addMetrics(m map[string]float64, measured time.Duration, t t
 	c := st.cfg
 	if s := measured.Seconds(); s > 0 {
 		rps := float64(st.windowRows.Load()) / s
-		m["rows_per_s"] = rps
-		m["mb_per_s"] = rps * eventBytes(c.payload) / 1e6
+		m[MetricRowsPerS] = rps
+		m[MetricMBPerS] = rps * eventBytes(c.payload) / 1e6
 	}
-	m["batch"] = float64(c.batch)
+	m[MetricBatch] = float64(c.batch)
 	acked := st.acked.Load()
-	m["rows_acknowledged"] = float64(acked)
-	m["rows_failed"] = float64(st.failed.Load())
-	m["rows_uncertain"] = float64(st.uncertain.Load())
-	m["rows_in_table"] = float64(t.rows)
+	m[MetricRowsAcknowledged] = float64(acked)
+	m[MetricRowsFailed] = float64(st.failed.Load())
+	m[MetricRowsUncertain] = float64(st.uncertain.Load())
+	m[MetricRowsInTable] = float64(t.rows)
 	// Lost: acknowledged but absent. Unaccounted: present beyond what was acknowledged or in doubt.
-	m["rows_lost"] = float64(max(0, acked-t.rows))
-	m["rows_unaccounted"] = float64(max(0, t.rows-acked-st.uncertain.Load()))
+	m[MetricRowsLost] = float64(max(0, acked-t.rows))
+	m[MetricRowsUnaccounted] = float64(max(0, t.rows-acked-st.uncertain.Load()))
 	if t.rows > 0 {
-		m["wal_bytes_per_row"] = float64(t.walBytes) / float64(t.rows)
-		m["table_bytes_per_row"] = float64(t.tableBytes) / float64(t.rows)
-		m["index_bytes_per_row"] = float64(t.indexBytes) / float64(t.rows)
+		m[MetricWALBytesPerRow] = float64(t.walBytes) / float64(t.rows)
+		m[MetricTableBytesPerRow] = float64(t.tableBytes) / float64(t.rows)
+		m[MetricIndexBytesPerRow] = float64(t.indexBytes) / float64(t.rows)
 	}
-	m["wal_bytes"] = float64(t.walBytes)
-	m["event_bytes"] = eventBytes(c.payload)
+	m[MetricWALBytes] = float64(t.walBytes)
+	m[MetricEventBytes] = eventBytes(c.payload)
 	if c.variant == VariantBuffered {
 		st.addBufferedMetrics(m)
 	}
@@ -541,11 +541,11 @@ func (s *scenario) noteSweep(c config, m map[string]float64) {
 	if s.insertRate == nil {
 		s.insertRate = map[string]float64{}
 	}
-	rps := m["rows_per_s"]
+	rps := m[MetricRowsPerS]
 	if c.variant == VariantInsert {
 		s.insertRate[c.pointKey()] = rps
 	} else if ins := s.insertRate[c.pointKey()]; ins > 0 {
-		m["rows_per_s_vs_insert"] = rps / ins
+		m[MetricRowsPerSVsInsert] = rps / ins
 	}
 	s.saturation.Note(c.groupKey(), c.batch, rps, m)
 }

@@ -41,15 +41,15 @@ func run(t *testing.T, ctx context.Context, opts runner.Options) *result.Result 
 func checkRows(t *testing.T, s result.Series) {
 	t.Helper()
 	m := s.Metrics
-	if m["rows_in_table"] == 0 {
+	if m[MetricRowsInTable] == 0 {
 		t.Errorf("%s: no rows written", s.Variant)
 	}
-	if m["rows_in_table"] != m["rows_acknowledged"] || m["rows_failed"] != 0 || m["rows_uncertain"] != 0 {
+	if m[MetricRowsInTable] != m[MetricRowsAcknowledged] || m[MetricRowsFailed] != 0 || m[MetricRowsUncertain] != 0 {
 		t.Errorf("%s: %v rows in the table, %v acknowledged, %v refused, %v in doubt; want all acknowledged and in the table",
-			s.Variant, m["rows_in_table"], m["rows_acknowledged"], m["rows_failed"], m["rows_uncertain"])
+			s.Variant, m[MetricRowsInTable], m[MetricRowsAcknowledged], m[MetricRowsFailed], m[MetricRowsUncertain])
 	}
-	if s.Variant == VariantBuffered && m["events_generated"] != m["rows_in_table"] {
-		t.Errorf("buffered: %v events generated, %v in the table", m["events_generated"], m["rows_in_table"])
+	if s.Variant == VariantBuffered && m[MetricEventsGenerated] != m[MetricRowsInTable] {
+		t.Errorf("buffered: %v events generated, %v in the table", m[MetricEventsGenerated], m[MetricRowsInTable])
 	}
 	if len(s.Errors) > 0 {
 		t.Errorf("%s: errors %v (%v)", s.Variant, s.Errors, s.ErrorSamples)
@@ -76,31 +76,31 @@ func TestEveryVariantAtBatch1000(t *testing.T) {
 		}
 		checkRows(t, s)
 		m := s.Metrics
-		if m["rows_per_s"] <= 0 || m["mb_per_s"] <= 0 {
-			t.Errorf("%s: rows_per_s %v, mb_per_s %v; want both positive", v, m["rows_per_s"], m["mb_per_s"])
+		if m[MetricRowsPerS] <= 0 || m[MetricMBPerS] <= 0 {
+			t.Errorf("%s: rows_per_s %v, mb_per_s %v; want both positive", v, m[MetricRowsPerS], m[MetricMBPerS])
 		}
 		// A row of this table carries ~230 bytes of data: its WAL record and its heap tuple
 		// cannot be smaller.
-		if m["wal_bytes_per_row"] < 200 || m["table_bytes_per_row"] < 200 || m["index_bytes_per_row"] <= 0 {
+		if m[MetricWALBytesPerRow] < 200 || m[MetricTableBytesPerRow] < 200 || m[MetricIndexBytesPerRow] <= 0 {
 			t.Errorf("%s: wal %v, table %v, index %v bytes per row; want at least 200, 200 and above 0",
-				v, m["wal_bytes_per_row"], m["table_bytes_per_row"], m["index_bytes_per_row"])
+				v, m[MetricWALBytesPerRow], m[MetricTableBytesPerRow], m[MetricIndexBytesPerRow])
 		}
 	}
-	insert, cp := series[VariantInsert].Metrics["rows_per_s"], series[VariantCopy].Metrics["rows_per_s"]
+	insert, cp := series[VariantInsert].Metrics[MetricRowsPerS], series[VariantCopy].Metrics[MetricRowsPerS]
 	t.Logf("rows/s: insert %.0f, multi-insert %.0f, copy %.0f, pipeline %.0f, buffered %.0f", insert,
-		series[VariantMultiInsert].Metrics["rows_per_s"], cp, series[VariantPipeline].Metrics["rows_per_s"],
-		series[VariantBuffered].Metrics["rows_per_s"])
+		series[VariantMultiInsert].Metrics[MetricRowsPerS], cp, series[VariantPipeline].Metrics[MetricRowsPerS],
+		series[VariantBuffered].Metrics[MetricRowsPerS])
 	// One commit per event against one per 1,000: measured 37x on 2 cores; 5x is a wide margin
 	// that noise on a shared machine does not close.
 	if cp < 5*insert {
 		t.Errorf("copy %.0f rows/s, insert %.0f rows/s: want copy at least 5x insert", cp, insert)
 	}
-	if r := series[VariantCopy].Metrics["rows_per_s_vs_insert"]; r < 5 {
+	if r := series[VariantCopy].Metrics[MetricRowsPerSVsInsert]; r < 5 {
 		t.Errorf("copy rows_per_s_vs_insert %.2f, want at least 5", r)
 	}
 	b := series[VariantBuffered].Metrics
-	if b["event_count"] == 0 || b["event_p50_ms"] <= 0 || b["event_p99_ms"] < b["event_p50_ms"] {
-		t.Errorf("buffered: event latency count %v, p50 %v, p99 %v; want events recorded", b["event_count"], b["event_p50_ms"], b["event_p99_ms"])
+	if b[MetricEventCount] == 0 || b[MetricEventP50Ms] <= 0 || b[MetricEventP99Ms] < b[MetricEventP50Ms] {
+		t.Errorf("buffered: event latency count %v, p50 %v, p99 %v; want events recorded", b[MetricEventCount], b[MetricEventP50Ms], b[MetricEventP99Ms])
 	}
 	if series[VariantBuffered].Histograms.Extra["event"] == "" {
 		t.Errorf("buffered: no event histogram in the series")
@@ -122,20 +122,20 @@ func TestBufferedOpenLoopFlushesByInterval(t *testing.T) {
 	s := res.Series[0]
 	checkRows(t, s)
 	m := s.Metrics
-	t.Logf("flushes %v (full %v), rows per flush %.0f, event p50 %.1f ms p99 %.1f ms", m["flushes"], m["flushes_full"],
-		m["batch_rows_mean"], m["event_p50_ms"], m["event_p99_ms"])
-	if m["flushes_by_interval"] == 0 || m["flushes_full"] != 0 {
-		t.Errorf("flushes by interval %v, full %v; want every flush by the interval", m["flushes_by_interval"], m["flushes_full"])
+	t.Logf("flushes %v (full %v), rows per flush %.0f, event p50 %.1f ms p99 %.1f ms", m[MetricFlushes], m[MetricFlushesFull],
+		m[MetricBatchRowsMean], m[MetricEventP50Ms], m[MetricEventP99Ms])
+	if m[MetricFlushesByInterval] == 0 || m[MetricFlushesFull] != 0 {
+		t.Errorf("flushes by interval %v, full %v; want every flush by the interval", m[MetricFlushesByInterval], m[MetricFlushesFull])
 	}
 	// 2,000 events/s with a 50 ms interval: about 100 events a flush, far from the batch of 10,000.
-	if m["batch_rows_mean"] >= 1000 {
-		t.Errorf("rows per flush %v, want well under the batch of 10000", m["batch_rows_mean"])
+	if m[MetricBatchRowsMean] >= 1000 {
+		t.Errorf("rows per flush %v, want well under the batch of 10000", m[MetricBatchRowsMean])
 	}
 	// Every event waits for the flush after it: the one that opened the batch the whole interval,
 	// the last almost none. The median waits a good part of it, and none much longer than it plus
 	// a commit.
-	if m["event_p50_ms"] < 10 || m["event_max_ms"] < 40 {
-		t.Errorf("event latency p50 %v ms, max %v ms; want the flush interval's wait in it", m["event_p50_ms"], m["event_max_ms"])
+	if m[MetricEventP50Ms] < 10 || m[MetricEventMaxMs] < 40 {
+		t.Errorf("event latency p50 %v ms, max %v ms; want the flush interval's wait in it", m[MetricEventP50Ms], m[MetricEventMaxMs])
 	}
 }
 
@@ -162,13 +162,13 @@ func TestBufferedInterruptFlushesEverything(t *testing.T) {
 	s := res.Series[0]
 	checkRows(t, s)
 	m := s.Metrics
-	t.Logf("generated %v, in table %v, flushed after the producers stopped %v", m["events_generated"], m["rows_in_table"],
-		m["events_flushed_after_stop"])
-	if m["events_flushed_after_stop"] == 0 {
+	t.Logf("generated %v, in table %v, flushed after the producers stopped %v", m[MetricEventsGenerated], m[MetricRowsInTable],
+		m[MetricEventsFlushedAfterStop])
+	if m[MetricEventsFlushedAfterStop] == 0 {
 		t.Errorf("no event flushed after the producers stopped: want the buffer written out after the cancel")
 	}
-	if m["events_unflushed"] != 0 || m["events_unaccounted"] != 0 {
-		t.Errorf("events unflushed %v, unaccounted %v; want 0", m["events_unflushed"], m["events_unaccounted"])
+	if m[MetricEventsUnflushed] != 0 || m[MetricEventsUnaccounted] != 0 {
+		t.Errorf("events unflushed %v, unaccounted %v; want 0", m[MetricEventsUnflushed], m[MetricEventsUnaccounted])
 	}
 }
 
@@ -223,10 +223,10 @@ func TestBadParameters(t *testing.T) {
 }
 
 func TestSaturation(t *testing.T) {
-	tracker := scenarios.SaturationTracker{Metric: "saturation_batch", Share: saturationShare}
+	tracker := scenarios.SaturationTracker{Metric: MetricSaturationBatch, Share: saturationShare}
 	first := map[string]float64{}
 	tracker.Note("copy", 1, 3000, first)
-	if _, ok := first["saturation_batch"]; ok {
+	if _, ok := first[MetricSaturationBatch]; ok {
 		t.Error("saturation of one batch size: want none")
 	}
 	last := map[string]float64{}
@@ -238,7 +238,7 @@ func TestSaturation(t *testing.T) {
 		tracker.Note("copy", e.batch, e.rps, last)
 	}
 	for _, m := range []map[string]float64{first, last} {
-		if b := m["saturation_batch"]; b != 1000 {
+		if b := m[MetricSaturationBatch]; b != 1000 {
 			t.Errorf("saturation %v, want 1000 (the least batch within 90%% of the best)", b)
 		}
 	}

@@ -43,23 +43,23 @@ func TestBufferedFlushersReconnect(t *testing.T) {
 	s := res.Series[0]
 	m := s.Metrics
 	t.Logf("terminated %d flushers; ops %d, %.0f ops/s, rows_per_s %.0f, p50 %.3f ms, errors %v, reconnects %v, rows in table %v, acknowledged %v, failed %v, in doubt %v",
-		killed, s.Ops, s.ThroughputPerS, m["rows_per_s"], s.LatencyMs.P50, s.Errors, m["flusher_reconnects"],
-		m["rows_in_table"], m["rows_acknowledged"], m["rows_failed"], m["rows_uncertain"])
+		killed, s.Ops, s.ThroughputPerS, m[MetricRowsPerS], s.LatencyMs.P50, s.Errors, m[MetricFlusherReconnects],
+		m[MetricRowsInTable], m[MetricRowsAcknowledged], m[MetricRowsFailed], m[MetricRowsUncertain])
 	if n := s.Errors["other"]; n > 0 {
 		t.Errorf("%d errors filed as other (%v): want every lost flush classified", n, s.ErrorSamples)
 	}
 	if s.Errors["57P01"] == 0 && s.Errors["conn_closed"] == 0 && s.Errors["connection_reset"] == 0 {
 		t.Errorf("errors %v: want the terminated flushes counted (57P01 admin_shutdown)", s.Errors)
 	}
-	if m["flusher_reconnects"] < float64(killed) {
-		t.Errorf("flusher_reconnects %v, want at least the %d flushers terminated", m["flusher_reconnects"], killed)
+	if m[MetricFlusherReconnects] < float64(killed) {
+		t.Errorf("flusher_reconnects %v, want at least the %d flushers terminated", m[MetricFlusherReconnects], killed)
 	}
 	// ops/s counts rows written in the measured window, as rows_per_s does.
-	if math.Abs(s.ThroughputPerS-m["rows_per_s"]) > 0.01*m["rows_per_s"]+1 {
-		t.Errorf("ops/s %.0f, rows_per_s %.0f: want ops/s to be the rows written", s.ThroughputPerS, m["rows_per_s"])
+	if math.Abs(s.ThroughputPerS-m[MetricRowsPerS]) > 0.01*m[MetricRowsPerS]+1 {
+		t.Errorf("ops/s %.0f, rows_per_s %.0f: want ops/s to be the rows written", s.ThroughputPerS, m[MetricRowsPerS])
 	}
-	if m["rows_lost"] != 0 || m["rows_unaccounted"] != 0 || m["events_unaccounted"] != 0 {
-		t.Errorf("rows lost %v, unaccounted %v, events unaccounted %v: want 0", m["rows_lost"], m["rows_unaccounted"], m["events_unaccounted"])
+	if m[MetricRowsLost] != 0 || m[MetricRowsUnaccounted] != 0 || m[MetricEventsUnaccounted] != 0 {
+		t.Errorf("rows lost %v, unaccounted %v, events unaccounted %v: want 0", m[MetricRowsLost], m[MetricRowsUnaccounted], m[MetricEventsUnaccounted])
 	}
 	// The flushers wrote after they were terminated: the timeline's last measured seconds have rows.
 	var late int64

@@ -68,7 +68,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"on a lock on the view), reader and writer p99 before the first refresh and during refreshes, and the " +
 			"worker's rows_per_batch and max_pending_rows.",
 		Variants: []string{VariantPlain, VariantConcurrent, VariantIncremental},
-		Headline: &result.Headline{Metric: "refresh_ms", Label: "refresh time (a batch, for incremental)", Unit: "ms",
+		Headline: &result.Headline{Metric: MetricRefreshMs, Label: "refresh time (a batch, for incremental)", Unit: "ms",
 			Better: result.BetterLower, NoLatencySLO: true},
 		Params: []scenarios.ParamSpec{
 			scenarios.VariantsParam(VariantPlain, VariantConcurrent, VariantIncremental),
@@ -131,7 +131,7 @@ func (g *growthTracker) note(variant string, rows, ms float64, metrics map[strin
 		return
 	}
 	for _, p := range g.points[variant] {
-		p.metrics["growth_exponent"] = math.Round(slope*100) / 100
+		p.metrics[MetricGrowthExponent] = math.Round(slope*100) / 100
 	}
 }
 
@@ -157,18 +157,18 @@ func sentence(variant string, rows int, m map[string]float64) string {
 		return lead + fmt.Sprintf("the worker's batches took %.1f ms (p50, %.0f rows each; %.0f batches), "+
 			"and it brought the summary up to date %.1f ms after the writer stopped; at most %.0f events were pending; "+
 			"reader p99 %.1f ms before, %.1f ms during batches",
-			m["refresh_ms"], m["rows_per_batch"], m["refreshes"], m["up_to_date_ms"], m["max_pending_rows"],
-			m["reader_before_p99_ms"], m["reader_during_p99_ms"])
+			m[MetricRefreshMs], m[MetricRowsPerBatch], m[MetricRefreshes], m[MetricUpToDateMs], m[MetricMaxPendingRows],
+			m[MetricReaderBeforeP99Ms], m[MetricReaderDuringP99Ms])
 	}
 	lock := "no lock seen"
 	switch {
-	case m["refresh_lock_access_exclusive"] == 1:
+	case m[MetricRefreshLockAccessExclusive] == 1:
 		lock = "ACCESS EXCLUSIVE on the view"
-	case m["refresh_lock_exclusive"] == 1:
+	case m[MetricRefreshLockExclusive] == 1:
 		lock = "EXCLUSIVE on the view"
 	}
 	return lead + fmt.Sprintf("a refresh took %.1f ms (median of %.0f) holding %s; readers waiting on it peaked at %.0f; "+
 		"reader p99 %.1f ms before the first refresh, %.1f ms during refreshes (x%.1f); writer p99 %.1f ms before, %.1f ms during",
-		m["refresh_ms"], m["refreshes"], lock, m["readers_waiting_max"], m["reader_before_p99_ms"], m["reader_during_p99_ms"],
-		m["reader_p99_during_over_before"], m["writer_before_p99_ms"], m["writer_during_p99_ms"])
+		m[MetricRefreshMs], m[MetricRefreshes], lock, m[MetricReadersWaitingMax], m[MetricReaderBeforeP99Ms], m[MetricReaderDuringP99Ms],
+		m[MetricReaderP99DuringOverBefore], m[MetricWriterBeforeP99Ms], m[MetricWriterDuringP99Ms])
 }

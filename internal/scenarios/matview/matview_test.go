@@ -61,7 +61,7 @@ func TestRefreshGrowsAndBlocksReadersTheWorkerDoesNot(t *testing.T) {
 		}
 	}
 	growth := func(variant string) float64 {
-		small, large := m[variant+" 5000"]["refresh_ms"], m[variant+" 200000"]["refresh_ms"]
+		small, large := m[variant+" 5000"][MetricRefreshMs], m[variant+" 200000"][MetricRefreshMs]
 		if small <= 0 || large <= 0 {
 			t.Fatalf("%s: refresh_ms %v at 5000 rows, %v at 200000", variant, small, large)
 		}
@@ -73,8 +73,8 @@ func TestRefreshGrowsAndBlocksReadersTheWorkerDoesNot(t *testing.T) {
 	if plainGrowth < 1.5 || concurrentGrowth < 1.5 {
 		t.Errorf("refresh time grew %.2fx (plain) and %.2fx (concurrent) for 40 times the rows; want more than 1.5x", plainGrowth, concurrentGrowth)
 	}
-	batch := m[VariantIncremental+" 200000"]["refresh_ms"]
-	smallRefresh, largeRefresh := m[VariantPlain+" 5000"]["refresh_ms"], m[VariantPlain+" 200000"]["refresh_ms"]
+	batch := m[VariantIncremental+" 200000"][MetricRefreshMs]
+	smallRefresh, largeRefresh := m[VariantPlain+" 5000"][MetricRefreshMs], m[VariantPlain+" 200000"][MetricRefreshMs]
 	if batch*2 > smallRefresh || batch*10 > largeRefresh {
 		t.Errorf("the worker's batch at 200000 rows took %.2f ms, the plain refresh %.2f ms at 5000 rows and %.2f ms at 200000: "+
 			"want the batch under half the first and a tenth of the second", batch, smallRefresh, largeRefresh)
@@ -85,29 +85,29 @@ func TestRefreshGrowsAndBlocksReadersTheWorkerDoesNot(t *testing.T) {
 		// readings (6.6 ms, plain, in one CI run), so there a lock not seen is no finding. A wrong
 		// lock is, at every size: ACCESS EXCLUSIVE under CONCURRENTLY. (A plain refresh holds
 		// EXCLUSIVE beside ACCESS EXCLUSIVE: PostgreSQL 15 lists both for it in pg_locks.)
-		if conc["refresh_lock_access_exclusive"] != 0 {
+		if conc[MetricRefreshLockAccessExclusive] != 0 {
 			t.Errorf("rows=%s: CONCURRENTLY was seen holding ACCESS EXCLUSIVE on the view", rows)
 		}
-		if plain["refresh_lock_access_exclusive"] != 1 || conc["refresh_lock_exclusive"] != 1 {
+		if plain[MetricRefreshLockAccessExclusive] != 1 || conc[MetricRefreshLockExclusive] != 1 {
 			if rows == "5000" {
 				t.Logf("rows=%s: a refresh ended unseen by the lock watcher (plain %v, concurrent %v)", rows,
-					plain["refresh_lock_access_exclusive"], conc["refresh_lock_exclusive"])
+					plain[MetricRefreshLockAccessExclusive], conc[MetricRefreshLockExclusive])
 			} else {
 				t.Errorf("rows=%s: locks seen: plain %v/%v, concurrent %v/%v (access exclusive/exclusive); want plain ACCESS EXCLUSIVE, concurrent EXCLUSIVE",
-					rows, plain["refresh_lock_access_exclusive"], plain["refresh_lock_exclusive"],
-					conc["refresh_lock_access_exclusive"], conc["refresh_lock_exclusive"])
+					rows, plain[MetricRefreshLockAccessExclusive], plain[MetricRefreshLockExclusive],
+					conc[MetricRefreshLockAccessExclusive], conc[MetricRefreshLockExclusive])
 			}
 		}
-		if conc["readers_waiting_max"] != 0 {
-			t.Errorf("rows=%s: %v readers waited on the view during CONCURRENTLY; want none", rows, conc["readers_waiting_max"])
+		if conc[MetricReadersWaitingMax] != 0 {
+			t.Errorf("rows=%s: %v readers waited on the view during CONCURRENTLY; want none", rows, conc[MetricReadersWaitingMax])
 		}
 	}
 	large := m[VariantPlain+" 200000"]
-	if large["readers_waiting_max"] < 1 && large["reader_p99_during_over_before"] < 3 {
+	if large[MetricReadersWaitingMax] < 1 && large[MetricReaderP99DuringOverBefore] < 3 {
 		t.Errorf("plain refresh at 200000 rows: no reader seen waiting and reader p99 during/before %.2f; want readers blocked",
-			large["reader_p99_during_over_before"])
+			large[MetricReaderP99DuringOverBefore])
 	}
-	if _, ok := m[VariantIncremental+" 200000"]["growth_exponent"]; !ok {
+	if _, ok := m[VariantIncremental+" 200000"][MetricGrowthExponent]; !ok {
 		t.Error("no growth_exponent over the sweep")
 	}
 }

@@ -93,7 +93,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	started := time.Now()
 	err = p.measure(ctx, admin)
 	series := p.series(started, time.Since(started))
-	s.growth.note(pt.Variant, float64(rows), series.Metrics["refresh_ms"], series.Metrics)
+	s.growth.note(pt.Variant, float64(rows), series.Metrics[MetricRefreshMs], series.Metrics)
 	series.Sentence = sentence(pt.Variant, rows, series.Metrics)
 	env.Logf("%s", series.Sentence)
 	return series, err

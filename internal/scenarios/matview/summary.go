@@ -32,47 +32,47 @@ func (p *point) series(started time.Time, elapsed time.Duration) result.Series {
 	}
 	s.Histograms.Latency, _ = result.EncodeHistogram(ops)
 	m := s.Metrics
-	m["rows"] = float64(p.rows)
-	m["accounts"] = float64(accountsFor(p.rows))
-	m["refreshes"] = float64(len(p.refreshes))
-	m["refresh_ms"] = round3(float64(ops.ValueAtQuantile(50)) / 1000)
-	m["up_to_date_ms"] = round3(float64(p.upToDate.Microseconds()) / 1000)
+	m[MetricRows] = float64(p.rows)
+	m[MetricAccounts] = float64(accountsFor(p.rows))
+	m[MetricRefreshes] = float64(len(p.refreshes))
+	m[MetricRefreshMs] = round3(float64(ops.ValueAtQuantile(50)) / 1000)
+	m[MetricUpToDateMs] = round3(float64(p.upToDate.Microseconds()) / 1000)
 	if p.variant == VariantIncremental {
 		var rows int64
 		for _, r := range p.refreshes {
 			rows += r.rows
 		}
 		if len(p.refreshes) > 0 {
-			m["rows_per_batch"] = round3(float64(rows) / float64(len(p.refreshes)))
+			m[MetricRowsPerBatch] = round3(float64(rows) / float64(len(p.refreshes)))
 		}
-		m["max_pending_rows"] = float64(p.pendingMax)
+		m[MetricMaxPendingRows] = float64(p.pendingMax)
 	} else {
-		m["refresh_lock_access_exclusive"] = flag(p.lockModes[lockAccessExclusive])
-		m["refresh_lock_exclusive"] = flag(p.lockModes[lockExclusive])
+		m[MetricRefreshLockAccessExclusive] = flag(p.lockModes[lockAccessExclusive])
+		m[MetricRefreshLockExclusive] = flag(p.lockModes[lockExclusive])
 	}
 	waitingMax := 0
 	for _, rd := range p.waiting {
 		waitingMax = max(waitingMax, rd.waiting)
 	}
-	m["readers_waiting_max"] = float64(waitingMax)
+	m[MetricReadersWaitingMax] = float64(waitingMax)
 
 	readBefore, readDuring := p.split(p.reads)
 	writeBefore, writeDuring := p.split(p.writes)
 	put := func(name string, h *hdrhistogram.Histogram) {
 		if h.TotalCount() > 0 {
-			m[name+"_p99_ms"] = round3(float64(h.ValueAtQuantile(99)) / 1000)
-			m[name+"_count"] = float64(h.TotalCount())
+			m[name+result.MetricSuffixP99Ms] = round3(float64(h.ValueAtQuantile(99)) / 1000)
+			m[name+result.MetricSuffixCount] = float64(h.TotalCount())
 		}
 	}
-	put("reader_before", readBefore)
-	put("reader_during", readDuring)
-	put("writer_before", writeBefore)
-	put("writer_during", writeDuring)
-	if b, d := m["reader_before_p99_ms"], m["reader_during_p99_ms"]; b > 0 && d > 0 {
-		m["reader_p99_during_over_before"] = round3(d / b)
+	put(MetricPrefixReaderBefore, readBefore)
+	put(MetricPrefixReaderDuring, readDuring)
+	put(MetricPrefixWriterBefore, writeBefore)
+	put(MetricPrefixWriterDuring, writeDuring)
+	if b, d := m[MetricReaderBeforeP99Ms], m[MetricReaderDuringP99Ms]; b > 0 && d > 0 {
+		m[MetricReaderP99DuringOverBefore] = round3(d / b)
 	}
-	if b, d := m["writer_before_p99_ms"], m["writer_during_p99_ms"]; b > 0 && d > 0 {
-		m["writer_p99_during_over_before"] = round3(d / b)
+	if b, d := m[MetricWriterBeforeP99Ms], m[MetricWriterDuringP99Ms]; b > 0 && d > 0 {
+		m[MetricWriterP99DuringOverBefore] = round3(d / b)
 	}
 	s.Timeline = p.timeline(started, elapsed)
 	return s

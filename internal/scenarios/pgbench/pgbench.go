@@ -136,7 +136,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	}
 	if m := reportedTPS.FindSubmatch(stdout.Bytes()); m != nil {
 		tps, _ := strconv.ParseFloat(string(m[1]), 64)
-		series.Metrics["pgbench_reported_tps"] = tps // over its whole -T, warm-up included
+		series.Metrics[MetricPgbenchReportedTPS] = tps // over its whole -T, warm-up included
 	}
 	return series, runErr
 }

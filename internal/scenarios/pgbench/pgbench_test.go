@@ -9,6 +9,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/result"
 )
 
 // TestPgbenchLogBecomesASeries runs pgbench -S through the runner on a local server and checks
@@ -35,7 +36,7 @@ func TestPgbenchLogBecomesASeries(t *testing.T) {
 		t.Fatalf("%d series, want 1", len(res.Series))
 	}
 	s := res.Series[0]
-	reported := s.Metrics["pgbench_reported_tps"]
+	reported := s.Metrics[MetricPgbenchReportedTPS]
 	t.Logf("from the log: %.0f lookups/s (%d in %.1f s), p50 %.3f ms, p99 %.3f ms; pgbench printed %.0f tps",
 		s.ThroughputPerS, s.Ops, s.DurationS, s.LatencyMs.P50, s.LatencyMs.P99, reported)
 	if s.Ops == 0 || reported == 0 {
@@ -67,7 +68,7 @@ func TestPgbenchLogBecomesASeries(t *testing.T) {
 	if warm != 1 || measured < 2 {
 		t.Errorf("timeline: %d warm-up and %d measured seconds with operations, want 1 and at least 2", warm, measured)
 	}
-	if s.Metrics["client_cpu_ms_per_1k_ops"] <= 0 {
+	if s.Metrics[result.MetricClientCPUMsPer1kOps] <= 0 {
 		t.Errorf("no client CPU recorded: %v", s.Metrics)
 	}
 }

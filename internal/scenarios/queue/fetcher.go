@@ -214,7 +214,7 @@ func (f *fetcher) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) err
 			ids, err := claimUpTo(cctx, conn, token, min(f.batch, idle))
 			finished := time.Now()
 			cancel()
-			w.Observe("claim", finished, finished.Sub(started))
+			w.Observe(MetricPrefixClaim, finished, finished.Sub(started))
 			if err != nil {
 				st.addUncertain(token)
 				if ctx.Err() != nil {
@@ -314,9 +314,9 @@ func (f *fetcher) flushDue(ctx context.Context, w *loadgen.Worker, conn *pgx.Con
 	if err != nil {
 		return err
 	}
-	w.Observe("complete", started, done.Sub(started))
+	w.Observe(MetricPrefixComplete, started, done.Sub(started))
 	for _, s := range e2e {
-		w.Observe("end_to_end", done, time.Duration(s*float64(time.Second)))
+		w.Observe(MetricPrefixEndToEnd, done, time.Duration(s*float64(time.Second)))
 	}
 	if f.st.inWindow(ctx, done) {
 		f.st.jobs.Add(int64(len(e2e)))
@@ -416,7 +416,7 @@ type designs struct {
 // ratio in m (jobs_per_s_vs_conn_per_worker), or "" when no connection-per-worker variant ran at
 // these workers.
 func (d *designs) note(c config, m map[string]float64) string {
-	jobs := m["jobs_per_s"]
+	jobs := m[MetricJobsPerS]
 	if !isFetcher(c.variant) {
 		if d.best == nil {
 			d.best = map[int]struct {
@@ -434,7 +434,7 @@ func (d *designs) note(c config, m map[string]float64) string {
 	if !ok || b.jobsPerS <= 0 {
 		return ""
 	}
-	m["jobs_per_s_vs_conn_per_worker"] = jobs / b.jobsPerS
+	m[MetricJobsPerSVsConnPerWorker] = jobs / b.jobsPerS
 	return fmt.Sprintf("%d workers on %d connections (%s): %.0f jobs/s; on %d connections with fetch batches of %d (%s): %.0f jobs/s, ×%.1f",
 		c.workers, c.workers, b.variant, b.jobsPerS, c.conns, c.batch, c.variant, jobs, jobs/b.jobsPerS)
 }

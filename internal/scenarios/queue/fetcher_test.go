@@ -26,17 +26,17 @@ func TestFetchersShareConnectionsExactlyOnce(t *testing.T) {
 	}
 	for _, v := range []string{VariantFetcher, VariantFetcherNotify} {
 		m := series[v].Metrics
-		if m["jobs_interrupted"] != 0 {
-			t.Errorf("%s: %v jobs left running at the end; the drain completes or gives back every job", v, m["jobs_interrupted"])
+		if m[MetricJobsInterrupted] != 0 {
+			t.Errorf("%s: %v jobs left running at the end; the drain completes or gives back every job", v, m[MetricJobsInterrupted])
 		}
-		if m["conns"] != 4 || series[v].Point["conns"] != 4 || series[v].Point["batch"] != defaultFetchBatch {
-			t.Errorf("%s: conns %v, point %v; want 4 connections and batch %d", v, m["conns"], series[v].Point, defaultFetchBatch)
+		if m[MetricConns] != 4 || series[v].Point["conns"] != 4 || series[v].Point["batch"] != defaultFetchBatch {
+			t.Errorf("%s: conns %v, point %v; want 4 connections and batch %d", v, m[MetricConns], series[v].Point, defaultFetchBatch)
 		}
 	}
-	if f, d := series[VariantFetcher].Metrics["jobs_per_s"], series[VariantDedicated].Metrics["jobs_per_s"]; !(f > d) {
+	if f, d := series[VariantFetcher].Metrics[MetricJobsPerS], series[VariantDedicated].Metrics[MetricJobsPerS]; !(f > d) {
 		t.Errorf("200 workers: fetcher on 4 connections %.0f jobs/s, dedicated on 200 %.0f; want the fetcher ahead", f, d)
 	}
-	if r := series[VariantFetcher].Metrics["jobs_per_s_vs_conn_per_worker"]; !(r > 1) {
+	if r := series[VariantFetcher].Metrics[MetricJobsPerSVsConnPerWorker]; !(r > 1) {
 		t.Errorf("jobs_per_s_vs_conn_per_worker %v: want the fetcher's ratio to the best connection-per-worker variant, above 1", r)
 	}
 }
@@ -53,7 +53,7 @@ func TestFetcherNotifyWakesAtOnce(t *testing.T) {
 	for _, v := range []string{VariantFetcher, VariantFetcherNotify} {
 		checkExactlyOnce(t, series[v])
 	}
-	polled, notified := series[VariantFetcher].Metrics["end_to_end_p50_ms"], series[VariantFetcherNotify].Metrics["end_to_end_p50_ms"]
+	polled, notified := series[VariantFetcher].Metrics[MetricEndToEndP50Ms], series[VariantFetcherNotify].Metrics[MetricEndToEndP50Ms]
 	// Polling every 400 ms leaves a job ~200 ms on average; a notified claim waits for a round trip.
 	if !(polled > 100) || !(notified < polled/2) {
 		t.Errorf("end-to-end p50: polling %.1f ms, notified %.1f ms; want polling over 100 ms and notify under half of it", polled, notified)

@@ -284,10 +284,10 @@ func addLongTxnFigures(s *result.Series, h *xminHolder, readings []tableReading)
 			peak = max(peak, r.deadTuples())
 		}
 	}
-	m["dead_tuples_peak"] = float64(peak)
+	m[MetricDeadTuplesPeak] = float64(peak)
 	addThirds(s)
 	if h == nil {
-		m["long_txn_held_s"] = 0
+		m[MetricLongTxnHeldS] = 0
 		return
 	}
 	started, ended, byTimeout, _ := h.span()
@@ -295,13 +295,13 @@ func addLongTxnFigures(s *result.Series, h *xminHolder, readings []tableReading)
 		ended = time.Now()
 	}
 	early := ended.Before(loadEnd)
-	m["long_txn_held_s"] = ended.Sub(started).Seconds()
-	m["long_txn_ended_by_timeout"] = 0
+	m[MetricLongTxnHeldS] = ended.Sub(started).Seconds()
+	m[MetricLongTxnEndedByTimeout] = 0
 	if byTimeout {
-		m["long_txn_ended_by_timeout"] = 1
+		m[MetricLongTxnEndedByTimeout] = 1
 	}
 	if early {
-		m["xmin_released_at_s"] = ended.Sub(s.StartedAt).Seconds()
+		m[MetricXminReleasedAtS] = ended.Sub(s.StartedAt).Seconds()
 		// Dead tuples when the holder went, and the least they came down to after.
 		var at, least int64 = -1, -1
 		for _, r := range readings {
@@ -313,7 +313,7 @@ func addLongTxnFigures(s *result.Series, h *xminHolder, readings []tableReading)
 			}
 		}
 		if at >= 0 && least >= 0 {
-			m["dead_tuples_at_release"], m["dead_tuples_least_after_release"] = float64(at), float64(least)
+			m[MetricDeadTuplesAtRelease], m[MetricDeadTuplesLeastAfterRelease] = float64(at), float64(least)
 		}
 	}
 	// Autovacuum runs from the first reading after the snapshot to the last one before its end.
@@ -328,7 +328,7 @@ func addLongTxnFigures(s *result.Series, h *xminHolder, readings []tableReading)
 		}
 	}
 	if first != nil {
-		m["autovacuum_runs_while_held"] = float64(last.autovacuums() - first.autovacuums())
+		m[MetricAutovacuumRunsWhileHeld] = float64(last.autovacuums() - first.autovacuums())
 	}
 	for i := range s.Timeline {
 		sec := &s.Timeline[i]
@@ -373,11 +373,11 @@ func addThirds(s *result.Series) {
 	first, last := measured[:n], measured[len(measured)-n:]
 	if all > 0 {
 		m := s.Metrics
-		m["jobs_per_s_first_third"] = m["jobs_per_s"] * mean(first, ops) / all
-		m["jobs_per_s_last_third"] = m["jobs_per_s"] * mean(last, ops) / all
+		m[MetricJobsPerSFirstThird] = m[MetricJobsPerS] * mean(first, ops) / all
+		m[MetricJobsPerSLastThird] = m[MetricJobsPerS] * mean(last, ops) / all
 	}
-	s.Metrics["p99_ms_first_third"] = mean(first, p99)
-	s.Metrics["p99_ms_last_third"] = mean(last, p99)
+	s.Metrics[MetricP99MsFirstThird] = mean(first, p99)
+	s.Metrics[MetricP99MsLastThird] = mean(last, p99)
 }
 
 // startWatchAndHolder starts, on the process that owns the queue (not the other shards), the
@@ -405,22 +405,22 @@ func startWatchAndHolder(ctx context.Context, env *scenarios.Env, c config, owne
 // autovacuum runs, and jobs/s from the first third of the run to the last.
 func longTxnSentence(m map[string]float64) string {
 	trend := ""
-	if first, ok := m["jobs_per_s_first_third"]; ok {
-		trend = fmt.Sprintf("; jobs/s %.0f in the first third, %.0f in the last", first, m["jobs_per_s_last_third"])
+	if first, ok := m[MetricJobsPerSFirstThird]; ok {
+		trend = fmt.Sprintf("; jobs/s %.0f in the first third, %.0f in the last", first, m[MetricJobsPerSLastThird])
 	}
 	switch {
-	case m["long_txn_held_s"] == 0:
+	case m[MetricLongTxnHeldS] == 0:
 		return fmt.Sprintf("no long transaction: %.0f autovacuum runs, dead tuples at most %.0f, %.0f at the end%s",
-			m["autovacuum_runs"], m["dead_tuples_peak"], m["dead_tuples"], trend)
-	case m["long_txn_ended_by_timeout"] == 1:
+			m[MetricAutovacuumRuns], m[MetricDeadTuplesPeak], m[MetricDeadTuples], trend)
+	case m[MetricLongTxnEndedByTimeout] == 1:
 		return fmt.Sprintf("idle_in_transaction_session_timeout ended the long transaction at %.1f s: dead tuples %.0f, then down to %.0f%s",
-			m["xmin_released_at_s"], m["dead_tuples_at_release"], m["dead_tuples_least_after_release"], trend)
+			m[MetricXminReleasedAtS], m[MetricDeadTuplesAtRelease], m[MetricDeadTuplesLeastAfterRelease], trend)
 	default:
 		after := ""
-		if at, ok := m["xmin_released_at_s"]; ok {
-			after = fmt.Sprintf(", then it ended at %.1f s and they came down to %.0f", at, m["dead_tuples_least_after_release"])
+		if at, ok := m[MetricXminReleasedAtS]; ok {
+			after = fmt.Sprintf(", then it ended at %.1f s and they came down to %.0f", at, m[MetricDeadTuplesLeastAfterRelease])
 		}
 		return fmt.Sprintf("a snapshot held %.0f s: dead tuples rose to %.0f through %.0f autovacuum runs while it held%s%s",
-			m["long_txn_held_s"], m["dead_tuples_peak"], m["autovacuum_runs_while_held"], after, trend)
+			m[MetricLongTxnHeldS], m[MetricDeadTuplesPeak], m[MetricAutovacuumRunsWhileHeld], after, trend)
 	}
 }

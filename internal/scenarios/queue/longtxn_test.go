@@ -45,11 +45,12 @@ func TestLongTransactionHoldsBackVacuum(t *testing.T) {
 	if none == nil || held == nil || fixed == nil {
 		t.Fatalf("points %v, want long_txn_s 0, 3600 and 3600 with a 3 s timeout", byPoint)
 	}
-	perJob := func(m map[string]float64) float64 { return m["queue_dead_tuples"] / max(m["jobs_done"], 1) }
+	queueDead := tableMetric(MetricPrefixQueue, MetricDeadTuples)
+	perJob := func(m map[string]float64) float64 { return m[queueDead] / max(m[MetricJobsDone], 1) }
 	t.Logf("queue dead tuples per job done: none %.2f (%v dead, %v jobs), held %.2f (%v dead, %v jobs, %v autovacuum runs while held); "+
 		"fixed: released at %.1f s, dead %v then %v",
-		perJob(none), none["queue_dead_tuples"], none["jobs_done"], perJob(held), held["queue_dead_tuples"], held["jobs_done"],
-		held["autovacuum_runs_while_held"], fixed["xmin_released_at_s"], fixed["dead_tuples_at_release"], fixed["dead_tuples_least_after_release"])
+		perJob(none), none[queueDead], none[MetricJobsDone], perJob(held), held[queueDead], held[MetricJobsDone],
+		held[MetricAutovacuumRunsWhileHeld], fixed[MetricXminReleasedAtS], fixed[MetricDeadTuplesAtRelease], fixed[MetricDeadTuplesLeastAfterRelease])
 
 	// Each job leaves two dead versions in the queue table (its claim's update, its delete).
 	// Held: vacuum removed none of them. Without: it removed most.
@@ -59,31 +60,31 @@ func TestLongTransactionHoldsBackVacuum(t *testing.T) {
 	if perJob(none) >= 1 {
 		t.Errorf("no long transaction: %.2f dead queue tuples per job done, want under 1 (autovacuum removing them)", perJob(none))
 	}
-	if held["dead_tuples"] <= none["dead_tuples"] {
-		t.Errorf("dead tuples at the end: %v held, %v without, want more held", held["dead_tuples"], none["dead_tuples"])
+	if held[MetricDeadTuples] <= none[MetricDeadTuples] {
+		t.Errorf("dead tuples at the end: %v held, %v without, want more held", held[MetricDeadTuples], none[MetricDeadTuples])
 	}
-	if held["autovacuum_runs_while_held"] < 1 {
-		t.Errorf("held: %v autovacuum runs while held, want some (that removed nothing)", held["autovacuum_runs_while_held"])
+	if held[MetricAutovacuumRunsWhileHeld] < 1 {
+		t.Errorf("held: %v autovacuum runs while held, want some (that removed nothing)", held[MetricAutovacuumRunsWhileHeld])
 	}
-	if held["long_txn_held_s"] < whole || held["long_txn_ended_by_timeout"] != 0 {
+	if held[MetricLongTxnHeldS] < whole || held[MetricLongTxnEndedByTimeout] != 0 {
 		t.Errorf("held: long_txn_held_s %v, ended by timeout %v; want the whole %v s point, not ended by the server",
-			held["long_txn_held_s"], held["long_txn_ended_by_timeout"], whole)
+			held[MetricLongTxnHeldS], held[MetricLongTxnEndedByTimeout], whole)
 	}
-	if _, ok := held["xmin_released_at_s"]; ok {
-		t.Errorf("held: xmin_released_at_s %v, want none (held to the end)", held["xmin_released_at_s"])
+	if _, ok := held[MetricXminReleasedAtS]; ok {
+		t.Errorf("held: xmin_released_at_s %v, want none (held to the end)", held[MetricXminReleasedAtS])
 	}
-	if none["long_txn_held_s"] != 0 {
-		t.Errorf("no long transaction: long_txn_held_s %v, want 0", none["long_txn_held_s"])
+	if none[MetricLongTxnHeldS] != 0 {
+		t.Errorf("no long transaction: long_txn_held_s %v, want 0", none[MetricLongTxnHeldS])
 	}
 
 	// Fixed: the server ended the holder after 3 s idle, and vacuum caught up.
-	if fixed["long_txn_ended_by_timeout"] != 1 {
-		t.Errorf("fixed: long_txn_ended_by_timeout %v, want 1", fixed["long_txn_ended_by_timeout"])
+	if fixed[MetricLongTxnEndedByTimeout] != 1 {
+		t.Errorf("fixed: long_txn_ended_by_timeout %v, want 1", fixed[MetricLongTxnEndedByTimeout])
 	}
-	if r, ok := fixed["xmin_released_at_s"]; !ok || r <= 0 || r >= whole {
+	if r, ok := fixed[MetricXminReleasedAtS]; !ok || r <= 0 || r >= whole {
 		t.Errorf("fixed: xmin_released_at_s %v (set %v), want the release within the %v s point", r, ok, whole)
 	}
-	if at, least := fixed["dead_tuples_at_release"], fixed["dead_tuples_least_after_release"]; at == 0 || least > at/2 {
+	if at, least := fixed[MetricDeadTuplesAtRelease], fixed[MetricDeadTuplesLeastAfterRelease]; at == 0 || least > at/2 {
 		t.Errorf("fixed: %v dead tuples at the release, least after it %v; want them at least halved", at, least)
 	}
 	released := false
@@ -91,7 +92,7 @@ func TestLongTransactionHoldsBackVacuum(t *testing.T) {
 	for _, sec := range byPoint[[2]float64{3600, 3}].Timeline {
 		if sec.Extra["xmin_released"] == 1 {
 			released = true
-			if sec.Extra["xmin_held"] == 1 && float64(sec.T) > fixed["xmin_released_at_s"]+1 {
+			if sec.Extra["xmin_held"] == 1 && float64(sec.T) > fixed[MetricXminReleasedAtS]+1 {
 				t.Errorf("fixed: second %d both held and released past the release", sec.T)
 			}
 		}

@@ -105,7 +105,7 @@ var schemaSQL string
 
 func init() {
 	scenarios.Register(Name, func() scenarios.Scenario {
-		return &scenario{saturation: scenarios.SaturationTracker{Metric: "saturation_workers", Share: saturationShare}}
+		return &scenario{saturation: scenarios.SaturationTracker{Metric: MetricSaturationWorkers, Share: saturationShare}}
 	})
 }
 
@@ -137,7 +137,7 @@ func (*scenario) Doc() scenarios.Doc {
 			"idle_in_transaction_timeout ends it, the fix. The timeline carries the tables' dead tuples, sizes and " +
 			"autovacuum runs every second.",
 		Variants: variants,
-		Headline: &result.Headline{Metric: "jobs_per_s", Label: "job throughput", Unit: "jobs/s", Better: result.BetterHigher},
+		Headline: &result.Headline{Metric: MetricJobsPerS, Label: "job throughput", Unit: "jobs/s", Better: result.BetterHigher},
 		Params: append([]scenarios.ParamSpec{
 			scenarios.VariantsParam(variants...),
 			{Name: "workers", Kind: scenarios.KindInt, List: true, Default: "50,500", Quick: "50", Full: "10,100,500,1000,2000", Min: 1,
@@ -495,10 +495,10 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		return series, errors.Join(runErr, err)
 	}
 	if acked := st.acknowledged.Load(); acked > 0 {
-		series.Metrics["client_cpu_ms_per_1k_jobs"] = cpu.Seconds() * 1e3 / float64(acked) * 1000
+		series.Metrics[MetricClientCPUMsPer1kJobs] = cpu.Seconds() * 1e3 / float64(acked) * 1000
 	}
 	if fetch != nil {
-		series.Metrics["conns"] = float64(len(fetch.lanes))
+		series.Metrics[MetricConns] = float64(len(fetch.lanes))
 	}
 
 	// The checks run even after an interrupt, on a context of their own, so the result says
@@ -508,9 +508,9 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	if admin, err = ctl.Live(cctx); err != nil {
 		return series, errors.Join(runErr, err)
 	}
-	ctl.AddMetrics(series.Metrics, "control")
+	ctl.AddMetrics(series.Metrics, result.MetricPrefixControl)
 	terminated := endWorkerBackends(cctx, admin, role.appName())
-	series.Metrics["backends_terminated_after_run"] = float64(terminated)
+	series.Metrics[MetricBackendsTerminatedAfterRun] = float64(terminated)
 	if err := role.finish(ctx, cctx, admin, st); err != nil {
 		return series, errors.Join(runErr, err)
 	}

@@ -56,15 +56,15 @@ func runOn(t *testing.T, opts runner.Options, sets map[string]string, latencies 
 func checkExactlyOnce(t *testing.T, s result.Series) {
 	t.Helper()
 	m := s.Metrics
-	if m["jobs_lost"] != 0 || m["jobs_duplicated"] != 0 {
-		t.Errorf("%s: jobs_lost %v, jobs_duplicated %v, want 0 and 0", s.Variant, m["jobs_lost"], m["jobs_duplicated"])
+	if m[MetricJobsLost] != 0 || m[MetricJobsDuplicated] != 0 {
+		t.Errorf("%s: jobs_lost %v, jobs_duplicated %v, want 0 and 0", s.Variant, m[MetricJobsLost], m[MetricJobsDuplicated])
 	}
-	if m["jobs_done"] == 0 || m["jobs_per_s"] == 0 {
-		t.Errorf("%s: no job done (jobs_done %v, jobs_per_s %v)", s.Variant, m["jobs_done"], m["jobs_per_s"])
+	if m[MetricJobsDone] == 0 || m[MetricJobsPerS] == 0 {
+		t.Errorf("%s: no job done (jobs_done %v, jobs_per_s %v)", s.Variant, m[MetricJobsDone], m[MetricJobsPerS])
 	}
-	if sum := m["jobs_done"] + m["jobs_pending_at_end"] + m["jobs_interrupted"]; sum != m["jobs_enqueued"] {
+	if sum := m[MetricJobsDone] + m[MetricJobsPendingAtEnd] + m[MetricJobsInterrupted]; sum != m[MetricJobsEnqueued] {
 		t.Errorf("%s: done %v + pending %v + interrupted %v = %v, want the %v enqueued", s.Variant,
-			m["jobs_done"], m["jobs_pending_at_end"], m["jobs_interrupted"], sum, m["jobs_enqueued"])
+			m[MetricJobsDone], m[MetricJobsPendingAtEnd], m[MetricJobsInterrupted], sum, m[MetricJobsEnqueued])
 	}
 	if len(s.Errors) > 0 {
 		t.Errorf("%s: errors %v (%v)", s.Variant, s.Errors, s.ErrorSamples)
@@ -85,19 +85,19 @@ func TestDedicatedQueueBeatsNaiveAt200Workers(t *testing.T) {
 			t.Fatalf("no series for %s", v)
 		}
 		checkExactlyOnce(t, s)
-		if s.Metrics["peak_connections"] < 200 {
-			t.Errorf("%s: peak_connections %v, want the 200 workers' connections", v, s.Metrics["peak_connections"])
+		if s.Metrics[result.MetricPeakConnections] < 200 {
+			t.Errorf("%s: peak_connections %v, want the 200 workers' connections", v, s.Metrics[result.MetricPeakConnections])
 		}
 	}
 	naive, dedicated := series[VariantNaive].Metrics, series[VariantDedicated].Metrics
 	t.Logf("claim p99: naive %.1f ms, dedicated %.1f ms; jobs/s: naive %.0f, dedicated %.0f",
-		naive["claim_p99_ms"], dedicated["claim_p99_ms"], naive["jobs_per_s"], dedicated["jobs_per_s"])
-	if naive["claim_p99_ms"] <= dedicated["claim_p99_ms"] {
+		naive[MetricClaimP99Ms], dedicated[MetricClaimP99Ms], naive[MetricJobsPerS], dedicated[MetricJobsPerS])
+	if naive[MetricClaimP99Ms] <= dedicated[MetricClaimP99Ms] {
 		t.Errorf("claim p99: naive %.2f ms, dedicated %.2f ms; want dedicated lower",
-			naive["claim_p99_ms"], dedicated["claim_p99_ms"])
+			naive[MetricClaimP99Ms], dedicated[MetricClaimP99Ms])
 	}
-	if naive["jobs_per_s"] >= dedicated["jobs_per_s"] {
-		t.Errorf("jobs/s: naive %.0f, dedicated %.0f; want dedicated higher", naive["jobs_per_s"], dedicated["jobs_per_s"])
+	if naive[MetricJobsPerS] >= dedicated[MetricJobsPerS] {
+		t.Errorf("jobs/s: naive %.0f, dedicated %.0f; want dedicated higher", naive[MetricJobsPerS], dedicated[MetricJobsPerS])
 	}
 }
 
@@ -117,10 +117,10 @@ func TestExactlyOnceWithProducerAndWork(t *testing.T) {
 		checkExactlyOnce(t, s)
 		// Enqueued at 500/s with capacity to spare: the workers keep up and sit idle part of
 		// the time, and jobs wait milliseconds, not the run's length.
-		if s.Metrics["idle_worker_fraction"] <= 0 {
-			t.Errorf("%s: idle_worker_fraction %v, want idle claims below capacity", v, s.Metrics["idle_worker_fraction"])
+		if s.Metrics[MetricIdleWorkerFraction] <= 0 {
+			t.Errorf("%s: idle_worker_fraction %v, want idle claims below capacity", v, s.Metrics[MetricIdleWorkerFraction])
 		}
-		if p50 := s.Metrics["end_to_end_p50_ms"]; p50 <= 0 || p50 > 1000 {
+		if p50 := s.Metrics[MetricEndToEndP50Ms]; p50 <= 0 || p50 > 1000 {
 			t.Errorf("%s: end_to_end_p50_ms %v, want between 0 and 1000", v, p50)
 		}
 	}
@@ -142,7 +142,7 @@ func TestLatencyCutsJobThroughput(t *testing.T) {
 		jobs := map[float64]float64{}
 		for _, s := range series {
 			checkExactlyOnce(t, s)
-			jobs[s.Point[runner.LatencyKey].(float64)] = s.Metrics["jobs_per_s"]
+			jobs[s.Point[runner.LatencyKey].(float64)] = s.Metrics[MetricJobsPerS]
 		}
 		t.Logf("attempt %d: jobs/s at 10 workers: %.0f at 1 ms, %.0f at 12 ms (%.1fx)", attempt, jobs[1], jobs[12], jobs[1]/jobs[12])
 		// 10 workers × 1 job per 2 round trips of at least 12 ms: at most ~417 jobs/s.
@@ -180,7 +180,7 @@ func TestServerSideWorkKeepsBackendsBusy(t *testing.T) {
 			t.Fatalf("work_on=%s: no server samples in the timeline", workOn)
 		}
 		// 10 workers at 50 ms a job cannot pass 200 jobs/s: the work was done.
-		if jps := s.Metrics["jobs_per_s"]; jps > 210 {
+		if jps := s.Metrics[MetricJobsPerS]; jps > 210 {
 			t.Errorf("work_on=%s: %.0f jobs/s, more than 10 workers doing 50 ms jobs can", workOn, jps)
 		}
 		return sum / n
@@ -321,10 +321,10 @@ func TestPlanFitsMaxConnections(t *testing.T) {
 
 func TestSaturation(t *testing.T) {
 	t.Parallel()
-	tracker := scenarios.SaturationTracker{Metric: "saturation_workers", Share: saturationShare}
+	tracker := scenarios.SaturationTracker{Metric: MetricSaturationWorkers, Share: saturationShare}
 	first := map[string]float64{}
 	tracker.Note("dedicated/1", 10, 1000, first)
-	if _, ok := first["saturation_workers"]; ok {
+	if _, ok := first[MetricSaturationWorkers]; ok {
 		t.Fatal("one worker count has no saturation point")
 	}
 	for _, e := range []struct {
@@ -333,7 +333,7 @@ func TestSaturation(t *testing.T) {
 	}{{100, 3000}, {500, 3200}, {1000, 2500}, {100, 2800}} {
 		tracker.Note("dedicated/1", e.workers, e.jobs, map[string]float64{})
 	}
-	if w := first["saturation_workers"]; w != 100 {
+	if w := first[MetricSaturationWorkers]; w != 100 {
 		t.Fatalf("saturation %v, want 100 (3000 of the best 3200 is past 90%%)", w)
 	}
 }

@@ -42,21 +42,24 @@ func TestFeederAndControlReconnect(t *testing.T) {
 	}
 	s := res.Series[0]
 	m := s.Metrics
+	feederReconnects, feeder57P01 := result.MetricReconnects(MetricPrefixFeeder), result.MetricErrors(MetricPrefixFeeder, "57P01")
+	controlReconnects, control57P01 := result.MetricReconnects(result.MetricPrefixControl), result.MetricErrors(result.MetricPrefixControl, "57P01")
+	producerReconnects := result.MetricReconnects(MetricPrefixProducer)
 	t.Logf("terminated %d backends; jobs done %v, lost %v, duplicated %v, interrupted %v; errors %v; feeder errors %v, reconnects %v, 57P01 %v; control reconnects %v, 57P01 %v; producer reconnects %v",
-		killed, m["jobs_done"], m["jobs_lost"], m["jobs_duplicated"], m["jobs_interrupted"], s.Errors,
-		m["feeder_errors"], m["feeder_reconnects"], m["feeder_errors_57p01"], m["control_reconnects"], m["control_errors_57p01"], m["producer_reconnects"])
-	if m["jobs_lost"] != 0 || m["jobs_duplicated"] != 0 {
-		t.Errorf("jobs_lost %v, jobs_duplicated %v, want 0 and 0", m["jobs_lost"], m["jobs_duplicated"])
+		killed, m[MetricJobsDone], m[MetricJobsLost], m[MetricJobsDuplicated], m[MetricJobsInterrupted], s.Errors,
+		m[MetricFeederErrors], m[feederReconnects], m[feeder57P01], m[controlReconnects], m[control57P01], m[producerReconnects])
+	if m[MetricJobsLost] != 0 || m[MetricJobsDuplicated] != 0 {
+		t.Errorf("jobs_lost %v, jobs_duplicated %v, want 0 and 0", m[MetricJobsLost], m[MetricJobsDuplicated])
 	}
-	if sum := m["jobs_done"] + m["jobs_pending_at_end"] + m["jobs_interrupted"]; sum != m["jobs_enqueued"] {
+	if sum := m[MetricJobsDone] + m[MetricJobsPendingAtEnd] + m[MetricJobsInterrupted]; sum != m[MetricJobsEnqueued] {
 		t.Errorf("done %v + pending %v + interrupted %v = %v, want the %v enqueued",
-			m["jobs_done"], m["jobs_pending_at_end"], m["jobs_interrupted"], sum, m["jobs_enqueued"])
+			m[MetricJobsDone], m[MetricJobsPendingAtEnd], m[MetricJobsInterrupted], sum, m[MetricJobsEnqueued])
 	}
-	if m["feeder_reconnects"] < 1 || m["control_reconnects"] < 1 || m["feeder_errors_57p01"]+m["control_errors_57p01"] < 1 {
-		t.Errorf("feeder_reconnects %v, control_reconnects %v: want both connections reconnected and their 57P01 counted", m["feeder_reconnects"], m["control_reconnects"])
+	if m[feederReconnects] < 1 || m[controlReconnects] < 1 || m[feeder57P01]+m[control57P01] < 1 {
+		t.Errorf("feeder_reconnects %v, control_reconnects %v: want both connections reconnected and their 57P01 counted", m[feederReconnects], m[controlReconnects])
 	}
-	if m["producer_reconnects"] < 1 {
-		t.Errorf("producer_reconnects %v, want the producer reconnected", m["producer_reconnects"])
+	if m[producerReconnects] < 1 {
+		t.Errorf("producer_reconnects %v, want the producer reconnected", m[producerReconnects])
 	}
 	if n := s.Errors["other"]; n > 0 {
 		t.Errorf("%d errors filed as other (%v)", n, s.ErrorSamples)

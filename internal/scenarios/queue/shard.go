@@ -206,10 +206,10 @@ WHERE t.id > $1 AND t.status = 'running' AND NOT coalesce(t.claim_token = ANY ($
 
 // addMetrics adds shard 0's figures of the shards' reports.
 func (r shardRole) addMetrics(m map[string]float64, sc shardCheck) {
-	m["jobs_acknowledged"] = float64(sc.acknowledged)
+	m[MetricJobsAcknowledged] = float64(sc.acknowledged)
 	if !r.sharded() {
 		return
 	}
-	m["exactly_once_shards"] = float64(len(sc.reported))
-	m["jobs_abandoned_by_lost_shards"] = float64(sc.abandoned)
+	m[MetricExactlyOnceShards] = float64(len(sc.reported))
+	m[MetricJobsAbandonedByLostShards] = float64(sc.abandoned)
 }

@@ -160,13 +160,13 @@ func (st *runState) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) e
 		if err != nil {
 			st.addUncertain(token)
 			if ctx.Err() != nil {
-				w.Observe("claim", finished, d)
+				w.Observe(MetricPrefixClaim, finished, d)
 				st.cutOffClaims.Add(1)
 				return ctx.Err()
 			}
 			return fmt.Errorf("queue claim: %w", err)
 		}
-		w.Observe("claim", finished, d)
+		w.Observe(MetricPrefixClaim, finished, d)
 		if st.inWindow(ctx, finished) {
 			st.claims.Add(1)
 			if len(ids) == 0 {
@@ -196,10 +196,10 @@ func (st *runState) op(ctx context.Context, w *loadgen.Worker, conn *pgx.Conn) e
 		st.addUncertain(token)
 		return fmt.Errorf("queue complete: %w", err)
 	}
-	w.Observe("complete", started, done.Sub(started))
+	w.Observe(MetricPrefixComplete, started, done.Sub(started))
 	st.acknowledged.Add(int64(len(e2e)))
 	for _, s := range e2e {
-		w.Observe("end_to_end", done, time.Duration(s*float64(time.Second)))
+		w.Observe(MetricPrefixEndToEnd, done, time.Duration(s*float64(time.Second)))
 	}
 	if st.inWindow(ctx, done) {
 		st.jobs.Add(int64(len(e2e)))

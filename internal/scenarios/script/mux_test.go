@@ -12,6 +12,7 @@ import (
 	scriptscn "github.com/pgscale/pgscale/internal/scenarios/script"
 	"github.com/pgscale/pgscale/internal/script"
 	"github.com/pgscale/pgscale/internal/usage"
+	"github.com/pgscale/pgscale/result"
 )
 
 // onMux are the parameters of a run of workers clients on the mux engine.
@@ -61,7 +62,7 @@ func TestMuxGsetIfCountsAsGoroutinesDo(t *testing.T) {
 			t.Fatalf("%s %s: %v", run.engine, run.protocol, err)
 		}
 		setup = nil
-		committed := int64(s.Metrics["transactions_with_warmup"])
+		committed := int64(s.Metrics[scriptscn.MetricTransactionsWithWarmup])
 		total += committed
 		if got := query(t, target, "SELECT sum(n) FROM counters"); got != total || committed == 0 || len(s.Errors) != 0 {
 			t.Fatalf("%s %s: the counters add up to %d, the runs report %d committed transactions (this one %d, errors %v)",
@@ -81,10 +82,10 @@ func TestMuxRetriesSerializationFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Scripts[0].Retries["40001"] == 0 || s.Metrics["retries"] == 0 {
+	if s.Scripts[0].Retries["40001"] == 0 || s.Metrics[scriptscn.MetricRetries] == 0 {
 		t.Fatalf("retries %v: want 40001 retries from four clients on one row", s.Scripts[0].Retries)
 	}
-	if got, committed := query(t, target, "SELECT n FROM hot"), int64(s.Metrics["transactions_with_warmup"]); got != committed {
+	if got, committed := query(t, target, "SELECT n FROM hot"), int64(s.Metrics[scriptscn.MetricTransactionsWithWarmup]); got != committed {
 		t.Fatalf("the row counts %d updates, the run reports %d committed transactions", got, committed)
 	}
 }
@@ -102,8 +103,8 @@ func TestMuxRuntimeErrors(t *testing.T) {
 			s.Errors, s.ErrorSamples, s.Statements[0].Count)
 	}
 	s, err = runScriptWith(t, target, scriptscn.Options{Files: []string{"testdata/unset.sql"}}, onMux("2"))
-	if err == nil || !strings.Contains(err.Error(), "every worker stopped") || s.Metrics["stopped_workers"] != 2 {
-		t.Fatalf("err %v, stopped %v: want every worker stopped", err, s.Metrics["stopped_workers"])
+	if err == nil || !strings.Contains(err.Error(), "every worker stopped") || s.Metrics[result.MetricStoppedWorkers] != 2 {
+		t.Fatalf("err %v, stopped %v: want every worker stopped", err, s.Metrics[result.MetricStoppedWorkers])
 	}
 }
 
@@ -177,7 +178,7 @@ func TestMuxReportsTheServersReason(t *testing.T) {
 	if s.Errors["57P01"] != 2 {
 		t.Errorf("errors %v (%v): want both transactions failed under 57P01", s.Errors, s.ErrorSamples)
 	}
-	if stopped := s.Metrics["stopped_workers"]; stopped != 2 {
+	if stopped := s.Metrics[result.MetricStoppedWorkers]; stopped != 2 {
 		t.Errorf("stopped workers %v, want 2", stopped)
 	}
 }

@@ -111,13 +111,13 @@ func (s *Scenario) run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	if err != nil {
 		return series, err
 	}
-	series.Metrics["transactions_with_warmup"] = float64(out.AllOps)
-	series.Metrics["scale"] = float64(l.scale())
+	series.Metrics[MetricTransactionsWithWarmup] = float64(out.AllOps)
+	series.Metrics[MetricScale] = float64(l.scale())
 	if err := fillBreakdown(&series, l.scripts, ps, out.Parts); err != nil {
 		return series, err
 	}
 	// On the mux engine a run whose clients all stopped ends early, with the engine's error.
-	if n := int(series.Metrics["stopped_workers"]); n > 0 && (runErr == nil || engine.engine == engineMux && n == pt.Workers) {
+	if n := int(series.Metrics[result.MetricStoppedWorkers]); n > 0 && (runErr == nil || engine.engine == engineMux && n == pt.Workers) {
 		if n == pt.Workers {
 			seen := map[string]int64{} // the warm-up's too: the workers may have stopped there
 			for _, sec := range series.Timeline {
@@ -222,7 +222,7 @@ func fillBreakdown(series *result.Series, scripts []*script.Script, ps parts, sn
 		}
 	}
 	if retries > 0 {
-		series.Metrics["retries"] = float64(retries)
+		series.Metrics[MetricRetries] = float64(retries)
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ func query(t *testing.T, target harness.Target, sql string) int64 {
 // row per committed transaction, warm-up included.
 func checkTPCB(t *testing.T, target harness.Target, s result.Series) {
 	t.Helper()
-	committed := int64(s.Metrics["transactions_with_warmup"])
+	committed := int64(s.Metrics[scriptscn.MetricTransactionsWithWarmup])
 	if s.Ops == 0 || committed < s.Ops {
 		t.Fatalf("ops %d, transactions_with_warmup %d: want some, and the second at least the first", s.Ops, committed)
 	}
@@ -166,7 +166,7 @@ func TestZipfianIfGsetCountsAsTheDatabaseDoes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	committed := int64(s.Metrics["transactions_with_warmup"])
+	committed := int64(s.Metrics[scriptscn.MetricTransactionsWithWarmup])
 	if got := query(t, target, "SELECT sum(n) FROM counters"); got != committed || committed == 0 {
 		t.Fatalf("the counters add up to %d, the run reports %d committed transactions", got, committed)
 	}
@@ -195,8 +195,8 @@ func TestRuntimeErrorIsAScriptError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "every worker stopped") {
 		t.Fatalf("err %v: want every worker stopped", err)
 	}
-	if s.Metrics["stopped_workers"] != 2 {
-		t.Fatalf("stopped_workers %v, want 2", s.Metrics["stopped_workers"])
+	if s.Metrics[result.MetricStoppedWorkers] != 2 {
+		t.Fatalf("stopped_workers %v, want 2", s.Metrics[result.MetricStoppedWorkers])
 	}
 }
 
@@ -249,10 +249,10 @@ func TestSerializationFailuresAreRetriedAndCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := s.Scripts[0]
-	if sc.Retries["40001"] == 0 || s.Metrics["retries"] == 0 {
-		t.Fatalf("retries %v (metric %v): want 40001 retries from four clients on one row", sc.Retries, s.Metrics["retries"])
+	if sc.Retries["40001"] == 0 || s.Metrics[scriptscn.MetricRetries] == 0 {
+		t.Fatalf("retries %v (metric %v): want 40001 retries from four clients on one row", sc.Retries, s.Metrics[scriptscn.MetricRetries])
 	}
-	committed := int64(s.Metrics["transactions_with_warmup"])
+	committed := int64(s.Metrics[scriptscn.MetricTransactionsWithWarmup])
 	if got := query(t, target, "SELECT n FROM hot"); got != committed {
 		t.Fatalf("the row counts %d updates, the run reports %d committed transactions", got, committed)
 	}
@@ -274,11 +274,11 @@ func TestSerializationFailuresWithoutRetryFailAndGoOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Scripts[0].Errors["40001"] == 0 || s.Errors["40001"] == 0 || s.Metrics["stopped_workers"] != 0 {
+	if s.Scripts[0].Errors["40001"] == 0 || s.Errors["40001"] == 0 || s.Metrics[result.MetricStoppedWorkers] != 0 {
 		t.Fatalf("script errors %v, series errors %v, stopped %v: want failed 40001 transactions and every worker going on",
-			s.Scripts[0].Errors, s.Errors, s.Metrics["stopped_workers"])
+			s.Scripts[0].Errors, s.Errors, s.Metrics[result.MetricStoppedWorkers])
 	}
-	if got, committed := query(t, target, "SELECT n FROM hot"), int64(s.Metrics["transactions_with_warmup"]); got != committed {
+	if got, committed := query(t, target, "SELECT n FROM hot"), int64(s.Metrics[scriptscn.MetricTransactionsWithWarmup]); got != committed {
 		t.Fatalf("the row counts %d updates, the run reports %d committed transactions", got, committed)
 	}
 }

@@ -97,7 +97,7 @@ func TestNoSlotLeftOnDSNTarget(t *testing.T) {
 	if err != nil || res.Status != report.StatusOK {
 		t.Fatalf("run: %v (status %s)", err, res.Status)
 	}
-	if held := harnesstest.Metric(t, res.Series[0], "slot_retained_end_mb"); held <= 0 {
+	if held := harnesstest.Metric(t, res.Series[0], MetricSlotRetainedEndMB); held <= 0 {
 		t.Errorf("the slot held %v MB at the end; want the WAL written", held)
 	}
 	if after := settledState(t, conn, before); after != before {

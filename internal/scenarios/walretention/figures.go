@@ -92,42 +92,42 @@ func (f figures) fillSeconds(sizeMB float64) float64 {
 
 // addMetrics writes the figures into a series' metrics.
 func (f figures) addMetrics(m map[string]float64) {
-	m["wal_rate_mb_s"] = round2(f.walRateMBs)
-	m["wal_written_mb"] = round2(f.walWrittenMB)
+	m[MetricWALRateMBS] = round2(f.walRateMBs)
+	m[MetricWALWrittenMB] = round2(f.walWrittenMB)
 	if f.walDirKnown {
-		m["pg_wal_start_mb"] = round2(f.walDirStartMB)
-		m["pg_wal_peak_mb"] = round2(f.walDirPeakMB)
-		m["pg_wal_end_mb"] = round2(f.walDirEndMB)
+		m[MetricPgWALStartMB] = round2(f.walDirStartMB)
+		m[MetricPgWALPeakMB] = round2(f.walDirPeakMB)
+		m[MetricPgWALEndMB] = round2(f.walDirEndMB)
 	}
 	if f.slot {
-		m["slot_retained_peak_mb"] = round2(f.slotRetainedPeakMB)
-		m["slot_retained_end_mb"] = round2(f.slotRetainedEndMB)
-		m["slot_invalidated"] = 0
+		m[MetricSlotRetainedPeakMB] = round2(f.slotRetainedPeakMB)
+		m[MetricSlotRetainedEndMB] = round2(f.slotRetainedEndMB)
+		m[MetricSlotInvalidated] = 0
 		if f.slotInvalidated {
-			m["slot_invalidated"] = 1
-			m["slot_invalidated_at_s"] = round2(f.slotInvalidatedAtS)
+			m[MetricSlotInvalidated] = 1
+			m[MetricSlotInvalidatedAtS] = round2(f.slotInvalidatedAtS)
 		}
 		if f.safeWALKnown {
-			m["safe_wal_size_min_mb"] = round2(f.safeWALMinMB)
+			m[MetricSafeWALSizeMinMB] = round2(f.safeWALMinMB)
 		}
 	}
-	m["quota_reached"] = 0
+	m[MetricQuotaReached] = 0
 	if f.quotaReached {
-		m["quota_reached"] = 1
-		m["quota_reached_at_s"] = round2(f.quotaReachedAtS)
+		m[MetricQuotaReached] = 1
+		m[MetricQuotaReachedAtS] = round2(f.quotaReachedAtS)
 	}
 }
 
 // addFillMetrics writes the arithmetic of how long the quota and the disk last.
 func (f figures) addFillMetrics(m map[string]float64, cfg config, server serverWAL) {
-	m["quota_mb"] = cfg.quotaMB
-	m["disk_mb"] = cfg.diskMB
+	m[MetricQuotaMB] = cfg.quotaMB
+	m[MetricDiskMB] = cfg.diskMB
 	if s := f.fillSeconds(cfg.quotaMB); s > 0 {
-		m["quota_fill_s"] = round2(s)
-		m["disk_fill_hours"] = round2(f.fillSeconds(cfg.diskMB) / 3600)
+		m[MetricQuotaFillS] = round2(s)
+		m[MetricDiskFillHours] = round2(f.fillSeconds(cfg.diskMB) / 3600)
 	}
-	m["max_wal_size_mb"] = server.maxWALMB
-	m["max_slot_wal_keep_size_mb"] = server.keepMB
+	m[MetricMaxWALSizeMB] = server.maxWALMB
+	m[MetricMaxSlotWALKeepSizeMB] = server.keepMB
 }
 
 // addTimeline puts, in each second of the timeline, the last reading taken in it: pg_wal_mb,

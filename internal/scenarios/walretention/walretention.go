@@ -92,7 +92,7 @@ func (*scenario) Doc() scenarios.Doc {
 			{Name: "slot", Kind: scenarios.KindString, Default: slotLogical, Choices: []string{slotLogical, slotPhysical},
 				Help: "the kind of slot left unattended: logical (pgoutput; needs wal_level=logical) or physical"},
 		},
-		Headline:     &report.Headline{Metric: "pg_wal_peak_mb", Label: "peak pg_wal size", Unit: "MB", Better: report.BetterLower, NoLatencySLO: true},
+		Headline:     &report.Headline{Metric: MetricPgWALPeakMB, Label: "peak pg_wal size", Unit: "MB", Better: report.BetterLower, NoLatencySLO: true},
 		Intrusive:    true,
 		IntrusiveWhy: "it creates a replication slot that holds the server's WAL while it runs",
 		Duration:     60 * time.Second, Warmup: 0,
@@ -260,7 +260,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		env.Logf("wal-retention %s: %s", pt.Variant, c)
 	}
 	if monFailures > 0 {
-		series.Metrics["wal_monitor_errors"] = float64(monFailures)
+		series.Metrics[MetricWALMonitorErrors] = float64(monFailures)
 		if series.ErrorSamples == nil {
 			series.ErrorSamples = map[string]string{}
 		}

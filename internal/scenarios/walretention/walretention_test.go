@@ -40,45 +40,45 @@ func TestUnattendedSlotHoldsWALAndKeepSizeBoundsIt(t *testing.T) {
 	got := runnertest.ByVariant(res)
 	none, unattended, bounded := got[VariantNoSlot], got[VariantUnattended], got[VariantKeepSize]
 	for _, s := range []report.Series{none, unattended, bounded} {
-		if w := harnesstest.Metric(t, s, "wal_written_mb"); w < testMinWritMB {
+		if w := harnesstest.Metric(t, s, MetricWALWrittenMB); w < testMinWritMB {
 			t.Fatalf("%s wrote %.0f MB of WAL in %s; the test needs at least %d MB (3 × max_wal_size) to tell recycling from retention",
 				s.Variant, w, testDuration, testMinWritMB)
 		}
 	}
 
 	// No slot: pg_wal stays near max_wal_size although several times that was written.
-	if peak := harnesstest.Metric(t, none, "pg_wal_peak_mb"); peak > 2*testMaxWALMB+testMarginMB {
+	if peak := harnesstest.Metric(t, none, MetricPgWALPeakMB); peak > 2*testMaxWALMB+testMarginMB {
 		t.Errorf("no-slot: pg_wal peaked at %.0f MB; want it recycled, within %d MB", peak, 2*testMaxWALMB+testMarginMB)
 	}
 
 	// The unattended slot holds every byte written since it was made, and pg_wal grows by as much.
-	written := harnesstest.Metric(t, unattended, "wal_written_mb")
-	if held := harnesstest.Metric(t, unattended, "slot_retained_end_mb"); held < 0.9*written || held < 3*testMaxWALMB {
+	written := harnesstest.Metric(t, unattended, MetricWALWrittenMB)
+	if held := harnesstest.Metric(t, unattended, MetricSlotRetainedEndMB); held < 0.9*written || held < 3*testMaxWALMB {
 		t.Errorf("unattended-slot: the slot holds %.0f MB of %.0f MB written; want nearly all, and at least 3 × max_wal_size", held, written)
 	}
-	start, end := harnesstest.Metric(t, unattended, "pg_wal_start_mb"), harnesstest.Metric(t, unattended, "pg_wal_end_mb")
+	start, end := harnesstest.Metric(t, unattended, MetricPgWALStartMB), harnesstest.Metric(t, unattended, MetricPgWALEndMB)
 	if end-start < 0.8*written {
 		t.Errorf("unattended-slot: pg_wal went from %.0f to %.0f MB while %.0f MB was written; want it to grow by nearly as much", start, end, written)
 	}
-	if r := end / harnesstest.Metric(t, none, "pg_wal_end_mb"); r < 2 {
+	if r := end / harnesstest.Metric(t, none, MetricPgWALEndMB); r < 2 {
 		t.Errorf("unattended-slot: pg_wal at the end is %.1f× no-slot's; want at least 2×", r)
 	}
-	if harnesstest.Metric(t, unattended, "slot_invalidated") != 0 {
+	if harnesstest.Metric(t, unattended, MetricSlotInvalidated) != 0 {
 		t.Error("unattended-slot: the slot was invalidated; nothing should bound it")
 	}
-	if harnesstest.Metric(t, unattended, "quota_reached") != 1 {
+	if harnesstest.Metric(t, unattended, MetricQuotaReached) != 1 {
 		t.Error("unattended-slot: the 96 MB quota was never reached")
 	}
 
 	// max_slot_wal_keep_size: the slot is invalidated and pg_wal stays within keep size + checkpoints.
-	if harnesstest.Metric(t, bounded, "slot_invalidated") != 1 {
-		t.Errorf("max-slot-wal-keep-size: the slot was never invalidated (retained peak %.0f MB)", harnesstest.Metric(t, bounded, "slot_retained_peak_mb"))
+	if harnesstest.Metric(t, bounded, MetricSlotInvalidated) != 1 {
+		t.Errorf("max-slot-wal-keep-size: the slot was never invalidated (retained peak %.0f MB)", harnesstest.Metric(t, bounded, MetricSlotRetainedPeakMB))
 	}
-	if peak := harnesstest.Metric(t, bounded, "pg_wal_peak_mb"); peak > testKeepMB+2*testMaxWALMB+testMarginMB {
+	if peak := harnesstest.Metric(t, bounded, MetricPgWALPeakMB); peak > testKeepMB+2*testMaxWALMB+testMarginMB {
 		t.Errorf("max-slot-wal-keep-size: pg_wal peaked at %.0f MB; want at most keep_size + 2 × max_wal_size + %d MB = %d MB",
 			peak, testMarginMB, testKeepMB+2*testMaxWALMB+testMarginMB)
 	}
-	if got := harnesstest.Metric(t, bounded, "max_slot_wal_keep_size_mb"); got != testKeepMB {
+	if got := harnesstest.Metric(t, bounded, MetricMaxSlotWALKeepSizeMB); got != testKeepMB {
 		t.Errorf("max-slot-wal-keep-size: the server has max_slot_wal_keep_size %v MB, want %d", got, testKeepMB)
 	}
 	lost := false

@@ -21,16 +21,16 @@ func (r *run) summarize(s *report.Series) {
 	m := s.Metrics
 	ms := func(d time.Duration) float64 { return round3(float64(d.Microseconds()) / 1000) }
 
-	m["max_connections"] = float64(r.cfg.maxConnections)
-	m["client_timeout_ms"] = ms(r.cfg.clientTimeout)
-	m["slow_query_ms"] = ms(r.cfg.slowQuery)
-	m["statement_timeout_ms"] = ms(r.cfg.statementTimeout)
-	m["check_interval_ms"] = ms(r.cfg.checkInterval)
-	m["errors_53300"] = float64(s.Errors[codeTooManyConnections] + s.Errors[loadgen.ClassTooManyReserved])
-	m["errors_57014"] = float64(s.Errors[codeQueryCanceled])
-	m["client_timeouts"] = float64(r.clientTimeouts.Load()) // over the whole load, warm-up included, as the zombies
-	m["slow_requests"] = float64(r.slowStarted.Load())
-	m["clients_gone_mid_query"] = float64(r.clientGone.Load())
+	m[MetricMaxConnections] = float64(r.cfg.maxConnections)
+	m[MetricClientTimeoutMs] = ms(r.cfg.clientTimeout)
+	m[MetricSlowQueryMs] = ms(r.cfg.slowQuery)
+	m[MetricStatementTimeoutMs] = ms(r.cfg.statementTimeout)
+	m[MetricCheckIntervalMs] = ms(r.cfg.checkInterval)
+	m[MetricErrors53300] = float64(s.Errors[codeTooManyConnections] + s.Errors[loadgen.ClassTooManyReserved])
+	m[MetricErrors57014] = float64(s.Errors[codeQueryCanceled])
+	m[MetricClientTimeouts] = float64(r.clientTimeouts.Load()) // over the whole load, warm-up included, as the zombies
+	m[MetricSlowRequests] = float64(r.slowStarted.Load())
+	m[MetricClientsGoneMidQuery] = float64(r.clientGone.Load())
 
 	peak := reading{}
 	for _, rd := range r.readings {
@@ -38,31 +38,31 @@ func (r *run) summarize(s *report.Series) {
 		peak.appConns = max(peak.appConns, rd.appConns)
 		peak.connections = max(peak.connections, rd.connections)
 	}
-	m["zombies_peak"] = float64(peak.zombies)
-	m["app_connections_peak"] = float64(peak.appConns)
-	m["connections_peak"] = float64(peak.connections)
+	m[MetricZombiesPeak] = float64(peak.zombies)
+	m[MetricAppConnectionsPeak] = float64(peak.appConns)
+	m[MetricConnectionsPeak] = float64(peak.connections)
 
 	if first := r.first53300.Load(); first != 0 {
 		at := time.Unix(0, first)
 		if start := r.loadStart.Load(); start != 0 {
-			m["time_to_first_53300_s"] = round3(at.Sub(time.Unix(0, start)).Seconds())
+			m[MetricTimeToFirst53300S] = round3(at.Sub(time.Unix(0, start)).Seconds())
 		}
 		// The last reading before the refusal: what held the connections when it came.
 		for _, rd := range r.readings {
 			if rd.at.After(at) {
 				break
 			}
-			m["zombies_at_first_53300"] = float64(rd.zombies)
-			m["connections_at_first_53300"] = float64(rd.connections)
+			m[MetricZombiesAtFirst53300] = float64(rd.zombies)
+			m[MetricConnectionsAtFirst53300] = float64(rd.connections)
 		}
 	}
 
 	lifetimes := slices.Clone(r.lifetimes)
 	slices.Sort(lifetimes)
-	m["zombies_exited"] = float64(len(lifetimes))
+	m[MetricZombiesExited] = float64(len(lifetimes))
 	if n := len(lifetimes); n > 0 {
-		m["zombie_after_close_p50_ms"] = ms(lifetimes[n/2])
-		m["zombie_after_close_max_ms"] = ms(lifetimes[n-1])
+		m[MetricZombieAfterCloseP50Ms] = ms(lifetimes[n/2])
+		m[MetricZombieAfterCloseMaxMs] = ms(lifetimes[n-1])
 	}
 	left := 0
 	for _, g := range r.abandoned {
@@ -70,15 +70,14 @@ func (r *run) summarize(s *report.Series) {
 			left++
 		}
 	}
-	m["zombies_left_at_end"] = float64(left)
+	m[MetricZombiesLeftAtEnd] = float64(left)
 
 	for _, p := range r.probes {
-		prefix := "probe_" + p.kind + "_"
-		m[prefix+"query_ms"] = ms(p.queryRan)
-		m[prefix+"ended_before_close"] = b2f(p.endedBeforeClose)
-		m[prefix+"still_running"] = b2f(p.stillRunning)
+		m[ProbeMetric(p.kind, MetricProbeQueryMs)] = ms(p.queryRan)
+		m[ProbeMetric(p.kind, MetricProbeEndedBeforeClose)] = b2f(p.endedBeforeClose)
+		m[ProbeMetric(p.kind, MetricProbeStillRunning)] = b2f(p.stillRunning)
 		if !p.endedBeforeClose {
-			m[prefix+"after_close_ms"] = ms(p.afterClose)
+			m[ProbeMetric(p.kind, MetricProbeAfterCloseMs)] = ms(p.afterClose)
 		} else if p.err != nil {
 			if s.ErrorSamples == nil {
 				s.ErrorSamples = map[string]string{}
@@ -136,20 +135,20 @@ func (r *run) sentence(s report.Series) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "zombie-queries %s %s: ", r.pt.Variant, report.PointString(r.pt.Values))
 	fmt.Fprintf(&b, "%.0f slow requests, %.0f given up by the web tier after %s; ",
-		m["slow_requests"], m["client_timeouts"], r.cfg.clientTimeout)
+		m[MetricSlowRequests], m[MetricClientTimeouts], r.cfg.clientTimeout)
 	fmt.Fprintf(&b, "zombie backends peaked at %.0f, connections at %.0f of %d; ",
-		m["zombies_peak"], m["connections_peak"], r.cfg.maxConnections)
-	if t, ok := m["time_to_first_53300_s"]; ok {
+		m[MetricZombiesPeak], m[MetricConnectionsPeak], r.cfg.maxConnections)
+	if t, ok := m[MetricTimeToFirst53300S]; ok {
 		fmt.Fprintf(&b, "the first 53300 came %.1f s into the load with %.0f zombies holding connections (53300 ×%.0f); ",
-			t, m["zombies_at_first_53300"], m["errors_53300"])
+			t, m[MetricZombiesAtFirst53300], m[MetricErrors53300])
 	} else {
 		b.WriteString("no 53300; ")
 	}
-	if _, ok := m["zombie_after_close_p50_ms"]; ok {
+	if _, ok := m[MetricZombieAfterCloseP50Ms]; ok {
 		fmt.Fprintf(&b, "a backend lived on %.1f s after its client left (p50; max %.1f s); ",
-			m["zombie_after_close_p50_ms"]/1000, m["zombie_after_close_max_ms"]/1000)
+			m[MetricZombieAfterCloseP50Ms]/1000, m[MetricZombieAfterCloseMaxMs]/1000)
 	}
-	if n := m["errors_57014"]; n > 0 {
+	if n := m[MetricErrors57014]; n > 0 {
 		fmt.Fprintf(&b, "statement_timeout %s canceled %.0f queries; ", r.cfg.statementTimeout, n)
 	}
 	var probes []string

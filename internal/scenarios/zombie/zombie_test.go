@@ -49,11 +49,11 @@ func TestZombiesPileUpUnlessBounded(t *testing.T) {
 	plain, stmt, check := got[zombie.VariantNoTimeout], got[zombie.VariantStatementTimeout], got[zombie.VariantCheckInterval]
 
 	// No bound: zombies accumulate and the server runs out of connections.
-	zombies := harnesstest.Metric(t, plain, "zombies_peak")
+	zombies := harnesstest.Metric(t, plain, zombie.MetricZombiesPeak)
 	if zombies < 5 {
 		t.Errorf("no-timeout: zombies peaked at %v, want them to pile up", zombies)
 	}
-	if n, peak := harnesstest.Metric(t, plain, "errors_53300"), harnesstest.Metric(t, plain, "connections_peak"); n == 0 && peak < 19 {
+	if n, peak := harnesstest.Metric(t, plain, zombie.MetricErrors53300), harnesstest.Metric(t, plain, zombie.MetricConnectionsPeak); n == 0 && peak < 19 {
 		t.Errorf("no-timeout: no 53300 and connections peaked at %v of 20, want them to run out", peak)
 	}
 	seen := false
@@ -66,13 +66,13 @@ func TestZombiesPileUpUnlessBounded(t *testing.T) {
 
 	// statement_timeout (three times the normal query): slow queries end with 57014 before the
 	// web tier gives up, so zombies stay few and connections do not run out.
-	if n := harnesstest.Metric(t, stmt, "errors_53300"); n != 0 {
+	if n := harnesstest.Metric(t, stmt, zombie.MetricErrors53300); n != 0 {
 		t.Errorf("statement-timeout: %v refused connections (53300), want none", n)
 	}
-	if z := harnesstest.Metric(t, stmt, "zombies_peak"); z > zombies/3 {
+	if z := harnesstest.Metric(t, stmt, zombie.MetricZombiesPeak); z > zombies/3 {
 		t.Errorf("statement-timeout: zombies peaked at %v against %v without a bound, want a third at most", z, zombies)
 	}
-	if n := harnesstest.Metric(t, stmt, "errors_57014"); n == 0 {
+	if n := harnesstest.Metric(t, stmt, zombie.MetricErrors57014); n == 0 {
 		t.Errorf("statement-timeout: no query was canceled (57014)")
 	}
 
@@ -80,11 +80,11 @@ func TestZombiesPileUpUnlessBounded(t *testing.T) {
 	// close, where without it it runs its query out; measured on the load and on both probes.
 	// Its requests still hold their connections until the web tier gives up (1 s), so a burst
 	// may meet a full server now and then: far fewer refusals is the claim, not none.
-	if n, without := harnesstest.Metric(t, check, "errors_53300"), harnesstest.Metric(t, plain, "errors_53300"); n*5 > without && n > 2 {
+	if n, without := harnesstest.Metric(t, check, zombie.MetricErrors53300), harnesstest.Metric(t, plain, zombie.MetricErrors53300); n*5 > without && n > 2 {
 		t.Errorf("check-interval: %v refused connections (53300) against %v without a bound, want a fifth at most", n, without)
 	}
 	// Zombies still exist for up to a check interval each (and a watcher's tenth of a second).
-	if z := harnesstest.Metric(t, check, "zombies_peak"); z > zombies/2 {
+	if z := harnesstest.Metric(t, check, zombie.MetricZombiesPeak); z > zombies/2 {
 		t.Errorf("check-interval: zombies peaked at %v against %v without a bound, want half at most", z, zombies)
 	}
 	// The CPU query was sized from a timing taken in setup, which a busy machine may have made
@@ -93,14 +93,17 @@ func TestZombiesPileUpUnlessBounded(t *testing.T) {
 	// when the point ends and are terminated then, so their p50 says how late in the point they
 	// began (296 ms against 266 ms with the check once, on a loaded machine), not how long a
 	// zombie lives. The probes wait for their backend's own exit.
-	for name, factor := range map[string]float64{"probe_sleep_after_close_ms": 3, "probe_cpu_after_close_ms": 2} {
+	for name, factor := range map[string]float64{
+		zombie.ProbeMetric("sleep", zombie.MetricProbeAfterCloseMs): 3, zombie.ProbeMetric("cpu", zombie.MetricProbeAfterCloseMs): 2,
+	} {
 		without, with := harnesstest.Metric(t, plain, name), harnesstest.Metric(t, check, name)
 		if with*factor > without {
 			t.Errorf("%s: %v ms with client_connection_check_interval, %v ms without: want 1/%g at most", name, with, without, factor)
 		}
 	}
 	// Without a bound the sleeping backend outlives its client by most of its query.
-	if after, ran := harnesstest.Metric(t, plain, "probe_sleep_after_close_ms"), harnesstest.Metric(t, plain, "probe_sleep_query_ms"); after < ran/2 {
+	if after, ran := harnesstest.Metric(t, plain, zombie.ProbeMetric("sleep", zombie.MetricProbeAfterCloseMs)),
+		harnesstest.Metric(t, plain, zombie.ProbeMetric("sleep", zombie.MetricProbeQueryMs)); after < ran/2 {
 		t.Errorf("no-timeout: the sleep probe's backend exited %v ms after its client left, of %v ms; want it to run on", after, ran)
 	}
 }
@@ -156,7 +159,7 @@ func TestDSNLeavesNothing(t *testing.T) {
 	if res == nil || res.Status != report.StatusInterrupted {
 		t.Fatalf("run: %v; want an interrupted result", runErr)
 	}
-	if z := res.Series[0].Metrics["zombies_peak"]; z < 3 {
+	if z := res.Series[0].Metrics[zombie.MetricZombiesPeak]; z < 3 {
 		t.Errorf("interrupted with %v zombies, want some running", z)
 	}
 	// Sessions the run closed itself end a moment later (the server reads their Terminate); the
