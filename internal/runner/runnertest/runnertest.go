@@ -4,6 +4,8 @@ package runnertest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +14,8 @@ import (
 )
 
 // Run prepares and runs opts, and returns a result that validates; an error from either step,
-// or a result the schema refuses, fails t.
+// or a result the schema refuses (as returned, and as written to opts.Out's result.json), fails
+// t.
 func Run(t testing.TB, opts runner.Options) *result.Result {
 	t.Helper()
 	p, err := runner.Prepare(opts, time.Now())
@@ -25,6 +28,15 @@ func Run(t testing.TB, opts runner.Options) *result.Result {
 	}
 	if err := result.ValidateResult(res); err != nil {
 		t.Fatal(err)
+	}
+	if opts.Out != "" {
+		doc, err := os.ReadFile(filepath.Join(opts.Out, "result.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := result.Validate(doc); err != nil {
+			t.Fatalf("%s: %v", filepath.Join(opts.Out, "result.json"), err)
+		}
 	}
 	return res
 }

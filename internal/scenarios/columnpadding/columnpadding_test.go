@@ -1,7 +1,6 @@
 package columnpadding
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/runner/runnertest"
 	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
@@ -28,26 +28,8 @@ const paddingTolerance = 3.0
 func run(t *testing.T, sets map[string]string) map[string]result.Series {
 	t.Helper()
 	out := t.TempDir()
-	p, err := runner.Prepare(runner.Options{Scenario: Name, Sets: sets, Target: harness.KindDSN, DSN: harnesstest.DSN(t), Repeat: 1, Warmup: -1, Out: out}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(filepath.Join(out, "result.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := result.Validate(doc); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]result.Series{}
-	for _, s := range res.Series {
-		got[s.Variant] = s
-	}
-	return got
+	res := runnertest.Run(t, runner.Options{Scenario: Name, Sets: sets, Target: harness.KindDSN, DSN: harnesstest.DSN(t), Repeat: 1, Warmup: -1, Out: out})
+	return runnertest.ByVariant(res)
 }
 
 // TestAlignedTableIsSmaller is the phenomenon: the same rows take less heap with the columns in

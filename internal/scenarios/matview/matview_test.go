@@ -1,10 +1,7 @@
 package matview
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +9,8 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/runner/runnertest"
 	"github.com/pgscale/pgscale/internal/usage"
-	"github.com/pgscale/pgscale/result"
 )
 
 // TestRefreshGrowsAndBlocksReadersTheWorkerDoesNot is the phenomenon, from one run of all three
@@ -32,27 +29,13 @@ func TestRefreshGrowsAndBlocksReadersTheWorkerDoesNot(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	t.Parallel()
 	out := t.TempDir()
-	p, err := runner.Prepare(runner.Options{Scenario: Name, Target: harness.KindLocal, Repeat: 1, Warmup: -1, Out: out,
+	res := runnertest.Run(t, runner.Options{Scenario: Name, Target: harness.KindLocal, Repeat: 1, Warmup: -1, Out: out,
 		Quick: true, Duration: 3 * time.Second, Sets: map[string]string{"rows": "5000,200000"}, Log: harnesstest.Log(t),
 		// Parallel workers would speed the plain refresh of the larger table only (PostgreSQL 14
 		// and later; measured in the README); without them the growth is the table's. Without
 		// waiting for the disk at commit, a 2 ms batch measures the batch's work, not the fsync
 		// of a disk other tests share.
-		PGSettings: map[string]string{"max_parallel_workers_per_gather": "0", "synchronous_commit": "off"}}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(filepath.Join(out, "result.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := result.Validate(doc); err != nil {
-		t.Fatal(err)
-	}
+		PGSettings: map[string]string{"max_parallel_workers_per_gather": "0", "synchronous_commit": "off"}})
 	m := map[string]map[string]float64{}
 	for _, s := range res.Series {
 		m[fmt.Sprintf("%s %v", s.Variant, s.Point["rows"])] = s.Metrics

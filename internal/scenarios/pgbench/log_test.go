@@ -58,7 +58,11 @@ func TestOutcomeCountsTheMeasuredWindowFromTwoThreadLogs(t *testing.T) {
 		t.Errorf("started at %s, want the first transaction's start %s", out.StartedAt, time.UnixMicro(t0))
 	}
 	var warm, all int64
-	for _, sec := range out.Timeline {
+	for i, sec := range out.Timeline {
+		// Seconds count from 1, as loadgen's do and result.json's schema requires.
+		if sec.T != i+1 {
+			t.Errorf("timeline entry %d has t=%d, want %d", i, sec.T, i+1)
+		}
 		all += sec.Ops
 		if sec.Warmup {
 			warm += sec.Ops

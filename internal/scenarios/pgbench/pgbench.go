@@ -287,14 +287,14 @@ func outcome(dir string, warmup, duration time.Duration, workers int) (*loadgen.
 			return // a slower one that began earlier may still end later
 		}
 		for ; t.end.Sub(start) >= time.Duration(second+1)*time.Second; second++ {
-			rec.Tick(second, time.Duration(second+1)*time.Second <= warmup)
+			closeSecond(rec, second, warmup)
 		}
 		rec.Record(t.client, t.began(), t.took, t.took, nil)
 	})
 	if err != nil {
 		return nil, err
 	}
-	rec.Tick(second, time.Duration(second+1)*time.Second <= warmup)
+	closeSecond(rec, second, warmup)
 	return &loadgen.Outcome{Snapshot: rec.Snapshot(), StartedAt: start, Measured: measured, Warmup: warmup, Workers: workers}, nil
 }
 
@@ -338,3 +338,10 @@ func lastLines(s string, n int) string {
 }
 
 func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
+
+// closeSecond closes the timeline's second that began second seconds after the first transaction.
+// The timeline counts seconds from 1, as loadgen's does: entry t covers (t-1 s, t s], and it is
+// warm-up when it ends within the warm-up.
+func closeSecond(rec *loadgen.Recorder, second int, warmup time.Duration) {
+	rec.Tick(second+1, time.Duration(second+1)*time.Second <= warmup)
+}

@@ -1,7 +1,6 @@
 package pgbench
 
 import (
-	"context"
 	"math"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/runner/runnertest"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -20,18 +20,11 @@ func TestPgbenchLogBecomesASeries(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	_, err := harness.FindPgbench()
 	harnesstest.Require(t, "pgbench", err)
-	p, err := runner.Prepare(runner.Options{
+	res := runnertest.Run(t, runner.Options{
 		Scenario: Name, Target: harness.KindDSN, DSN: harnesstest.DSN(t), Out: t.TempDir(), Repeat: 1, Seed: 1,
 		Sets:     map[string]string{"scale": "1", "variants": "prepared", "workers": "2"},
 		Duration: 2 * time.Second, Warmup: time.Second,
-	}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if len(res.Series) != 1 {
 		t.Fatalf("%d series, want 1", len(res.Series))
 	}

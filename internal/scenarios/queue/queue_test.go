@@ -11,6 +11,7 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/runner/runnertest"
 	"github.com/pgscale/pgscale/internal/scenarios"
 	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
@@ -40,15 +41,7 @@ func runOn(t *testing.T, opts runner.Options, sets map[string]string, latencies 
 	t.Helper()
 	opts.Scenario, opts.Sets, opts.Repeat, opts.Latencies = Name, sets, 1, latencies
 	opts.Duration, opts.Warmup, opts.Out = duration, warmup, t.TempDir()
-	p, err := runner.Prepare(opts, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Series
+	return runnertest.Run(t, opts).Series
 }
 
 // checkExactlyOnce asserts the end-of-run check of one series: nothing lost, nothing done twice,

@@ -17,6 +17,7 @@ import (
 	"github.com/pgscale/pgscale/internal/loadgen"
 	"github.com/pgscale/pgscale/internal/loadgen/mux"
 	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/runner/runnertest"
 	"github.com/pgscale/pgscale/internal/scenarios/selectonly"
 	"github.com/pgscale/pgscale/internal/usage"
 )
@@ -49,16 +50,9 @@ func TestMuxEngineUsage(t *testing.T) {
 // alone (the default variants narrowed), lookups without errors, the engine in the params.
 func TestMuxEngineRun(t *testing.T) {
 	harnesstest.RequirePostgres(t)
-	p, err := runner.Prepare(runner.Options{Scenario: selectonly.Name, Target: harness.KindLocal, Repeat: 1, Warmup: 0,
+	res := runnertest.Run(t, runner.Options{Scenario: selectonly.Name, Target: harness.KindLocal, Repeat: 1, Warmup: 0,
 		Duration: 2 * time.Second, Out: t.TempDir(),
-		Sets: map[string]string{"engine": "mux", "workers": "3", "scale": "1"}}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+		Sets: map[string]string{"engine": "mux", "workers": "3", "scale": "1"}})
 	if len(res.Series) != 1 || res.Series[0].Variant != "prepared" {
 		t.Fatalf("%d series: want the prepared variant alone", len(res.Series))
 	}
