@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgscale/pgscale/harness"
+	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/loadgen"
 	"github.com/pgscale/pgscale/loadgen/mux"
 	"github.com/pgscale/pgscale/scenarios/selectonly"
@@ -114,4 +116,24 @@ func sample(out *loadgen.Outcome, cpu, wall float64, what string) (Sample, error
 		return Sample{}, fmt.Errorf("calibrate pgscale %s: %d errors: %v", what, errs, out.ErrorSamples)
 	}
 	return Sample{TPS: float64(out.Ops) / out.Measured.Seconds(), Transactions: out.Ops, CPUSeconds: cpu, WallSeconds: wall}, nil
+}
+
+// EnginesBehindPooler is engines for a pooler in poolerMode (empty for none): the mux engine
+// prepares its lookup once per connection, which a pooler in transaction mode breaks (the next
+// Bind may reach a server connection that never prepared it), as select-only refuses engine=mux
+// there. given says the engines were named by the user: dropping one is then a usage error; by
+// default the mux engine is left out and note says so.
+func EnginesBehindPooler(engines []string, poolerMode string, given bool) (kept []string, note string, err error) {
+	if len(engines) == 0 {
+		engines = DefaultEngines
+	}
+	if poolerMode != harness.PoolerModeTransaction || !slices.Contains(engines, EngineMux) {
+		return engines, "", nil
+	}
+	if given {
+		return nil, "", usage.Fieldf("engine", "mux prepares its lookup once per connection, which --pooler-mode %s breaks: "+
+			"use --pooler-mode %s, or --engine %s", poolerMode, harness.PoolerModeSession, EngineGoroutines)
+	}
+	kept = slices.DeleteFunc(slices.Clone(engines), func(e string) bool { return e == EngineMux })
+	return kept, "note: --pooler-mode " + poolerMode + ": prepared lookups on goroutines only (the mux engine prepares once per connection)", nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/harness"
 )
 
 // TestGapShowsCPUAndClientBound: the CPU ratio is pgscale's CPU per transaction over pgbench's,
@@ -76,6 +78,24 @@ func TestTLSFirst(t *testing.T) {
 		}
 		if got := tlsFirst(cc); got != want {
 			t.Errorf("sslmode=%s: tlsFirst %v, want %v", mode, got, want)
+		}
+	}
+}
+
+// TestEnginesBehindPooler: transaction pooling leaves the mux engine out by default, with a
+// note, and refuses it when named; session pooling and no pooler keep it.
+func TestEnginesBehindPooler(t *testing.T) {
+	t.Parallel()
+	got, note, err := EnginesBehindPooler(nil, harness.PoolerModeTransaction, false)
+	if err != nil || !slices.Equal(got, []string{EngineGoroutines}) || note == "" {
+		t.Errorf("transaction, default engines: %v, %q, %v: want goroutines alone, with a note", got, note, err)
+	}
+	if _, _, err := EnginesBehindPooler([]string{EngineMux}, harness.PoolerModeTransaction, true); !harness.IsUsage(err) {
+		t.Errorf("transaction, --engine mux: %v, want a usage error", err)
+	}
+	for _, mode := range []string{harness.PoolerModeSession, ""} {
+		if got, note, err := EnginesBehindPooler(nil, mode, false); err != nil || !slices.Equal(got, DefaultEngines) || note != "" {
+			t.Errorf("pooler mode %q: %v, %q, %v: want the default engines", mode, got, note, err)
 		}
 	}
 }

@@ -51,6 +51,16 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 			if err != nil {
 				return err
 			}
+			if poolerSpec != nil {
+				engines, note, err := calibrate.EnginesBehindPooler(opts.Engines, poolerSpec.Mode, cmd.Flags().Changed("engine"))
+				if err != nil {
+					return err
+				}
+				if note != "" {
+					fmt.Fprintln(stderr, note)
+				}
+				opts.Engines = engines
+			}
 			if err := harness.ValidateLatency(latency); err != nil {
 				return err
 			}
