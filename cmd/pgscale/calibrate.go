@@ -25,8 +25,11 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 	cmd := &cobra.Command{
 		Use:   "calibrate",
 		Short: "Compare pgscale's load generator with pgbench on the same server",
-		Long: "calibrate runs select-only against `pgbench -S -M prepared`, and connect-per-operation against\n" +
-			"`pgbench -S -C`, interleaved A B A B on one server with the same client count, and prints both\n" +
+		Long: "calibrate runs select-only's prepared lookups against `pgbench -S -M prepared`, once on each of\n" +
+			"pgscale's engines (--engine: mux, one OS thread serving every connection, which `pgscale run script`\n" +
+			"runs by default; goroutines, a goroutine per client, select-only's default), and connect-per-operation\n" +
+			"(on goroutines) against `pgbench -S -C`, each pgscale run followed by its own pgbench run, A B A B on\n" +
+			"one server with the same client count, and prints for every line its engine, both\n" +
 			"throughputs, their ratio, the client CPU seconds each side spent per 1,000 transactions and\n" +
 			"their ratio, and a warning when either side ran client-bound (its throughput is the client's).\n" +
 			"On --target dsn it loads its tables into a schema of its own (pgscale_<run id>), which every\n" +
@@ -47,6 +50,16 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 			poolerSpec, err := pooler.spec(cmd.Flags().Changed)
 			if err != nil {
 				return err
+			}
+			if poolerSpec != nil {
+				engines, note, err := calibrate.EnginesBehindPooler(opts.Engines, poolerSpec.Mode, cmd.Flags().Changed("engine"))
+				if err != nil {
+					return err
+				}
+				if note != "" {
+					fmt.Fprintln(stderr, note)
+				}
+				opts.Engines = engines
 			}
 			if err := harness.ValidateLatency(latency); err != nil {
 				return err
@@ -79,6 +92,7 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 	fl.IntVar(&opts.Pairs, "pairs", 3, "A B pairs per mode")
 	fl.IntVar(&opts.Scale, "scale", 10, "pgbench scale of the tables")
 	fl.StringSliceVar(&modes, "mode", []string{calibrate.ModePrepared, calibrate.ModeConnect}, "modes: prepared, connect")
+	fl.StringSliceVar(&opts.Engines, "engine", calibrate.DefaultEngines, "engines of the prepared mode: mux, goroutines (mux is skipped with a note over TLS)")
 	fl.StringVar(&opts.PgbenchPath, "pgbench", "", "path of pgbench (default: found on PATH)")
 	fl.StringVar(&out, "out", "", "also write calibrate.json into this directory")
 	return cmd

@@ -45,6 +45,8 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"out not writable", []string{"run", "select-only", "--out", "/proc/pgscale-cannot-write"}, `--out /proc/pgscale-cannot-write: cannot create the directory`},
 		{"describe unknown", []string{"describe", "queu"}, `unknown scenario "queu"`},
 		{"calibrate clients", []string{"calibrate", "--clients", "0"}, `--clients 0: must be at least 1`},
+		{"calibrate engine", []string{"calibrate", "--engine", "threads"}, `--engine "threads": valid engines are mux, goroutines`},
+		{"calibrate mux behind transaction pooling", []string{"calibrate", "--pooler", "pgbouncer", "--engine", "mux"}, `--engine mux prepares its lookup once per connection, which --pooler-mode transaction breaks`},
 		{"rate on pgbench", []string{"run", "pgbench", "--rate", "100"}, `--rate 100: scenario pgbench runs a closed loop only (leave --rate out)`},
 		{"slo unknown metric", []string{"run", "select-only", "--capacity", "--slo", "p98<5ms"}, `--slo term "p98<5ms": unknown metric "p98"; valid: p50, p90, p99, p999, max, errors`},
 		{"slo no unit", []string{"run", "select-only", "--capacity", "--slo", "p99<50"}, `the bound "50" needs a unit: ms, s or us`},

@@ -1,6 +1,7 @@
-// Package calibrate measures pgscale's load generator against pgbench on one server: select-only
-// against `pgbench -S -M prepared`, and connect-per-operation against `pgbench -S -C`, interleaved
-// A B A B so that drift on a shared machine falls on both sides alike. Beside the throughput ratio it
+// Package calibrate measures pgscale's load generator against pgbench on one server: select-only's
+// prepared lookups against `pgbench -S -M prepared`, on each of pgscale's engines (loadgen/mux, what
+// scripts run by default, and the goroutine per worker), and connect-per-operation against
+// `pgbench -S -C`, interleaved A B A B so that drift on a shared machine falls on both sides alike. Beside the throughput ratio it
 // prints what the gap is made of: each side's client CPU per transaction, their ratio, and a warning
 // when either side ran client-bound.
 package calibrate
@@ -34,6 +35,9 @@ type Options struct {
 	Pairs    int
 	Scale    int
 	Modes    []string // prepared, connect
+	// Engines run the prepared mode, each paired with its own pgbench run: mux, goroutines.
+	// Empty means DefaultEngines.
+	Engines []string
 	// PgbenchPath, when empty, is found on PATH or next to the server binaries.
 	PgbenchPath string
 	Out         io.Writer
@@ -66,6 +70,11 @@ func (o Options) Validate() error {
 			errs = append(errs, usage.Fieldf("mode", "%q: valid modes are prepared, connect", m))
 		}
 	}
+	for _, e := range o.Engines {
+		if e != EngineMux && e != EngineGoroutines {
+			errs = append(errs, usage.Fieldf("engine", "%q: valid engines are mux, goroutines", e))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -88,7 +97,9 @@ func (s Sample) CPUPer1k() float64 {
 
 // Pair is pgscale and pgbench measured back to back.
 type Pair struct {
-	Mode    string `json:"mode"`
+	Mode string `json:"mode"`
+	// Engine is what ran pgscale's side: mux or goroutines.
+	Engine  string `json:"engine"`
 	Pgscale Sample `json:"pgscale"`
 	Pgbench Sample `json:"pgbench"`
 }
@@ -106,11 +117,11 @@ type Report struct {
 	Pairs []Pair `json:"pairs"`
 }
 
-// MedianRatio is the median of the pairs' ratios for mode.
-func (r Report) MedianRatio(mode string) float64 {
+// MedianRatio is the median of the pairs' ratios for mode on engine.
+func (r Report) MedianRatio(mode, engine string) float64 {
 	var ratios []float64
 	for _, p := range r.Pairs {
-		if p.Mode == mode {
+		if p.Mode == mode && p.Engine == engine {
 			ratios = append(ratios, p.Ratio())
 		}
 	}
@@ -146,33 +157,41 @@ func Run(ctx context.Context, target harness.Target, o Options) (Report, error) 
 	if err != nil {
 		return Report{}, err
 	}
+	engines, err := usableEngines(ctx, cc, o, o.Out)
+	if err != nil {
+		return Report{}, err
+	}
+	ks := kinds(o.Modes, engines)
 	var rep Report
 	if tlsFirst(cc) && slices.Contains(o.Modes, ModeConnect) {
 		fmt.Fprintln(o.Out, "note: sslmode=prefer: every connect asks for TLS first, on both sides; a server without TLS "+
 			"costs one more round trip per connect (sslmode=disable avoids it)")
 	}
-	fmt.Fprintf(o.Out, "%-5s %-9s %12s %12s %7s %18s %18s %9s\n", "pair", "mode", "pgscale tps", "pgbench tps", "ratio",
-		"pgscale cpu-s/1k", "pgbench cpu-s/1k", "cpu ratio")
+	if slices.Contains(o.Modes, ModePrepared) {
+		fmt.Fprintf(o.Out, "prepared lookups on %s\n", engineNotes(engines))
+	}
+	fmt.Fprintf(o.Out, "%-5s %-9s %-11s %12s %12s %7s %18s %18s %9s\n", "pair", "mode", "engine", "pgscale tps", "pgbench tps",
+		"ratio", "pgscale cpu-s/1k", "pgbench cpu-s/1k", "cpu ratio")
 	for i := 1; i <= o.Pairs; i++ {
-		for _, mode := range o.Modes {
-			ours, err := runPgscale(ctx, cc, o, mode)
+		for _, k := range ks {
+			ours, err := runPgscale(ctx, cc, o, k)
 			if err != nil {
 				return rep, err
 			}
-			theirs, err := runPgbench(ctx, pgbench, cc, o, mode)
+			theirs, err := runPgbench(ctx, pgbench, cc, o, k.mode)
 			if err != nil {
 				return rep, err
 			}
-			p := Pair{Mode: mode, Pgscale: ours, Pgbench: theirs}
+			p := Pair{Mode: k.mode, Engine: k.engine, Pgscale: ours, Pgbench: theirs}
 			rep.Pairs = append(rep.Pairs, p)
-			fmt.Fprintf(o.Out, "%-5d %-9s %12.0f %12.0f %7.2f %18.4f %18.4f %9.2f\n", i, mode, ours.TPS, theirs.TPS,
+			fmt.Fprintf(o.Out, "%-5d %-9s %-11s %12.0f %12.0f %7.2f %18.4f %18.4f %9.2f\n", i, k.mode, k.engine, ours.TPS, theirs.TPS,
 				p.Ratio(), ours.CPUPer1k(), theirs.CPUPer1k(), p.CPURatio())
 		}
 	}
-	for _, mode := range o.Modes {
-		fmt.Fprintf(o.Out, "median ratio %-9s %.2f (pgscale / pgbench; goal >= 1.00)\n", mode, rep.MedianRatio(mode))
+	for _, k := range ks {
+		fmt.Fprintf(o.Out, "median ratio %-9s %-11s %.2f (pgscale / pgbench; goal >= 1.00)\n", k.mode, k.engine, rep.MedianRatio(k.mode, k.engine))
 	}
-	printGap(o.Out, rep, o.Modes, o.Clients)
+	printGap(o.Out, rep, ks, o.Clients)
 	return rep, nil
 }
 
@@ -195,7 +214,13 @@ func logf(w io.Writer, format string, args ...any) {
 	}
 }
 
-func runPgscale(ctx context.Context, cc *pgx.ConnConfig, o Options, mode string) (Sample, error) {
+// runPgscale runs pgscale's side of one pair: on the mux engine, or on goroutines through
+// loadgen.Run.
+func runPgscale(ctx context.Context, cc *pgx.ConnConfig, o Options, k kind) (Sample, error) {
+	if k.engine == EngineMux {
+		return runPgscaleMux(ctx, cc, o)
+	}
+	mode := k.mode
 	// Each pgbench client holds its own connection; so does each worker here.
 	cfg := loadgen.Config{Workers: o.Clients, Duration: o.Duration, ConnConfig: cc, ConnMode: loadgen.ConnPerWorker}
 	execMode := pgx.QueryExecModeCacheStatement
@@ -208,12 +233,9 @@ func runPgscale(ctx context.Context, cc *pgx.ConnConfig, o Options, mode string)
 	out, err := loadgen.Run(ctx, cfg, selectonly.Lookup(int32(o.Scale*100000), execMode))
 	cpu, wall := selfCPU()-before, time.Since(started).Seconds()
 	if err != nil {
-		return Sample{}, fmt.Errorf("calibrate pgscale %s: %w", mode, err)
+		return Sample{}, fmt.Errorf("calibrate pgscale %s on goroutines: %w", mode, err)
 	}
-	if errs := sum(out.Errors); errs > 0 {
-		return Sample{}, fmt.Errorf("calibrate pgscale %s: %d errors: %v", mode, errs, out.ErrorSamples)
-	}
-	return Sample{TPS: float64(out.Ops) / out.Measured.Seconds(), Transactions: out.Ops, CPUSeconds: cpu, WallSeconds: wall}, nil
+	return sample(out, cpu, wall, mode+" on goroutines")
 }
 
 func sum(m map[string]int64) int64 {

@@ -17,7 +17,8 @@ import (
 
 func TestValidateReportsEveryProblem(t *testing.T) {
 	t.Parallel()
-	err := calibrate.Options{Clients: 0, Duration: 500 * time.Millisecond, Pairs: 0, Scale: 0, Modes: []string{"prepared", "fast"}}.Validate()
+	err := calibrate.Options{Clients: 0, Duration: 500 * time.Millisecond, Pairs: 0, Scale: 0, Modes: []string{"prepared", "fast"},
+		Engines: []string{"mux", "threads"}}.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -27,6 +28,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"--pairs 0: must be at least 1",
 		"--scale 0: must be at least 1",
 		`--mode "fast": valid modes are prepared, connect`,
+		`--engine "threads": valid engines are mux, goroutines`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)
@@ -39,26 +41,32 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 func TestMedianRatio(t *testing.T) {
 	t.Parallel()
-	pair := func(mode string, ours, theirs float64) calibrate.Pair {
-		return calibrate.Pair{Mode: mode, Pgscale: calibrate.Sample{TPS: ours}, Pgbench: calibrate.Sample{TPS: theirs}}
+	pair := func(mode, engine string, ours, theirs float64) calibrate.Pair {
+		return calibrate.Pair{Mode: mode, Engine: engine, Pgscale: calibrate.Sample{TPS: ours}, Pgbench: calibrate.Sample{TPS: theirs}}
 	}
 	rep := calibrate.Report{Pairs: []calibrate.Pair{
-		pair("prepared", 90, 100), pair("connect", 300, 250), pair("prepared", 120, 100), pair("prepared", 50, 100),
-		pair("connect", 100, 0), // pgbench ran nothing: ratio 0
+		pair("prepared", "mux", 90, 100), pair("prepared", "goroutines", 70, 100), pair("connect", "goroutines", 300, 250),
+		pair("prepared", "mux", 120, 100), pair("prepared", "goroutines", 60, 100), pair("prepared", "mux", 50, 100),
+		pair("prepared", "goroutines", 80, 100),
+		pair("connect", "goroutines", 100, 0), // pgbench ran nothing: ratio 0
 	}}
-	if got := rep.MedianRatio("prepared"); got != 0.9 {
-		t.Errorf("prepared median ratio %v, want 0.9", got)
+	if got := rep.MedianRatio("prepared", "mux"); got != 0.9 {
+		t.Errorf("prepared mux median ratio %v, want 0.9", got)
 	}
-	if got := rep.MedianRatio("connect"); got != 0.6 {
+	if got := rep.MedianRatio("prepared", "goroutines"); got != 0.7 {
+		t.Errorf("prepared goroutines median ratio %v, want 0.7", got)
+	}
+	if got := rep.MedianRatio("connect", "goroutines"); got != 0.6 {
 		t.Errorf("connect median ratio %v, want 0.6 (the mean of 0 and 1.2)", got)
 	}
-	if got := rep.MedianRatio("other"); got != 0 {
+	if got := rep.MedianRatio("connect", "mux"); got != 0 {
 		t.Errorf("no pairs: median ratio %v, want 0", got)
 	}
 }
 
 // TestRunAgainstPgbench calibrates on a real local server: both load generators run both modes,
-// every figure comes from a run, and in connect mode both opened a connection per lookup, as the
+// the prepared one on each of pgscale's engines (mux first), every figure comes from a run, the
+// output names the engine of every line, and in connect mode both opened a connection per lookup, as the
 // server counts them (pg_stat_database.sessions).
 func TestRunAgainstPgbench(t *testing.T) {
 	t.Parallel()
@@ -104,8 +112,12 @@ func TestRunAgainstPgbench(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, out.String(), log.String())
 	}
-	if len(rep.Pairs) != 2 {
-		t.Fatalf("%d pairs, want 2 (one per mode):\n%s", len(rep.Pairs), out.String())
+	var kinds []string
+	for _, pair := range rep.Pairs {
+		kinds = append(kinds, pair.Mode+"/"+pair.Engine)
+	}
+	if want := "prepared/mux prepared/goroutines connect/goroutines"; strings.Join(kinds, " ") != want {
+		t.Fatalf("pairs %v, want %s (prepared on each engine, mux first; connect on goroutines):\n%s", kinds, want, out.String())
 	}
 	var perLookup int64
 	for _, pair := range rep.Pairs {
@@ -120,7 +132,8 @@ func TestRunAgainstPgbench(t *testing.T) {
 		if pair.Mode == calibrate.ModeConnect {
 			perLookup = pair.Pgscale.Transactions + pair.Pgbench.Transactions
 		}
-		t.Logf("%s: pgscale %.0f tps, pgbench %.0f tps, ratio %.2f", pair.Mode, pair.Pgscale.TPS, pair.Pgbench.TPS, pair.Ratio())
+		t.Logf("%s on %s: pgscale %.0f tps, pgbench %.0f tps, ratio %.2f", pair.Mode, pair.Engine, pair.Pgscale.TPS,
+			pair.Pgbench.TPS, pair.Ratio())
 	}
 	// The sessions are at least the lookups both sides counted in connect mode. pg_stat_database
 	// counts a session when its backend exits, so the last ones may still be closing: poll.
@@ -135,8 +148,9 @@ func TestRunAgainstPgbench(t *testing.T) {
 		t.Errorf("the server saw %d sessions during the calibration, fewer than the %d lookups both sides counted "+
 			"in connect mode: not a connection per lookup", opened, perLookup)
 	}
-	for _, want := range []string{"median ratio prepared", "median ratio connect", "pgscale tps", "pgbench tps",
-		"cpu ratio", "client cpu prepared", "client cpu connect"} {
+	for _, want := range []string{"prepared lookups on mux (", "median ratio prepared  mux", "median ratio prepared  goroutines",
+		"median ratio connect   goroutines", "pgscale tps", "pgbench tps", "engine", "cpu ratio", "client cpu prepared  mux",
+		"client cpu prepared  goroutines", "client cpu connect   goroutines"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

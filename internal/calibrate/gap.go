@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/montanaflynn/stats"
+
+	"github.com/pgscale/pgscale/internal/scenarios/selectonly"
 )
 
 // What the throughput gap between pgscale and pgbench is made of: each side's client CPU per
@@ -51,11 +53,11 @@ func clientBound(s Sample, usable, cores int) string {
 	return ""
 }
 
-// MedianCPURatio is the median of the pairs' client CPU ratios for mode.
-func (r Report) MedianCPURatio(mode string) float64 {
+// MedianCPURatio is the median of the pairs' client CPU ratios for mode on engine.
+func (r Report) MedianCPURatio(mode, engine string) float64 {
 	var ratios []float64
 	for _, p := range r.Pairs {
-		if p.Mode == mode {
+		if p.Mode == mode && p.Engine == engine {
 			ratios = append(ratios, p.CPURatio())
 		}
 	}
@@ -79,34 +81,42 @@ func cpuGoal(mode string) float64 {
 	return 1.1
 }
 
-// printGap prints, per mode, the median client CPU per 1,000 transactions on both sides and their
-// ratio, then a warning for every sample that ran client-bound.
-func printGap(w io.Writer, r Report, modes []string, clients int) {
+// printGap prints, per mode and engine, the median client CPU per 1,000 transactions on both
+// sides and their ratio, then a warning for every sample that ran client-bound.
+func printGap(w io.Writer, r Report, ks []kind, clients int) {
 	cores := runtime.NumCPU()
-	pgscaleUsable := min(clients, runtime.GOMAXPROCS(0))
 	pgbenchUsable := min(clients, cores) // its -j threads
-	for _, mode := range modes {
+	for _, k := range ks {
 		var ours, theirs []float64
 		for _, p := range r.Pairs {
-			if p.Mode == mode {
+			if p.Mode == k.mode && p.Engine == k.engine {
 				ours = append(ours, p.Pgscale.CPUPer1k()*1000)
 				theirs = append(theirs, p.Pgbench.CPUPer1k()*1000)
 			}
 		}
-		fmt.Fprintf(w, "client cpu %-9s pgscale %.1f ms, pgbench %.1f ms per 1k (medians); ratio %.2f (goal <= %.1f)\n",
-			mode, median(ours), median(theirs), r.MedianCPURatio(mode), cpuGoal(mode))
+		fmt.Fprintf(w, "client cpu %-9s %-11s pgscale %.1f ms, pgbench %.1f ms per 1k (medians); ratio %.2f (goal <= %.1f)\n",
+			k.mode, k.engine, median(ours), median(theirs), r.MedianCPURatio(k.mode, k.engine), cpuGoal(k.mode))
 	}
 	for i, p := range r.Pairs {
-		pair := i/max(len(modes), 1) + 1
-		if why := clientBound(p.Pgscale, pgscaleUsable, cores); why != "" {
-			fmt.Fprintf(w, "warning: pair %d %s: pgscale ran client-bound (%s): its tps is the client's ceiling, not the server's\n",
-				pair, p.Mode, why)
+		pair := i/max(len(ks), 1) + 1
+		if why := clientBound(p.Pgscale, pgscaleUsable(p.Engine, clients), cores); why != "" {
+			fmt.Fprintf(w, "warning: pair %d %s on %s: pgscale ran client-bound (%s): its tps is the client's ceiling, not the server's\n",
+				pair, p.Mode, p.Engine, why)
 		}
 		if why := clientBound(p.Pgbench, pgbenchUsable, cores); why != "" {
-			fmt.Fprintf(w, "warning: pair %d %s: pgbench ran client-bound (%s): its tps is the client's ceiling, not the server's\n",
-				pair, p.Mode, why)
+			fmt.Fprintf(w, "warning: pair %d %s (beside %s): pgbench ran client-bound (%s): its tps is the client's ceiling, not the server's\n",
+				pair, p.Mode, p.Engine, why)
 		}
 	}
+}
+
+// pgscaleUsable is how many cores pgscale's side can keep busy on engine: the mux engine's
+// threads, or one per worker up to GOMAXPROCS.
+func pgscaleUsable(engine string, clients int) int {
+	if engine == EngineMux {
+		return min(clients, selectonly.MuxThreads)
+	}
+	return min(clients, runtime.GOMAXPROCS(0))
 }
 
 // tlsFirst says whether cc tries TLS before a plain connection (sslmode=prefer, libpq's default):

@@ -19,8 +19,9 @@ const connectParallelism = 32
 
 // conn is one hijacked connection: its socket and the reply being read.
 type conn struct {
-	id int // the worker index, for the recorder's shard
-	fd int // -1 once closed
+	id  int // the worker index, for the recorder's shard
+	key int // its index in its thread's connections, its key in the thread's epoll set
+	fd  int // -1 once closed
 
 	in         []byte // replies read, not yet parsed: in[head:tail]
 	head, tail int
@@ -30,6 +31,8 @@ type conn struct {
 	owed bool      // the reply of a request abandoned at the end is still due
 	wake time.Time // when the session sleeps: when to call it again
 	done bool      // the session has nothing more to send
+
+	redialing bool // broken, waiting for the connection the redialer is opening (redial.go)
 
 	serverErr error // an ErrorResponse that came outside any request (a FATAL before closing)
 }

@@ -57,6 +57,10 @@ func (l *lookup) Receive(typ byte, body []byte, now time.Time) bool {
 	return false
 }
 
+// Resumes is true: the lookups go on over a new connection when theirs breaks, as a worker of
+// loadgen's per-worker mode does.
+func (l *lookup) Resumes() bool { return true }
+
 func (l *lookup) Abandon(err error, now time.Time) {
 	if err == nil {
 		l.rec.RecordAbandoned(l.id)

@@ -28,10 +28,13 @@ type thread struct {
 	live     int    // connections neither closed nor done
 	sleepers int    // connections whose session sleeps
 	out      []byte // the request being written
+
+	box    *mailbox  // where the connections reopened for broken ones arrive
+	redial *redialer // reopens them
 }
 
-func newThread(rec *loadgen.Recorder) *thread {
-	return &thread{rec: rec, epfd: -1}
+func newThread(rec *loadgen.Recorder, box *mailbox, redial *redialer) *thread {
+	return &thread{rec: rec, epfd: -1, box: box, redial: redial}
 }
 
 // run is the thread's loop; the caller has locked it to its OS thread. At end, with drain, the
@@ -46,7 +49,11 @@ func (t *thread) run(wake int, end time.Time, drain bool) error {
 	if err := t.watch(wake, wakeKey); err != nil {
 		return err
 	}
+	if err := t.watch(t.box.ready, readyKey); err != nil {
+		return err
+	}
 	for i, c := range t.conns {
+		c.key = i
 		if err := t.watch(c.fd, i); err != nil {
 			return err
 		}
@@ -65,6 +72,7 @@ func (t *thread) run(wake int, end time.Time, drain bool) error {
 				break
 			}
 			stopAt = end.Add(loadgen.DrainGrace)
+			t.endRedials()
 		}
 		if !now.Before(stopAt) {
 			break
@@ -90,6 +98,10 @@ func (t *thread) run(wake int, end time.Time, drain bool) error {
 			if ev.Fd == wakeKey {
 				t.finish(wake)
 				return nil
+			}
+			if ev.Fd == readyKey {
+				t.adopt(t.box, now, ending)
+				continue
 			}
 			c := t.conns[ev.Fd]
 			if t.receive(c, now) && c.fd >= 0 {
@@ -209,7 +221,8 @@ func (t *thread) receive(c *conn, now time.Time) (ended bool) {
 }
 
 // broken ends c's session with err (the request in flight fails, with the server's error when it
-// sent one, such as 57P01 before closing), closes c and stops it: the engine does not reconnect.
+// sent one, such as 57P01 before closing) and closes c; a Resumable session then waits for a new
+// connection (redial.go), any other is stopped.
 func (t *thread) broken(c *conn, now time.Time, err error) {
 	if c.serverErr != nil {
 		err = c.serverErr
@@ -224,6 +237,11 @@ func (t *thread) broken(c *conn, now time.Time, err error) {
 	c.busy = false
 	_ = unix.Close(c.fd)
 	c.fd = -1
+	if r, ok := c.s.(Resumable); ok && !c.done && r.Resumes() {
+		c.redialing = true
+		t.redial.reopen(c, c.id, t.box)
+		return
+	}
 	if !c.done {
 		// A session that was done already either stopped itself (and said so) or had nothing
 		// more to do at the run's end: only a live one is stopped here.
@@ -237,6 +255,7 @@ func (t *thread) broken(c *conn, now time.Time, err error) {
 // the requests in flight, so that Terminate finds every connection idle; they stay uncounted.
 func (t *thread) finish(wake int) {
 	_ = unix.EpollCtl(t.epfd, unix.EPOLL_CTL_DEL, wake, nil)
+	_ = unix.EpollCtl(t.epfd, unix.EPOLL_CTL_DEL, t.box.ready, nil)
 	now := time.Now()
 	for _, c := range t.conns {
 		if c.fd < 0 {
@@ -256,6 +275,9 @@ func (t *thread) finish(wake int) {
 			return
 		}
 		for _, ev := range events[:max(n, 0)] {
+			if ev.Fd < 0 {
+				continue
+			}
 			if c := t.conns[ev.Fd]; c.fd >= 0 {
 				t.receive(c, time.Now())
 			}
@@ -271,6 +293,17 @@ func (t *thread) pending() bool {
 		}
 	}
 	return false
+}
+
+// endRedials gives up on the connections still being reopened: the run is ending, and a new
+// connection would start nothing. The redialer's connections that arrive now are terminated.
+func (t *thread) endRedials() {
+	for _, c := range t.conns {
+		if c.redialing {
+			c.redialing, c.done = false, true
+			t.live--
+		}
+	}
 }
 
 // writeAll writes b to the non-blocking fd, waiting for room when the socket is full.

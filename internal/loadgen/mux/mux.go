@@ -15,9 +15,11 @@
 // Each connection runs a Session: the engine writes the request the session asks for, hands it
 // every backend message of the reply, and asks for the next request after ReadyForQuery, or when
 // a sleep the session asked for is over (a timer of the thread's loop). The built-in session runs
-// one statement with one int4 parameter and counts the rows of each execution (one is a success). ErrorResponses are recorded by SQLSTATE, like loadgen's; a connection that breaks
-// is recorded and stopped, not reopened. TLS connections cannot be multiplexed this way: Open
-// refuses them.
+// one statement with one int4 parameter and counts the rows of each execution (one is a success).
+// ErrorResponses are recorded by SQLSTATE, like loadgen's. A connection that breaks fails the
+// request in flight; the lookups then go on over a new connection, opened off the thread's loop
+// (redial.go), and other sessions are stopped unless they are Resumable. TLS connections cannot be
+// multiplexed this way: Open refuses them.
 package mux
 
 import (
@@ -151,10 +153,29 @@ func (e *Engine) Run(ctx context.Context, rec *loadgen.Recorder, end time.Time) 
 		_ = unix.Close(wake)
 	}()
 
+	// The connections that break are reopened until the run's end, off the threads' loops; the
+	// threads have stopped, and so has every reopening, before the mailboxes close.
+	redialCtx, stopRedials := context.WithDeadline(ctx, end)
+	redial := &redialer{ctx: redialCtx, cfg: e.cfg, rec: rec}
 	threads := make([]*thread, e.cfg.Threads)
 	for i := range threads {
-		threads[i] = newThread(rec)
+		box, err := newMailbox()
+		if err != nil {
+			stopRedials()
+			for _, t := range threads[:i] {
+				t.box.close()
+			}
+			return err
+		}
+		threads[i] = newThread(rec, box, redial)
 	}
+	defer func() {
+		stopRedials()
+		redial.wg.Wait()
+		for _, t := range threads {
+			t.box.close()
+		}
+	}()
 	for i, c := range e.conns {
 		if e.cfg.Sessions != nil {
 			c.s = e.cfg.Sessions(c.id, rec)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,4 +171,61 @@ func TestMux(t *testing.T) {
 			t.Fatalf("%d connections left after the run", left)
 		}
 	})
+}
+
+// TestMuxReconnects: when the server terminates the engine's backends mid-run
+// (pg_terminate_backend: FATAL 57P01, then the socket closes), each lookup in flight fails under
+// 57P01, the connection is reopened (its connect time recorded) and the lookups go on: the run
+// ends on time, with no connection stopped and lookups counted after the terminations.
+func TestMuxReconnects(t *testing.T) {
+	dsn, admin := setup(t)
+	const conns, app = 2, "mux-reconnects"
+	ctx := context.Background()
+	kill := make(chan struct{})
+	killed := make(chan int64, 1)
+	var afterKill atomic.Int64 // lookups in the seconds that closed after the terminations
+	var done atomic.Bool
+	go func() {
+		<-kill
+		var n int64
+		err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE application_name = $1`, app).Scan(&n)
+		if err != nil {
+			t.Error(err)
+		}
+		done.Store(true)
+		killed <- n
+	}()
+	var once sync.Once
+	out, err := runEngineWatched(ctx, t, dsn, app, "mux_counted", conns, 6*time.Second, func(tk loadgen.Tick) {
+		switch {
+		case done.Load():
+			afterKill.Add(tk.Ops)
+		case tk.Ops > 0:
+			once.Do(func() { close(kill) })
+		}
+	})
+	once.Do(func() { close(kill) }) // no second with lookups: the checks below fail
+	n := <-killed
+	if err != nil {
+		t.Fatalf("the run did not go on after its backends were terminated: %v", err)
+	}
+	if n != conns {
+		t.Fatalf("terminated %d backends, want the engine's %d", n, conns)
+	}
+	if out.Errors["57P01"] != n || len(out.Errors) != 1 {
+		t.Errorf("errors %v (%v): want %d lookups failed under 57P01 and nothing else", out.Errors, out.ErrorSamples, n)
+	}
+	if out.Stopped != 0 {
+		t.Errorf("%d connections stopped: want each reopened", out.Stopped)
+	}
+	if got := out.Connect.TotalCount(); got != n {
+		t.Errorf("%d connects recorded, want the %d reopened", got, n)
+	}
+	if afterKill.Load() == 0 {
+		t.Errorf("no lookups after the terminations (%d in all): the engine did not go on", out.Ops)
+	}
+	if left := sessions(t, admin, app); left != 0 {
+		t.Fatalf("%d connections left after the run", left)
+	}
 }

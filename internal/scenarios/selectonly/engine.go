@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/loadgen"
 	"github.com/pgscale/pgscale/internal/loadgen/mux"
@@ -68,26 +70,33 @@ func (*scenario) CheckPooler(p scenarios.Params, pooler *harness.PoolerSpec) err
 	return nil
 }
 
-// muxThreads is how many OS threads serve the mux engine's connections. One: two threads
+// MuxThreads is how many OS threads serve the mux engine's connections. One: two threads
 // measured worse on 2 cores (8 clients: 11.4 against 6.8 µs of client CPU per lookup, 0.94
 // against 0.26 context switches), each thread's wait in epoll_wait then leaving no idle P, so
 // Go's sysmon takes the thread's P away and wakes every 20 µs.
-const muxThreads = 1
+const MuxThreads = 1
+
+// NewMuxEngine is the engine engine=mux runs: conns connections, each running prepared lookups
+// of pgbench -S's query for random accounts in 1..accounts, served by MuxThreads OS threads. A
+// zero seed picks one from the clock. pgscale calibrate measures this engine too.
+func NewMuxEngine(cc *pgx.ConnConfig, conns int, accounts int32, seed uint64) (*mux.Engine, error) {
+	return mux.New(mux.Config{
+		ConnConfig: cc,
+		Conns:      conns,
+		Threads:    MuxThreads,
+		SQL:        lookup,
+		Keys:       accounts,
+		Seed:       seed,
+	})
+}
 
 // runMux measures one point with the mux engine: one connection per worker, all served by
-// muxThreads OS threads.
+// MuxThreads OS threads.
 func runMux(ctx context.Context, env *scenarios.Env, pt scenarios.Point, accounts int32) (result.Series, error) {
 	if env.Rate > 0 || env.Pacer != nil {
 		return result.Series{}, errors.New("select-only: engine=mux runs a closed loop only (no --rate or stages)")
 	}
-	engine, err := mux.New(mux.Config{
-		ConnConfig: env.Load,
-		Conns:      pt.Workers,
-		Threads:    muxThreads,
-		SQL:        lookup,
-		Keys:       accounts,
-		Seed:       env.Seed,
-	})
+	engine, err := NewMuxEngine(env.Load, pt.Workers, accounts, env.Seed)
 	if err != nil {
 		return result.Series{}, err
 	}

@@ -1,0 +1,139 @@
+package calibrate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/loadgen"
+	"github.com/pgscale/pgscale/internal/loadgen/mux"
+	"github.com/pgscale/pgscale/internal/scenarios/selectonly"
+	"github.com/pgscale/pgscale/internal/usage"
+)
+
+// Which of pgscale's engines runs the prepared lookups: loadgen's goroutine per worker, or
+// loadgen/mux's one OS thread serving every connection (what `pgscale run script` runs by default,
+// and select-only with --set engine=mux). The connect mode always runs on goroutines: the mux
+// engine opens its connections once.
+const (
+	EngineMux        = "mux"
+	EngineGoroutines = "goroutines"
+)
+
+// DefaultEngines are the engines the prepared mode measures unless told otherwise, the headline
+// first.
+var DefaultEngines = []string{EngineMux, EngineGoroutines}
+
+// engines is o.Engines, or DefaultEngines when it is empty.
+func (o Options) engines() []string {
+	if len(o.Engines) == 0 {
+		return DefaultEngines
+	}
+	return o.Engines
+}
+
+// kind is one line of the calibration: a mode on one engine.
+type kind struct{ mode, engine string }
+
+// kinds are the mode and engine pairs each round measures, in order: the prepared mode once per
+// engine, the connect mode on goroutines.
+func kinds(modes, engines []string) []kind {
+	var ks []kind
+	for _, m := range modes {
+		if m != ModePrepared {
+			ks = append(ks, kind{m, EngineGoroutines})
+			continue
+		}
+		for _, e := range engines {
+			ks = append(ks, kind{m, e})
+		}
+	}
+	return ks
+}
+
+// usableEngines drops the mux engine when the connections would use TLS, which it cannot serve,
+// saying so on out; it is an error when no engine is left for the prepared mode.
+func usableEngines(ctx context.Context, cc *pgx.ConnConfig, o Options, out io.Writer) ([]string, error) {
+	engines := o.engines()
+	if !slices.Contains(o.Modes, ModePrepared) || !slices.Contains(engines, EngineMux) {
+		return engines, nil
+	}
+	plain, err := mux.Plaintext(ctx, cc, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: %w", err)
+	}
+	if plain {
+		return engines, nil
+	}
+	kept := slices.DeleteFunc(slices.Clone(engines), func(e string) bool { return e == EngineMux })
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("calibrate: the connections use TLS, which the mux engine cannot serve: " +
+			"use sslmode=disable, or --engine goroutines")
+	}
+	fmt.Fprintln(out, "note: the connections use TLS, which the mux engine cannot serve: prepared lookups on goroutines only")
+	return kept, nil
+}
+
+// engineNotes names the engines in order, each with where pgscale runs it.
+func engineNotes(engines []string) string {
+	notes := map[string]string{
+		EngineMux:        "mux (what pgscale run script runs by default; select-only with --set engine=mux)",
+		EngineGoroutines: "goroutines (select-only's default)",
+	}
+	var parts []string
+	for _, e := range engines {
+		parts = append(parts, notes[e])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runPgscaleMux runs the prepared lookups on the mux engine as select-only's engine=mux does: a
+// connection per client, one OS thread serving them all.
+func runPgscaleMux(ctx context.Context, cc *pgx.ConnConfig, o Options) (Sample, error) {
+	engine, err := selectonly.NewMuxEngine(cc, o.Clients, int32(o.Scale*100000), 0)
+	if err != nil {
+		return Sample{}, fmt.Errorf("calibrate pgscale prepared on mux: %w", err)
+	}
+	cfg := loadgen.Config{Workers: o.Clients, Duration: o.Duration, ConnConfig: cc, ConnMode: loadgen.ConnPerWorker}
+	before, started := selfCPU(), time.Now()
+	out, err := loadgen.RunEngine(ctx, cfg, engine)
+	cpu, wall := selfCPU()-before, time.Since(started).Seconds()
+	if err != nil {
+		return Sample{}, fmt.Errorf("calibrate pgscale prepared on mux: %w", err)
+	}
+	return sample(out, cpu, wall, "prepared on mux")
+}
+
+// sample is a run's outcome as one side of a pair; a run with errors is not one.
+func sample(out *loadgen.Outcome, cpu, wall float64, what string) (Sample, error) {
+	if errs := sum(out.Errors); errs > 0 {
+		return Sample{}, fmt.Errorf("calibrate pgscale %s: %d errors: %v", what, errs, out.ErrorSamples)
+	}
+	return Sample{TPS: float64(out.Ops) / out.Measured.Seconds(), Transactions: out.Ops, CPUSeconds: cpu, WallSeconds: wall}, nil
+}
+
+// EnginesBehindPooler is engines for a pooler in poolerMode (empty for none): the mux engine
+// prepares its lookup once per connection, which a pooler in transaction mode breaks (the next
+// Bind may reach a server connection that never prepared it), as select-only refuses engine=mux
+// there. given says the engines were named by the user: dropping one is then a usage error; by
+// default the mux engine is left out and note says so.
+func EnginesBehindPooler(engines []string, poolerMode string, given bool) (kept []string, note string, err error) {
+	if len(engines) == 0 {
+		engines = DefaultEngines
+	}
+	if poolerMode != harness.PoolerModeTransaction || !slices.Contains(engines, EngineMux) {
+		return engines, "", nil
+	}
+	if given {
+		return nil, "", usage.Fieldf("engine", "mux prepares its lookup once per connection, which --pooler-mode %s breaks: "+
+			"use --pooler-mode %s, or --engine %s", poolerMode, harness.PoolerModeSession, EngineGoroutines)
+	}
+	kept = slices.DeleteFunc(slices.Clone(engines), func(e string) bool { return e == EngineMux })
+	return kept, "note: --pooler-mode " + poolerMode + ": prepared lookups on goroutines only (the mux engine prepares once per connection)", nil
+}
