@@ -45,17 +45,23 @@ test: ## Unit and integration tests against a real PostgreSQL, then every fuzz t
 	@$(MAKE) --no-print-directory fuzz
 
 # go test -fuzz takes one target a run: find the packages whose tests hold a Fuzz function, ask
-# each for its targets, and run them one by one. Their corpora are in <package>/testdata/fuzz.
+# each for its targets, and run them one by one, FUZZJOBS packages at once (each package's
+# targets one after another, its output printed whole when it is done). Every target gets the
+# full FUZZTIME; with FUZZJOBS at once each gets FUZZPARALLEL fuzzing workers (default: the CPUs
+# shared among the jobs). Their corpora are in <package>/testdata/fuzz.
 # -fuzzminimizetime 1s: go minimizes every new interesting input, by default for up to 60 s, with
 # no executions counted meanwhile; a minimization still running at -fuzztime fails the target
 # with "context deadline exceeded" (FuzzParseShapes did, in CI), though nothing failed.
-fuzz: ## Run every Fuzz* target in the repo for FUZZTIME each (default 10s)
-	@set -e; for dir in $$(find . -name '*_test.go' -not -path './.git/*' | xargs grep -l '^func Fuzz' | xargs -n1 dirname | sort -u); do \
-		for target in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
-			echo "== fuzz $$dir $$target ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s $$dir; \
-		done; \
-	done
+FUZZJOBS ?= 2
+FUZZPARALLEL ?= $(shell n=$$(( $$(nproc) / $(FUZZJOBS) )); [ $$n -ge 1 ] && echo $$n || echo 1)
+fuzz: ## Run every Fuzz* target in the repo for FUZZTIME each (default 10s), FUZZJOBS packages at once
+	@find . -name '*_test.go' -not -path './.git/*' | xargs grep -l '^func Fuzz' | xargs -n1 dirname | sort -u | \
+	xargs -P $(FUZZJOBS) -n1 sh -c 'log=$$(mktemp); status=0; \
+		for target in $$($(GO) test -list "^Fuzz" "$$1" | grep "^Fuzz"); do \
+			echo "== fuzz $$1 $$target ($(FUZZTIME), -parallel $(FUZZPARALLEL))" >>"$$log"; \
+			$(GO) test -run "^\$$" -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s -parallel $(FUZZPARALLEL) "$$1" >>"$$log" 2>&1 \
+				|| { status=1; break; }; \
+		done; cat "$$log"; rm -f "$$log"; exit $$status' fuzz
 
 gate: build ## pgscale's own performance gate: its load generator against pgbench, vs the committed baseline
 	$(BIN) gate --config .ci/gate.yaml --out $(GATE_DIR)

@@ -15,17 +15,6 @@ import (
 	"github.com/pgscale/pgscale/result"
 )
 
-// buildPgscale compiles the CLI once per test binary run.
-func buildPgscale(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pgscale")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // startRun starts `pgscale run select-only` on a local target and returns once the load runs
 // (the first progress line), with stderr still draining into a buffer the caller can read.
 func startRun(t *testing.T, bin, out string) (*exec.Cmd, func() string) {

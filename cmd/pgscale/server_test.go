@@ -1,6 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
@@ -8,9 +13,43 @@ import (
 
 // One local server is shared by this package's tests that need no server of their own
 // (harnesstest.Server): each run on it works in a schema of its own, through the dsn target.
-// Tests of the local target's lifecycle, of server settings, and those that diff the whole
-// server's catalog start their own.
-func TestMain(m *testing.M) { harnesstest.Main(m) }
+// Tests of the local target's lifecycle and of server settings start their own; TestDSNSafety,
+// which diffs whole servers, is in dsnsafety/, a test binary of its own.
+func TestMain(m *testing.M) { harnesstest.Main(m, removeBuilt) }
+
+// built is the CLI compiled for the tests that run it as a process, once per test binary run.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildPgscale compiles the CLI on the first call and returns its path; the tests share it.
+func buildPgscale(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "pgscale-cli-test-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.dir, built.bin = dir, filepath.Join(dir, "pgscale")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+// removeBuilt removes the compiled CLI once the tests are done.
+func removeBuilt() {
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+}
 
 // onShared is args with the flags that run the command on the shared server, through the dsn
 // target.

@@ -31,15 +31,19 @@ var shared struct {
 	err    error
 }
 
-// Main runs a test binary's tests and then stops the shared server, if one was started, whether
-// the tests passed or failed. Call it from TestMain:
+// Main runs a test binary's tests, then the after functions (cleanups of the binary's own, such
+// as removing a directory its tests share), and then stops the shared server, if one was
+// started, whether the tests passed or failed. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { harnesstest.Main(m) }
 //
 // A test that panics ends the process before Main returns; the server dies with it then (a local
 // server gets the parent-death signal, see harness.LocalProvider).
-func Main(m *testing.M) {
+func Main(m *testing.M, after ...func()) {
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	if err := stopShared(); err != nil {
 		fmt.Fprintf(os.Stderr, "harnesstest: stop the shared server: %v\n", err)
 		if code == 0 {

@@ -1,4 +1,4 @@
-package main
+package dsnsafety
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 )
 
 // dsnSentinels are tables of the user's, in public, named as the tables the scenarios and
@@ -47,36 +49,94 @@ type dsnCommand struct {
 	await string
 }
 
+// dsnConcurrency is how many commands TestDSNSafety runs at once, each on a server of its own.
+// The cases mostly wait (for a run's fixed duration, for a command to be under way, for sessions
+// to end), so four at a time fit a 2-core machine.
+const dsnConcurrency = 4
+
 // TestDSNSafety runs every command that accepts a dsn against a database holding the user's
 // sentinel tables (a public.pgbench_history with rows, and tables named as every scenario's),
 // normally, interrupted by Ctrl-C (SIGINT), and killed (SIGKILL) and then followed by `pgscale
 // clean --dsn`. After each, the server's catalog (pg_namespace, pg_class, pg_roles,
 // pg_db_role_setting, pg_replication_slots, pg_settings), the sentinels' rows and the sessions
-// are as they were before. It logs a table of what each case left before and after clean.
+// are as they were before. Each command runs on a server of its own, dsnConcurrency of them at
+// once, so that one command's roles, slots and sessions never show in another's diff; its three
+// modes run one after the other on that server. It logs a table of what each case left before
+// and after clean.
 func TestDSNSafety(t *testing.T) {
-	skipWithoutPostgres(t)
-	t.Parallel()
-	if _, err := harness.FindPgbench(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("pgbench is required in CI: %v", err)
-		}
-		t.Skipf("no pgbench: %v", err)
-	}
+	harnesstest.RequirePostgres(t)
+	_, err := harness.FindPgbench()
+	harnesstest.Require(t, "pgbench", err)
 	bin := buildPgscale(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	server, err := (&harness.LocalProvider{}).Start(ctx, harness.Spec{Kind: harness.KindLocal, RunID: "dsn-safety",
+	gateDir := t.TempDir()
+	for _, duration := range []string{"1s", "30s"} {
+		body := "target: dsn\ndsn: $PGSCALE_DSN\nrepeats: 1\ncalibrate: false\nsuite:\n  - scenario: select-only\n    quick: true\n" +
+			"    set:\n      variants: prepared\n      workers: 2\n    duration: " + duration + "\n    warmup: 0s\n" +
+			"checks:\n  - \"select-only: throughput_per_s > 0\"\n"
+		if err := os.WriteFile(filepath.Join(gateDir, "gate-"+duration+".yaml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	names := dsnCommands("", gateDir)
+	rows := make([]string, len(names))
+	slots := make(chan struct{}, dsnConcurrency)
+	var wg sync.WaitGroup
+	for i := range names {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			row := []string{names[i].name}
+			t.Run(names[i].name, func(t *testing.T) {
+				dsn := dsnServer(t, ctx, fmt.Sprintf("dsn-safety-%d", i))
+				c := dsnCommands(dsn, gateDir)[i]
+				before := dsnSnapshot(t, ctx, dsn, 0)
+				for _, mode := range []string{"normal", "Ctrl-C", "SIGKILL + clean"} {
+					started := time.Now()
+					cell := dsnCase(t, ctx, bin, dsn, c, mode, before)
+					row = append(row, fmt.Sprintf("%s (%.0f s)", cell, time.Since(started).Seconds()))
+				}
+			})
+			rows[i] = "| " + strings.Join(row, " | ") + " |"
+		})
+	}
+	wg.Wait()
+	rows = append(rows, "| size --measure | takes no dsn (docker targets only) | | |")
+	t.Logf("dsn safety (catalog, sentinels and sessions diffed against the state before):\n"+
+		"| command | normal | Ctrl-C | SIGKILL + clean |\n|---|---|---|---|\n%s", strings.Join(rows, "\n"))
+}
+
+// buildPgscale compiles the CLI (the parent directory's package) into the test's directory.
+func buildPgscale(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "pgscale")
+	out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// dsnServer starts a local server for one command, stopped when the test ends, with the
+// sentinels in public and an admin session open; it returns its admin dsn.
+func dsnServer(t *testing.T, ctx context.Context, runID string) string {
+	t.Helper()
+	server, err := (&harness.LocalProvider{}).Start(ctx, harness.Spec{Kind: harness.KindLocal, RunID: runID,
 		Settings: map[string]string{"max_connections": "200", "wal_level": "logical"}}) // logical: wal-retention's slot
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() { _ = server.Close(context.Background()) })
 	dsn := server.AdminDSN()
+	// The admin session stays open while the test runs: the snapshots count the client sessions
+	// besides it and their own.
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close(context.Background())
+	t.Cleanup(func() { _ = admin.Close(context.Background()) })
 	for _, table := range dsnSentinels {
 		sql := fmt.Sprintf("CREATE TABLE public.%s (note text); INSERT INTO public.%s SELECT 'the user''s row ' || i FROM generate_series(1, 42) i", table, table)
 		if table == "colpad_layout" { // columns --verify samples it: big enough to be interrupted while it copies
@@ -87,18 +147,13 @@ func TestDSNSafety(t *testing.T) {
 			t.Fatalf("sentinel %s: %v", table, err)
 		}
 	}
-	gateDir := t.TempDir()
-	gateFile := func(duration string) string {
-		path := filepath.Join(gateDir, "gate-"+duration+".yaml")
-		body := "target: dsn\ndsn: $PGSCALE_DSN\nrepeats: 1\ncalibrate: false\nsuite:\n  - scenario: select-only\n    quick: true\n" +
-			"    set:\n      variants: prepared\n      workers: 2\n    duration: " + duration + "\n    warmup: 0s\n" +
-			"checks:\n  - \"select-only: throughput_per_s > 0\"\n"
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	return dsn
+}
 
+// dsnCommands are the commands TestDSNSafety runs against dsn; the gate's configuration files
+// are in gateDir.
+func dsnCommands(dsn, gateDir string) []dsnCommand {
+	gateFile := func(duration string) string { return filepath.Join(gateDir, "gate-"+duration+".yaml") }
 	quick := func(scenario string, extra ...string) []string {
 		return append([]string{"run", scenario, "--target", "dsn", "--dsn", dsn, "--quick", "--no-report", "--duration", "1s", "--warmup", "0s"}, extra...)
 	}
@@ -173,23 +228,7 @@ func TestDSNSafety(t *testing.T) {
 			signalled: []string{"gate", "--config", gateFile("30s"), "--baseline", filepath.Join(gateDir, "baseline")},
 			mark:      "pgscale\\_%", env: []string{"PGSCALE_DSN=" + dsn}},
 	)
-
-	before := dsnSnapshot(t, ctx, dsn, 0)
-	var table []string
-	for _, c := range commands {
-		row := []string{c.name}
-		t.Run(c.name, func(t *testing.T) {
-			for _, mode := range []string{"normal", "Ctrl-C", "SIGKILL + clean"} {
-				started := time.Now()
-				cell := dsnCase(t, ctx, bin, dsn, c, mode, before)
-				row = append(row, fmt.Sprintf("%s (%.0f s)", cell, time.Since(started).Seconds()))
-			}
-		})
-		table = append(table, "| "+strings.Join(row, " | ")+" |")
-	}
-	table = append(table, "| size --measure | takes no dsn (docker targets only) | | |")
-	t.Logf("dsn safety (catalog, sentinels and sessions diffed against the state before):\n"+
-		"| command | normal | Ctrl-C | SIGKILL + clean |\n|---|---|---|---|\n%s", strings.Join(table, "\n"))
+	return commands
 }
 
 // dsnCase runs c once in mode and checks that the server is as before; it returns the table cell.
@@ -424,22 +463,4 @@ func dsnLeftovers(t *testing.T, ctx context.Context, dsn string) string {
 		left += fmt.Sprintf(", %d replication slots", slots)
 	}
 	return left
-}
-
-func TestCleanDSNBadInput(t *testing.T) {
-	t.Setenv(envDSN, "")
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"clean", "--any-host"}, "--any-host is for cleaning a dsn target: give --dsn (or $PGSCALE_DSN)"},
-		{[]string{"clean", "--prepared", "--dry-run"}, "--prepared is for cleaning a dsn target"},
-		{[]string{"clean", "--dsn", "host=h", "--other-host-age", "0s"}, "--other-host-age 0s: must be more than 0"},
-		{[]string{"clean", "--dsn", "postgres://u:hunter2@h:notaport/db"}, "is not a valid connection string"},
-	} {
-		code, _, stderr := runCLI(t, c.args...)
-		if code != 2 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "hunter2") {
-			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, code, stderr, c.want)
-		}
-	}
 }
