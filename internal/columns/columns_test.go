@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -291,6 +292,24 @@ func TestVerifyMeasuresAndLeavesTheTableAlone(t *testing.T) {
 		"ANALYZE shop.orders")
 	// A table no test selects: --schema shop must list only this schema's.
 	exec(t, conn, "CREATE TABLE public.other (a int)")
+	// The fingerprint holds the table's insert counter, which PostgreSQL 15 writes to shared
+	// statistics when the inserting backend next flushes them (at most once a second): taken
+	// before that flush, it read 0 and then 30000, as if the analyzer had written (seen once on
+	// a loaded machine). Flush now, and wait until the counter shows the rows.
+	exec(t, conn, "SELECT pg_stat_force_next_flush()")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var inserted int64
+		if err := conn.QueryRow(context.Background(), `SELECT coalesce((SELECT n_tup_ins FROM pg_stat_user_tables
+			WHERE relid = 'shop.orders'::regclass), 0)`).Scan(&inserted); err != nil {
+			t.Fatal(err)
+		}
+		if inserted == 30000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("shop.orders: the statistics show %d rows inserted after 10 s, want 30000", inserted)
+		}
+	}
 	before := fingerprint(t, conn, "shop.orders")
 
 	var out bytes.Buffer
