@@ -15,11 +15,10 @@ import (
 	"github.com/pgscale/pgscale/result"
 )
 
-// TestPreferConnectsOnceWithoutTLS: with sslmode=prefer against a server without TLS (the local
-// target has none), pgx's fallback opens a second TCP connection for every connect. The per-op
-// mode learns from the first refusal: the run dials about once per operation, not twice, and the
-// result says TLS was refused.
-func TestPreferConnectsOnceWithoutTLS(t *testing.T) {
+// preferWithoutTLS is a config with sslmode=prefer to a local server without TLS, and the count
+// of the TCP connections it dials.
+func preferWithoutTLS(t *testing.T) (*pgx.ConnConfig, *atomic.Int64) {
+	t.Helper()
 	tg := harnesstest.Local(t)
 	dsn := strings.Replace(tg.DSN(), "sslmode=disable", "sslmode=prefer", 1)
 	if !strings.Contains(dsn, "sslmode=prefer") {
@@ -29,12 +28,21 @@ func TestPreferConnectsOnceWithoutTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dials atomic.Int64
+	dials := new(atomic.Int64)
 	var d net.Dialer
 	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dials.Add(1)
 		return d.DialContext(ctx, network, addr)
 	}
+	return cc, dials
+}
+
+// TestPreferConnectsOnceWithoutTLS: with sslmode=prefer against a server without TLS (the local
+// target has none), pgx's fallback opens a second TCP connection for every connect. The per-op
+// mode learns from the first refusal: the run dials about once per operation, not twice, and the
+// result says TLS was refused.
+func TestPreferConnectsOnceWithoutTLS(t *testing.T) {
+	cc, dials := preferWithoutTLS(t)
 	cfg := loadgen.Config{Workers: 2, Duration: time.Second, ConnMode: loadgen.ConnPerOp, ConnConfig: cc}
 	out, err := loadgen.Run(context.Background(), cfg, func(ctx context.Context, _ *loadgen.Worker, conn *pgx.Conn) error {
 		_, err := conn.Exec(ctx, "SELECT 1")
@@ -70,17 +78,7 @@ func TestPreferConnectsOnceWithoutTLS(t *testing.T) {
 // instances) gets the connection modes' dialer through loadgen.Connector: with sslmode=prefer
 // against a server without TLS it stops asking after the refusals in a row, and says so.
 func TestConnectorStopsAskingForTLS(t *testing.T) {
-	tg := harnesstest.Local(t)
-	cc, err := pgx.ParseConfig(strings.Replace(tg.DSN(), "sslmode=disable", "sslmode=prefer", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dials atomic.Int64
-	var d net.Dialer
-	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		dials.Add(1)
-		return d.DialContext(ctx, network, addr)
-	}
+	cc, dials := preferWithoutTLS(t)
 	for _, shortLived := range []bool{false, true} {
 		dials.Store(0)
 		c := loadgen.NewConnector(cc, 10*time.Second, shortLived)
