@@ -1,11 +1,8 @@
 package loadgen
 
 import (
-	"context"
 	"runtime"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -51,35 +48,6 @@ func TestServerOnThisMachine(t *testing.T) {
 		}
 		if got := serverOnThisMachine(cc); got != c.want {
 			t.Errorf("%s: on this machine %v, want %v", c.dsn, got, c.want)
-		}
-	}
-}
-
-// TestShortConnectsTakeOneProc: a ConnNone run whose workload connects per operation
-// (connect-storm's cold instances) runs on one P against a server on this machine, as a per-op
-// run does; without ShortConnects it keeps every P.
-func TestShortConnectsTakeOneProc(t *testing.T) {
-	if runtime.GOMAXPROCS(0) == 1 {
-		runtime.GOMAXPROCS(2)
-		defer runtime.GOMAXPROCS(1)
-	}
-	cc, err := pgx.ParseConfig("host=127.0.0.1 port=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, short := range []bool{true, false} {
-		var seen atomic.Int64
-		cfg := Config{Workers: 1, Duration: 50 * time.Millisecond, ConnMode: ConnNone, ConnConfig: cc, ShortConnects: short}
-		_, err := Run(context.Background(), cfg, func(context.Context, *Worker, *pgx.Conn) error {
-			seen.Store(int64(runtime.GOMAXPROCS(0)))
-			time.Sleep(time.Millisecond)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, one := seen.Load(), int64(1); (got == one) != short {
-			t.Errorf("ShortConnects %v: GOMAXPROCS %d during the run", short, got)
 		}
 	}
 }

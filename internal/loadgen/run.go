@@ -66,10 +66,6 @@ type Config struct {
 	// counts them, as pgbench -T does, instead of abandoning them: a transaction whose COMMIT was
 	// sent is then never left uncounted while the database has it.
 	Drain bool
-	// ShortConnects says that, with ConnNone, the workload's connections live about one
-	// operation (it connects per request, as ConnPerOp does): against a server on this machine
-	// the run then takes one P, as a ConnPerOp run does (procs.go).
-	ShortConnects bool
 	// Parts name what an operation breaks down into (Worker.RecordPart), such as the scripts of
 	// a mix and their statements.
 	Parts []string
@@ -188,8 +184,7 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
-	perOp := cfg.ConnMode == ConnPerOp || cfg.ConnMode == ConnNone && cfg.ShortConnects
-	if perOp && serverOnThisMachine(cfg.ConnConfig) {
+	if cfg.ConnMode == ConnPerOp && serverOnThisMachine(cfg.ConnConfig) {
 		defer oneProc()()
 	}
 	conns, err := newConnSource(ctx, cfg)

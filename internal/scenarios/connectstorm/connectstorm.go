@@ -258,9 +258,6 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	cfg := env.LoadConfig(pt.Workers, loadgen.ConnNone)
 	cfg.ConnConfig = cc
 	cfg.ConnectTimeout = connectTimeout
-	// Cold instances connect per request, as the per-op connection mode does, and get its one P
-	// against a server on this machine.
-	cfg.ShortConnects = pt.Variant == VariantCold
 
 	begin := time.Now()
 	// loadgen starts its clock a moment after begin, so these fall a little early: a request that
