@@ -135,6 +135,13 @@ func TestOwnWorkloadGateFailsWhenAnIndexIsDropped(t *testing.T) {
 		t.Fatalf("baseline run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	code, stdout, stderr = runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--out", filepath.Join(dir, "g2"))...)
+	if code == gate.ExitRegression {
+		// The same test at 5% can flag noise now and then on a machine other test binaries keep
+		// busy (seen in CI: throughput -26.6%, p = 0.032, with the index in place); an unchanged
+		// schema must pass in one of two runs, as a dropped index must fail in one of two.
+		t.Logf("with the index, a regression reported:\n%s", stdout)
+		code, stdout, stderr = runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--out", filepath.Join(dir, "g2b"))...)
+	}
 	if code != exitOK || !strings.Contains(stdout, "PASS: 4 of 4 checks passed") {
 		t.Fatalf("with the index: exit %d, want a pass\n%s\n%s", code, stdout, stderr)
 	}
