@@ -149,16 +149,24 @@ func runDirsOf(pid int) []string {
 	return dirs
 }
 
+// oneRunDirOf is the one local target's run directory that pgscale process pid owns; finding
+// none or several fails t.
+func oneRunDirOf(t *testing.T, pid int) string {
+	t.Helper()
+	dirs := runDirsOf(pid)
+	if len(dirs) != 1 {
+		t.Fatalf("found %d run directories owned by pgscale (pid %d), want 1", len(dirs), pid)
+	}
+	return dirs[0]
+}
+
 func TestSecondCtrlCStopsAtOnceAndStillCleansUp(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
 	bin := buildPgscale(t)
 	out := t.TempDir()
 	cmd, stderr := startRun(t, bin, out)
-	dirs := runDirsOf(cmd.Process.Pid)
-	if len(dirs) != 1 {
-		t.Fatalf("found %d run directories owned by pgscale (pid %d), want 1", len(dirs), cmd.Process.Pid)
-	}
+	runDir := oneRunDirOf(t, cmd.Process.Pid)
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	time.Sleep(20 * time.Millisecond)
 	_ = cmd.Process.Signal(syscall.SIGINT)
@@ -166,7 +174,7 @@ func TestSecondCtrlCStopsAtOnceAndStillCleansUp(t *testing.T) {
 	if code != exitInterrupted {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitInterrupted, stderr())
 	}
-	if _, err := os.Stat(dirs[0]); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("run directory %s is still there after a second Ctrl-C (%v); stderr:\n%s", dirs[0], err, stderr())
+	if _, err := os.Stat(runDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("run directory %s is still there after a second Ctrl-C (%v); stderr:\n%s", runDir, err, stderr())
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/report"
 	scriptscn "github.com/pgscale/pgscale/internal/scenarios/script"
@@ -139,19 +137,7 @@ func TestRunScriptOnDSN(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dsn := harnesstest.Database(t) // its catalog counts are the run's alone
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	count := func(sql string) int64 {
-		t.Helper()
-		var n int64
-		if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		return n
-	}
+	conn, count := connectCounting(t, dsn)
 
 	code, _, stderr := runCLI(t, "run", "script", "-b", "tpcb-like", "--init", "--target", "dsn", "--dsn", dsn,
 		"--duration", "1s", "--warmup", "0s", "--workers", "2", "--out", t.TempDir())
