@@ -86,3 +86,35 @@ const (
 	// of its memory, for when smaps_rollup cannot be read.
 	MetricBackendContextKB = "backend_context_kb"
 )
+
+// The timeline's per-second columns (Second.Extra) that the load generator and the harness write
+// for any scenario, and those of a scenario that the report reads: a scenario declares the rest,
+// Column…, in its own metric_names.go. Like the metric names, their values never change.
+const (
+	// ColumnTargetPerS is a paced run's operations due in that second (loadgen).
+	ColumnTargetPerS = "target_per_s"
+
+	// ColumnPoolerClientsActive is the pooler's clients linked to a server connection.
+	ColumnPoolerClientsActive = "pooler_clients_active"
+	// ColumnPoolerServersIdle is the pooler's server connections not linked to a client.
+	ColumnPoolerServersIdle = "pooler_servers_idle"
+	// ColumnPoolerMaxWaitMs is the longest a pooler client had waited for a server, in ms.
+	ColumnPoolerMaxWaitMs = "pooler_maxwait_ms"
+	// ColumnPoolerXacts is the transactions the pooler passed since the sampler's previous reading.
+	ColumnPoolerXacts = "pooler_xacts"
+	// ColumnPoolerWaitMs is the time its clients spent waiting since that reading, in ms.
+	ColumnPoolerWaitMs = "pooler_wait_ms"
+
+	// ColumnBlockerHolding is 1 while ddl-lock's blocker holds its lock.
+	ColumnBlockerHolding = "blocker_holding"
+	// ColumnDDLWaiting is 1 while ddl-lock's ALTER waits for its lock.
+	ColumnDDLWaiting = "ddl_waiting"
+	// ColumnXminHeld is 1 while the queue's long transaction holds its snapshot.
+	ColumnXminHeld = "xmin_held"
+	// ColumnXminReleased is 1 from the second the queue's long transaction ended early.
+	ColumnXminReleased = "xmin_released"
+	// ColumnQueueDeadTuples is the queue table's n_dead_tup.
+	ColumnQueueDeadTuples = "queue_dead_tuples"
+	// ColumnTaskDeadTuples is the task table's n_dead_tup.
+	ColumnTaskDeadTuples = "task_dead_tuples"
+)

@@ -136,9 +136,9 @@ func (s *pgbouncerSource) SampleExtra(ctx context.Context, smp *result.ServerSam
 	if extra == nil {
 		return nil
 	}
-	extra["pooler_clients_active"] = float64(clActive)
-	extra["pooler_servers_idle"] = float64(svIdle)
-	extra["pooler_maxwait_ms"] = maxWaitMs
+	extra[result.ColumnPoolerClientsActive] = float64(clActive)
+	extra[result.ColumnPoolerServersIdle] = float64(svIdle)
+	extra[result.ColumnPoolerMaxWaitMs] = maxWaitMs
 	stats, err := showRows(ctx, s.conn, "SHOW STATS")
 	if err != nil {
 		s.closeLocked()
@@ -153,8 +153,8 @@ func (s *pgbouncerSource) SampleExtra(ctx context.Context, smp *result.ServerSam
 		waitUs += int64(atoiOr0(st["total_wait_time"]))
 	}
 	if s.havePrev {
-		extra["pooler_xacts"] = float64(xacts - s.prevXact)
-		extra["pooler_wait_ms"] = float64(waitUs-s.prevWait) / 1000
+		extra[result.ColumnPoolerXacts] = float64(xacts - s.prevXact)
+		extra[result.ColumnPoolerWaitMs] = float64(waitUs-s.prevWait) / 1000
 	}
 	s.prevXact, s.prevWait, s.havePrev = xacts, waitUs, true
 	return nil

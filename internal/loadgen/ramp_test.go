@@ -75,8 +75,8 @@ func TestRampFollowsTargetOnRealServer(t *testing.T) {
 	for _, sec := range out.Timeline {
 		from, to := time.Duration(sec.T-1)*time.Second, time.Duration(sec.T)*time.Second
 		want := float64(stages.Count(to-1) - stages.Count(from-1))
-		if sec.Extra[loadgen.TargetKey] != want {
-			t.Errorf("second %d: the timeline's target is %v, the ramp's %v", sec.T, sec.Extra[loadgen.TargetKey], want)
+		if sec.Extra[result.ColumnTargetPerS] != want {
+			t.Errorf("second %d: the timeline's target is %v, the ramp's %v", sec.T, sec.Extra[result.ColumnTargetPerS], want)
 		}
 		t.Logf("second %d: %d operations completed, target %.0f", sec.T, sec.Ops, want)
 	}

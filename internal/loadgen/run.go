@@ -289,10 +289,6 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 	return out, ctx.Err()
 }
 
-// TargetKey is the timeline's figure of a paced run: the operations the pacer had due in that
-// second, beside the ops that completed in it.
-const TargetKey = "target_per_s"
-
 // annotateTargets puts each second's target into the timeline of a paced run.
 func annotateTargets(timeline []result.Second, p Pacer) {
 	for i := range timeline {
@@ -300,7 +296,7 @@ func annotateTargets(timeline []result.Second, p Pacer) {
 		if timeline[i].Extra == nil {
 			timeline[i].Extra = map[string]float64{}
 		}
-		timeline[i].Extra[TargetKey] = float64(p.Count(t-1) - p.Count(t-time.Second-1))
+		timeline[i].Extra[result.ColumnTargetPerS] = float64(p.Count(t-1) - p.Count(t-time.Second-1))
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/pgscale/pgscale/result"
 )
 
 // gappedLine draws value over the timeline as one line per run of seconds that had completions:
@@ -196,33 +198,23 @@ func (run *Run) resources() *Resources {
 }
 
 // timelineEvents names the first second a scenario's timeline column turns on: ddl-lock's
-// blocker and ALTER, the queue's refills and its long transaction (taken, and ended).
+// blocker and ALTER, and the queue's long transaction (taken, and ended).
 var timelineEvents = []struct{ column, label string }{
-	{"blocker_holding", "blocker takes its lock"},
-	{"ddl_waiting", "ALTER issued"},
-	{"xmin_held", "long transaction takes its snapshot"},
-	{"xmin_released", "long transaction ended"},
-	{"refills", "queue refilled"},
-	{"backlog_refills", "queue refilled"},
+	{result.ColumnBlockerHolding, "blocker takes its lock"},
+	{result.ColumnDDLWaiting, "ALTER issued"},
+	{result.ColumnXminHeld, "long transaction takes its snapshot"},
+	{result.ColumnXminReleased, "long transaction ended"},
 }
 
 // markEvents draws a vertical line at each scenario event on every panel.
 func markEvents(panels []*panel, tl []Second) {
 	var marks []eventMark
 	for _, ev := range timelineEvents {
-		prev := 0.0
 		for _, sec := range tl {
-			v, ok := sec.Extra[ev.column]
-			if !ok {
-				continue
-			}
-			if v > 0 && prev == 0 {
+			if sec.Extra[ev.column] > 0 { // the first second it is on
 				marks = append(marks, eventMark{x: float64(sec.T) - 1, label: ev.label})
-				if ev.column != "refills" && ev.column != "backlog_refills" {
-					break // the first start only; refills mark every one
-				}
+				break
 			}
-			prev = v
 		}
 	}
 	if len(marks) == 0 {

@@ -2,13 +2,15 @@ package report
 
 import (
 	"gonum.org/v1/plot/plotter"
+
+	"github.com/pgscale/pgscale/result"
 )
 
 // deadTupleColumns are the timeline columns of a scenario that watches its tables every second
 // (the queue's n_dead_tup per table), with their legend names.
 var deadTupleColumns = []struct{ column, name string }{
-	{"queue_dead_tuples", "queue table"},
-	{"task_dead_tuples", "task table"},
+	{result.ColumnQueueDeadTuples, "queue table"},
+	{result.ColumnTaskDeadTuples, "task table"},
 }
 
 // deadTuplePanel draws the tables' dead tuples over time, or returns nil when the timeline has

@@ -15,11 +15,12 @@ import (
 	"testing"
 
 	"github.com/pgscale/pgscale/internal/scenarios"
+	"github.com/pgscale/pgscale/internal/scenarios/queue"
 	"github.com/pgscale/pgscale/result"
 )
 
-// The metric names are constants (result/metric_names.go for the shared ones, one metric_names.go
-// per scenario), so a misspelt name no longer compiles. What the compiler cannot see is a
+// The metric names and the timeline's column names are constants (result/metric_names.go for the
+// shared ones, one metric_names.go per scenario), so a misspelt name no longer compiles. What the compiler cannot see is a
 // constant whose value is wrong, a name declared twice, or a name that reaches a result without
 // a declaration; these tests do, from the source and from the results committed in the repo.
 
@@ -27,10 +28,12 @@ import (
 const repoRoot = "../../.."
 
 // metricNames are the declared names: whole names, prefixes and suffixes (MetricPrefix…,
-// MetricSuffix…), each with the package that declares it.
+// MetricSuffix…), each with the package that declares it, and the timeline's columns (Column…).
 type metricNames struct {
 	names, prefixes, suffixes map[string][]string // value -> declaring packages
 	byPackage                 map[string]map[string]string
+	columns                   map[string][]string          // value -> declaring packages
+	columnsByPackage          map[string]map[string]string // package -> constant -> value
 }
 
 var (
@@ -39,9 +42,9 @@ var (
 	classPart   = regexp.MustCompile(`^[a-z0-9]+$`)
 )
 
-// declaredMetrics reads the Metric… constants of package result and of every scenario package,
-// evaluating their values from the packages' constants. A Metric… constant outside a
-// metric_names.go fails the test: the names have one home per package.
+// declaredMetrics reads the Metric… and Column… constants of package result and of every
+// scenario package, evaluating their values from the packages' constants. Such a constant outside
+// a metric_names.go fails the test: the names have one home per package.
 func declaredMetrics(t *testing.T) metricNames {
 	t.Helper()
 	dirs, err := filepath.Glob(filepath.Join(repoRoot, "internal", "scenarios", "*", "metric_names.go"))
@@ -77,7 +80,7 @@ func declaredMetrics(t *testing.T) metricNames {
 						if i < len(vs.Values) {
 							consts[pkg][n.Name] = vs.Values[i]
 						}
-						if strings.HasPrefix(n.Name, "Metric") {
+						if strings.HasPrefix(n.Name, "Metric") || strings.HasPrefix(n.Name, "Column") {
 							files[pkg][n.Name] = filepath.Base(path)
 						}
 					}
@@ -116,9 +119,9 @@ func declaredMetrics(t *testing.T) metricNames {
 		return "", false
 	}
 	m := metricNames{names: map[string][]string{}, prefixes: map[string][]string{}, suffixes: map[string][]string{},
-		byPackage: map[string]map[string]string{}}
+		byPackage: map[string]map[string]string{}, columns: map[string][]string{}, columnsByPackage: map[string]map[string]string{}}
 	for _, pkg := range pkgs {
-		m.byPackage[pkg] = map[string]string{}
+		m.byPackage[pkg], m.columnsByPackage[pkg] = map[string]string{}, map[string]string{}
 		for name, file := range files[pkg] {
 			if file != "metric_names.go" {
 				t.Errorf("%s: %s is declared in %s; metric names belong in metric_names.go", pkg, name, file)
@@ -126,6 +129,11 @@ func declaredMetrics(t *testing.T) metricNames {
 			v, ok := eval(pkg, consts[pkg][name])
 			if !ok {
 				t.Errorf("%s: %s is not a string constant made of literals and constants", pkg, name)
+				continue
+			}
+			if strings.HasPrefix(name, "Column") {
+				m.columnsByPackage[pkg][name] = v
+				m.columns[v] = append(m.columns[v], pkg)
 				continue
 			}
 			m.byPackage[pkg][name] = v
@@ -139,8 +147,9 @@ func declaredMetrics(t *testing.T) metricNames {
 			}
 		}
 	}
-	if len(m.byPackage["result"]) == 0 || len(m.names) < 100 {
-		t.Fatalf("read %d metric names (%d in result); the declarations were not found", len(m.names), len(m.byPackage["result"]))
+	if len(m.byPackage["result"]) == 0 || len(m.names) < 100 || len(m.columns) < 20 {
+		t.Fatalf("read %d metric names (%d in result) and %d columns; the declarations were not found",
+			len(m.names), len(m.byPackage["result"]), len(m.columns))
 	}
 	return m
 }
@@ -176,9 +185,27 @@ func (m metricNames) declares(key string) bool {
 
 // TestMetricNamesWellFormed: every declared value is a snake_case name (a suffix starts with _),
 // no package declares one value under two constants (a copy-paste slip that makes two figures
-// one), and no scenario declares again a name package result declares.
+// one), and no scenario declares again a name package result declares. Metric names and column
+// names are apart: queue's dead_tuples is both a series figure and a table's column.
 func TestMetricNamesWellFormed(t *testing.T) {
 	m := declaredMetrics(t)
+	for pkg, consts := range m.columnsByPackage {
+		seen := map[string]string{}
+		for name, v := range consts {
+			if !snakeName.MatchString(v) {
+				t.Errorf("%s.%s = %q: not a snake_case column name", pkg, name, v)
+			}
+			if other, ok := seen[v]; ok {
+				t.Errorf("%s: %s and %s are both %q", pkg, min(name, other), max(name, other), v)
+			}
+			seen[v] = name
+		}
+	}
+	for v, pkgs := range m.columns {
+		if len(pkgs) > 1 && slices.Contains(pkgs, "result") {
+			t.Errorf("column %q is declared by result and again by %v: use result's", v, pkgs)
+		}
+	}
 	for pkg, consts := range m.byPackage {
 		seen := map[string]string{}
 		for name, v := range consts {
@@ -289,11 +316,13 @@ func TestHeadlineMetricsDeclared(t *testing.T) {
 	}
 }
 
-// literalMetricKey is a metric read or written under a string literal.
-var literalMetricKey = regexp.MustCompile(`\.Metrics\["`)
+// literalMetricKey is a metric, a timeline column or a histogram read or written under a string
+// literal: Metrics["…"], Extra["…"] or extra["…"], or a map of them spelt out.
+var literalMetricKey = regexp.MustCompile(`\.Metrics\["|[eE]xtra\["|(?:[eE]xtra|Metrics) = map\[string\]float64\{"`)
 
-// TestNoLiteralMetricKeys: no code outside the tests indexes a series' metrics with a string
-// literal, which a typo would turn into a silent 0.
+// TestNoLiteralMetricKeys: no code outside the tests indexes a series' metrics, a timeline's
+// columns or an outcome's histograms with a string literal, which a typo would turn into a
+// silent 0 or a column the report never draws.
 func TestNoLiteralMetricKeys(t *testing.T) {
 	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -321,5 +350,18 @@ func TestNoLiteralMetricKeys(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestQueueTableColumnsAreTheReports: the report draws the queue's dead tuples from the columns
+// result names; queue writes them as <table>_<figure>, so the two spellings must meet.
+func TestQueueTableColumnsAreTheReports(t *testing.T) {
+	for _, c := range []struct{ table, want string }{
+		{queue.MetricPrefixQueue, result.ColumnQueueDeadTuples},
+		{queue.MetricPrefixTask, result.ColumnTaskDeadTuples},
+	} {
+		if got := c.table + "_" + queue.ColumnFigureDeadTuples; got != c.want {
+			t.Errorf("queue writes %q, the report reads %q", got, c.want)
+		}
 	}
 }

@@ -63,3 +63,16 @@ const (
 	MetricAppBeforeDDLP99Ms = MetricPrefixAppBeforeDDL + result.MetricSuffixP99Ms
 	MetricAppDuringDDLP99Ms = MetricPrefixAppDuringDDL + result.MetricSuffixP99Ms
 )
+
+// The timeline's per-second columns (result.Second.Extra) ddl-lock writes, beside result's
+// ColumnBlockerHolding and ColumnDDLWaiting.
+const (
+	// ColumnLockQueueDepth is the most sessions seen queued on the table's lock in that second.
+	ColumnLockQueueDepth = "lock_queue_depth"
+	// ColumnAppConnections is the most application connections seen in that second.
+	ColumnAppConnections = "app_connections"
+	// ColumnLongQueriesRunning is the most long queries seen running (long-queries variant).
+	ColumnLongQueriesRunning = "long_queries_running"
+	// ColumnDDLAttempts counts the ALTER attempts that started in that second.
+	ColumnDDLAttempts = "ddl_attempts"
+)

@@ -108,29 +108,29 @@ func (r *run) summarize(s *result.Series) {
 				continue
 			}
 			if !seen {
-				extra["lock_queue_depth"], extra["app_connections"] = 0, 0
+				extra[ColumnLockQueueDepth], extra[ColumnAppConnections] = 0, 0
 				if r.cfg.variant == VariantLongQueries {
-					extra["long_queries_running"] = 0
+					extra[ColumnLongQueriesRunning] = 0
 				}
 				seen = true
 			}
-			extra["lock_queue_depth"] = max(extra["lock_queue_depth"], float64(rd.queue))
-			extra["app_connections"] = max(extra["app_connections"], float64(rd.appConns))
+			extra[ColumnLockQueueDepth] = max(extra[ColumnLockQueueDepth], float64(rd.queue))
+			extra[ColumnAppConnections] = max(extra[ColumnAppConnections], float64(rd.appConns))
 			if r.cfg.variant == VariantLongQueries {
-				extra["long_queries_running"] = max(extra["long_queries_running"], float64(rd.longRunning))
+				extra[ColumnLongQueriesRunning] = max(extra[ColumnLongQueriesRunning], float64(rd.longRunning))
 			}
 		}
-		extra["blocker_holding"] = 0
+		extra[result.ColumnBlockerHolding] = 0
 		if overlaps(r.blockerIv, sec.T) {
-			extra["blocker_holding"] = 1
+			extra[result.ColumnBlockerHolding] = 1
 		}
-		extra["ddl_waiting"], extra["ddl_attempts"] = 0, 0
+		extra[result.ColumnDDLWaiting], extra[ColumnDDLAttempts] = 0, 0
 		for _, a := range r.attempts {
 			if overlaps(a, sec.T) {
-				extra["ddl_waiting"] = 1
+				extra[result.ColumnDDLWaiting] = 1
 			}
 			if secondOf(a.from) == sec.T {
-				extra["ddl_attempts"]++
+				extra[ColumnDDLAttempts]++
 			}
 		}
 		if sec.Extra == nil {

@@ -70,6 +70,8 @@ const (
 const (
 	MetricPrefixEvent = "event"
 	MetricPrefixFlush = "flush"
+	// MetricPrefixEnqueueWait is the producers' wait for room in the buffer.
+	MetricPrefixEnqueueWait = "enqueue_wait"
 )
 
 // The buffered variant's event time from generation to commit, in ms, and the events behind it.

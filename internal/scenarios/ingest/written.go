@@ -50,7 +50,7 @@ func (st *runState) countWritten(out *loadgen.Outcome) {
 	if out.Extra == nil {
 		out.Extra = map[string]*hdrhistogram.Histogram{}
 	}
-	out.Extra["enqueue_wait"] = out.Latency
+	out.Extra[MetricPrefixEnqueueWait] = out.Latency
 	b.mu.Lock()
 	out.Latency = b.eventHist.Clone()
 	for class, n := range b.errs {

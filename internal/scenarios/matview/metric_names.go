@@ -49,3 +49,13 @@ const (
 	MetricWriterBeforeP99Ms = MetricPrefixWriterBefore + result.MetricSuffixP99Ms
 	MetricWriterDuringP99Ms = MetricPrefixWriterDuring + result.MetricSuffixP99Ms
 )
+
+// The timeline's per-second columns (result.Second.Extra).
+const (
+	// ColumnRefreshing is 1 in a second a refresh (or an incremental batch) ran in.
+	ColumnRefreshing = "refreshing"
+	// ColumnReadersWaiting is the most readers seen waiting on the view in that second.
+	ColumnReadersWaiting = "readers_waiting"
+	// ColumnPendingRows is the most events seen pending (incremental variant).
+	ColumnPendingRows = "pending_rows"
+)

@@ -108,12 +108,12 @@ func (p *point) timeline(started time.Time, elapsed time.Duration) []result.Seco
 	reads := make([][]float64, seconds)
 	for i := range tl {
 		tl[i].T = i + 1
-		tl[i].Extra = map[string]float64{"refreshing": 0, "readers_waiting": 0}
+		tl[i].Extra = map[string]float64{ColumnRefreshing: 0, ColumnReadersWaiting: 0}
 	}
 	for _, r := range p.refreshes {
 		tl[secondOf(r.to)].Ops++
 		for i := secondOf(r.from); i <= secondOf(r.to); i++ {
-			tl[i].Extra["refreshing"] = 1
+			tl[i].Extra[ColumnRefreshing] = 1
 		}
 	}
 	for _, o := range p.reads {
@@ -130,9 +130,9 @@ func (p *point) timeline(started time.Time, elapsed time.Duration) []result.Seco
 	}
 	for _, rd := range p.waiting {
 		e := tl[secondOf(rd.at)].Extra
-		e["readers_waiting"] = max(e["readers_waiting"], float64(rd.waiting))
+		e[ColumnReadersWaiting] = max(e[ColumnReadersWaiting], float64(rd.waiting))
 		if p.variant == VariantIncremental {
-			e["pending_rows"] = max(e["pending_rows"], float64(rd.pending))
+			e[ColumnPendingRows] = max(e[ColumnPendingRows], float64(rd.pending))
 		}
 	}
 	return tl

@@ -336,12 +336,12 @@ func addLongTxnFigures(s *result.Series, h *xminHolder, readings []tableReading)
 		if sec.Extra == nil {
 			sec.Extra = map[string]float64{}
 		}
-		sec.Extra["xmin_held"], sec.Extra["xmin_released"] = 0, 0
+		sec.Extra[result.ColumnXminHeld], sec.Extra[result.ColumnXminReleased] = 0, 0
 		if started.Before(hi) && ended.After(lo) {
-			sec.Extra["xmin_held"] = 1
+			sec.Extra[result.ColumnXminHeld] = 1
 		}
 		if early && ended.Before(hi) {
-			sec.Extra["xmin_released"] = 1
+			sec.Extra[result.ColumnXminReleased] = 1
 		}
 	}
 }

@@ -123,3 +123,19 @@ const (
 	MetricPrefixListener = "listener"
 	MetricPrefixFeeder   = "feeder"
 )
+
+// The timeline's per-second columns (result.Second.Extra) queue writes, beside result's
+// ColumnXminHeld and ColumnXminReleased: the oldest xmin's age, and each watched table's
+// figures as <table>_<figure> (tableMetric; task_dead_tuples, queue_table_bytes, …).
+const (
+	// ColumnOldestXminAgeXacts is the age of the server's oldest xmin, in transactions.
+	ColumnOldestXminAgeXacts = "oldest_xmin_age_xacts"
+	// ColumnFigureDeadTuples is a table's n_dead_tup.
+	ColumnFigureDeadTuples = "dead_tuples"
+	// ColumnFigureTableBytes is a table's heap size, in bytes.
+	ColumnFigureTableBytes = "table_bytes"
+	// ColumnFigureIndexBytes is a table's index size, in bytes.
+	ColumnFigureIndexBytes = "index_bytes"
+	// ColumnFigureAutovacuumRuns counts a table's autovacuum runs since the point began.
+	ColumnFigureAutovacuumRuns = "autovacuum_runs"
+)

@@ -120,14 +120,14 @@ func joinTableTimeline(s *result.Series, readings []tableReading, before map[str
 		if sec.Extra == nil {
 			sec.Extra = map[string]float64{}
 		}
-		for _, key := range []string{"task", "queue"} {
+		for _, key := range []string{MetricPrefixTask, MetricPrefixQueue} {
 			a := r.tables[key]
-			sec.Extra[key+"_dead_tuples"] = float64(a.deadTuples)
-			sec.Extra[key+"_table_bytes"] = float64(a.tableBytes)
-			sec.Extra[key+"_index_bytes"] = float64(a.indexBytes)
-			sec.Extra[key+"_autovacuum_runs"] = float64(a.autovacuumCount - before[key].autovacuumCount)
+			sec.Extra[tableMetric(key, ColumnFigureDeadTuples)] = float64(a.deadTuples)
+			sec.Extra[tableMetric(key, ColumnFigureTableBytes)] = float64(a.tableBytes)
+			sec.Extra[tableMetric(key, ColumnFigureIndexBytes)] = float64(a.indexBytes)
+			sec.Extra[tableMetric(key, ColumnFigureAutovacuumRuns)] = float64(a.autovacuumCount - before[key].autovacuumCount)
 		}
-		sec.Extra["oldest_xmin_age_xacts"] = float64(r.oldestXminAge)
+		sec.Extra[ColumnOldestXminAgeXacts] = float64(r.oldestXminAge)
 	}
 }
 
@@ -146,10 +146,10 @@ func readingIn(readings []tableReading, start time.Time, t int) (tableReading, b
 
 // deadTuples is the dead tuples of both tables in a reading.
 func (r tableReading) deadTuples() int64 {
-	return r.tables["task"].deadTuples + r.tables["queue"].deadTuples
+	return r.tables[MetricPrefixTask].deadTuples + r.tables[MetricPrefixQueue].deadTuples
 }
 
 // autovacuums is the autovacuum count of both tables in a reading.
 func (r tableReading) autovacuums() int64 {
-	return r.tables["task"].autovacuumCount + r.tables["queue"].autovacuumCount
+	return r.tables[MetricPrefixTask].autovacuumCount + r.tables[MetricPrefixQueue].autovacuumCount
 }

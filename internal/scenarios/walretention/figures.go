@@ -154,21 +154,21 @@ func addTimeline(timeline []report.Second, readings []reading, start time.Time, 
 		if sec.Extra == nil {
 			sec.Extra = map[string]float64{}
 		}
-		sec.Extra["quota_mb"] = quotaMB
+		sec.Extra[ColumnQuotaMB] = quotaMB
 		if r.walDirBytes != nil {
-			sec.Extra["pg_wal_mb"] = round2(*r.walDirBytes / mib)
+			sec.Extra[ColumnPgWALMB] = round2(*r.walDirBytes / mib)
 		}
 		if r.slotFound {
-			sec.Extra["slot_retained_mb"] = 0
+			sec.Extra[ColumnSlotRetainedMB] = 0
 			if r.retainedBytes != nil {
-				sec.Extra["slot_retained_mb"] = round2(*r.retainedBytes / mib)
+				sec.Extra[ColumnSlotRetainedMB] = round2(*r.retainedBytes / mib)
 			}
-			sec.Extra["slot_lost"] = 0
+			sec.Extra[ColumnSlotLost] = 0
 			if r.walStatus == "lost" {
-				sec.Extra["slot_lost"] = 1
+				sec.Extra[ColumnSlotLost] = 1
 			}
 			if r.safeWALBytes != nil {
-				sec.Extra["slot_safe_wal_mb"] = round2(*r.safeWALBytes / mib)
+				sec.Extra[ColumnSlotSafeWALMB] = round2(*r.safeWALBytes / mib)
 			}
 		}
 	}

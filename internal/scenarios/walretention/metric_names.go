@@ -42,3 +42,18 @@ const (
 	// MetricWALMonitorErrors counts the pg_wal readings that failed.
 	MetricWALMonitorErrors = "wal_monitor_errors"
 )
+
+// The timeline's per-second columns (result.Second.Extra): the last reading of that second.
+const (
+	// ColumnQuotaMB is the disk quota line, in MB.
+	ColumnQuotaMB = "quota_mb"
+	// ColumnPgWALMB is pg_wal's size, in MB.
+	ColumnPgWALMB = "pg_wal_mb"
+	// ColumnSlotRetainedMB is the WAL the slot holds back, in MB.
+	ColumnSlotRetainedMB = "slot_retained_mb"
+	// ColumnSlotLost is 1 once the slot is lost (wal_status lost).
+	ColumnSlotLost = "slot_lost"
+	// ColumnSlotSafeWALMB is what may still be written before the slot is lost, in MB (under
+	// max_slot_wal_keep_size).
+	ColumnSlotSafeWALMB = "slot_safe_wal_mb"
+)

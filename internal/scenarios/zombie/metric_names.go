@@ -67,3 +67,16 @@ const (
 
 // ProbeMetric is the name of a probe's figure: probe_<kind>_<figure>, kind sleep or cpu.
 func ProbeMetric(kind, figure string) string { return "probe_" + kind + "_" + figure }
+
+// The timeline's per-second columns (result.Second.Extra): the most the watcher saw in that
+// second.
+const (
+	// ColumnZombies is the sessions still running a query whose client had gone.
+	ColumnZombies = "zombies"
+	// ColumnAppConnections is the application's connections.
+	ColumnAppConnections = "app_connections"
+	// ColumnAppActive is the application's connections running a query.
+	ColumnAppActive = "app_active"
+	// ColumnConnections is the server's connections.
+	ColumnConnections = "connections"
+)

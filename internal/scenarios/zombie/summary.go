@@ -102,10 +102,10 @@ func (r *run) summarize(s *report.Series) {
 			if !rd.at.After(lo) || rd.at.After(hi) {
 				continue
 			}
-			extra["zombies"] = max(extra["zombies"], float64(rd.zombies))
-			extra["app_connections"] = max(extra["app_connections"], float64(rd.appConns))
-			extra["app_active"] = max(extra["app_active"], float64(rd.appActive))
-			extra["connections"] = max(extra["connections"], float64(rd.connections))
+			extra[ColumnZombies] = max(extra[ColumnZombies], float64(rd.zombies))
+			extra[ColumnAppConnections] = max(extra[ColumnAppConnections], float64(rd.appConns))
+			extra[ColumnAppActive] = max(extra[ColumnAppActive], float64(rd.appActive))
+			extra[ColumnConnections] = max(extra[ColumnConnections], float64(rd.connections))
 		}
 		if len(extra) == 0 {
 			continue
