@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/montanaflynn/stats"
 
+	"github.com/pgscale/pgscale/internal/loadgen/mux"
 	"github.com/pgscale/pgscale/internal/scenarios/selectonly"
 )
 
@@ -114,7 +115,10 @@ func printGap(w io.Writer, r Report, ks []kind, clients int) {
 // threads, or one per worker up to GOMAXPROCS.
 func pgscaleUsable(engine string, clients int) int {
 	if engine == EngineMux {
-		return min(clients, selectonly.MuxThreads)
+		if selectonly.MuxThreads > 0 {
+			return min(clients, selectonly.MuxThreads)
+		}
+		return mux.DefaultThreads(clients)
 	}
 	return min(clients, runtime.GOMAXPROCS(0))
 }

@@ -84,7 +84,7 @@ func (t *thread) run(wake int, end time.Time, drain bool) error {
 			}
 		}
 		ms := max(int((until.Sub(now)+time.Millisecond-1)/time.Millisecond), 0)
-		n, err := unix.EpollWait(t.epfd, events, ms)
+		n, err := epollWait(t.epfd, events, ms)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("mux: epoll_wait: %w", err)
 		}

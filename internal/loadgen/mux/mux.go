@@ -47,7 +47,8 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Conns is the number of connections, each with one lookup in flight.
 	Conns int
-	// Threads is the number of OS threads serving them; 0 means one.
+	// Threads is the number of OS threads serving them; 0 means DefaultThreads, one per CPU the
+	// process may use.
 	Threads int
 	// SQL takes one int4 parameter ($1), drawn uniformly from 1..Keys, and should return one row:
 	// each connection runs lookups of it, prepared when the connection opens. Leave it empty with
@@ -95,7 +96,7 @@ func New(cfg Config) (*Engine, error) {
 		errs = append(errs, fmt.Errorf("mux: %d connections: must be at least 1", cfg.Conns))
 	}
 	if cfg.Threads < 0 {
-		errs = append(errs, fmt.Errorf("mux: %d threads: must be 0 (one) or more", cfg.Threads))
+		errs = append(errs, fmt.Errorf("mux: %d threads: must be 0 (one per CPU) or more", cfg.Threads))
 	}
 	switch {
 	case cfg.Sessions != nil && cfg.SQL != "":
@@ -110,7 +111,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	if cfg.Threads == 0 {
-		cfg.Threads = 1
+		cfg.Threads = DefaultThreads(cfg.Conns)
 	}
 	cfg.Threads = min(cfg.Threads, cfg.Conns)
 	if cfg.ConnectTimeout == 0 {
@@ -185,6 +186,8 @@ func (e *Engine) Run(ctx context.Context, rec *loadgen.Recorder, end time.Time) 
 		t := threads[i%len(threads)]
 		t.conns = append(t.conns, c)
 	}
+	release := reserveProcs(len(threads))
+	defer release()
 	errs := make([]error, len(threads))
 	var wg sync.WaitGroup
 	for i, t := range threads {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,12 +53,18 @@ func runEngine(ctx context.Context, t *testing.T, dsn, app, table string, conns 
 // runEngineWatched is runEngine with onSecond given each second's tick.
 func runEngineWatched(ctx context.Context, t *testing.T, dsn, app, table string, conns int, d time.Duration, onSecond func(loadgen.Tick)) (*loadgen.Outcome, error) {
 	t.Helper()
+	return runEngineThreads(ctx, t, dsn, app, table, conns, 1, d, onSecond)
+}
+
+// runEngineThreads is runEngineWatched on threads engine threads (0: mux.DefaultThreads).
+func runEngineThreads(ctx context.Context, t *testing.T, dsn, app, table string, conns, threads int, d time.Duration, onSecond func(loadgen.Tick)) (*loadgen.Outcome, error) {
+	t.Helper()
 	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cc.RuntimeParams["application_name"] = app
-	engine, err := mux.New(mux.Config{ConnConfig: cc, Conns: conns, Threads: 1, Keys: keys,
+	engine, err := mux.New(mux.Config{ConnConfig: cc, Conns: conns, Threads: threads, Keys: keys,
 		SQL: fmt.Sprintf("SELECT abalance FROM %s WHERE aid = $1", table)})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +135,46 @@ func TestMux(t *testing.T) {
 		}
 		if p50, maxUs := out.Latency.ValueAtQuantile(50), out.Latency.Max(); p50 <= 0 || maxUs > (2*time.Second).Microseconds() {
 			t.Errorf("latency p50 %d µs, max %d µs: want above 0 and within the run", p50, maxUs)
+		}
+	})
+
+	// Engine threads keep their P while they wait (procs.go): the run raises GOMAXPROCS above
+	// the threads and puts it back, and a stop-the-world (a forced GC each second) still gets
+	// every thread to stop, or the run would hang.
+	t.Run("threads keep their P", func(t *testing.T) {
+		const conns = 4
+		threads := max(2, mux.DefaultThreads(conns))
+		procsBefore := runtime.GOMAXPROCS(0)
+		var procsDuring, gcs atomic.Int64
+		before := indexScans(t, admin, "mux_counted")
+		out, err := runEngineThreads(context.Background(), t, dsn, "mux-threads", "mux_counted", conns, threads, 3*time.Second,
+			func(loadgen.Tick) {
+				if n := int64(runtime.GOMAXPROCS(0)); n > procsDuring.Load() { // the last tick may follow the run
+					procsDuring.Store(n)
+				}
+				runtime.GC()
+				gcs.Add(1)
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := procsDuring.Load(); got < int64(threads+1) {
+			t.Errorf("GOMAXPROCS %d during a run of %d engine threads: want at least %d", got, threads, threads+1)
+		}
+		if after := runtime.GOMAXPROCS(0); after != procsBefore {
+			t.Errorf("GOMAXPROCS %d after the run, %d before", after, procsBefore)
+		}
+		if gcs.Load() < 2 {
+			t.Errorf("%d forced GCs during the run: want one a second", gcs.Load())
+		}
+		if out.Ops == 0 || len(out.Errors) != 0 || out.Stopped != 0 {
+			t.Fatalf("ops %d, errors %v, stopped %d: want lookups and no errors", out.Ops, out.Errors, out.Stopped)
+		}
+		if scans := indexScans(t, admin, "mux_counted") - before; scans < out.AllOps || scans > out.AllOps+out.Abandoned {
+			t.Errorf("server index scans %d, engine counted %d (+%d abandoned)", scans, out.AllOps, out.Abandoned)
+		}
+		if left := sessions(t, admin, "mux-threads"); left != 0 {
+			t.Fatalf("%d connections left after the run", left)
 		}
 	})
 

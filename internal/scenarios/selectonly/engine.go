@@ -70,11 +70,11 @@ func (*scenario) CheckPooler(p scenarios.Params, pooler *harness.PoolerSpec) err
 	return nil
 }
 
-// MuxThreads is how many OS threads serve the mux engine's connections. One: two threads
-// measured worse on 2 cores (8 clients: 11.4 against 6.8 µs of client CPU per lookup, 0.94
-// against 0.26 context switches), each thread's wait in epoll_wait then leaving no idle P, so
-// Go's sysmon takes the thread's P away and wakes every 20 µs.
-const MuxThreads = 1
+// MuxThreads is how many OS threads serve the mux engine's connections: 0, one per CPU
+// (mux.DefaultThreads), as calibrate's pgbench -j. On 2 cores at 8 clients, two threads that keep
+// their P while they wait ran 1.06× pgbench's lookups/s at 1.05× its client CPU per lookup, one
+// thread 0.96× at 0.91× (loadgen/README.md).
+const MuxThreads = 0
 
 // NewMuxEngine is the engine engine=mux runs: conns connections, each running prepared lookups
 // of pgbench -S's query for random accounts in 1..accounts, served by MuxThreads OS threads. A
