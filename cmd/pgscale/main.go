@@ -69,7 +69,12 @@ func main() {
 			}
 		}
 	}
+	stopWatch := func() {}
+	if path := os.Getenv("PGSCALE_MEMSTATS"); path != "" {
+		stopWatch = watchMemory(path)
+	}
 	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	stopWatch()
 	// PGSCALE_MEMPROFILE=file writes a heap profile when the command ends.
 	if path := os.Getenv("PGSCALE_MEMPROFILE"); path != "" {
 		if f, err := os.Create(path); err == nil {

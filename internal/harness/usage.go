@@ -63,6 +63,7 @@ func UsageReaderOf(t Target) (UsageReader, string) {
 type procUsage struct {
 	pid  int
 	cpus float64
+	proc procReader
 }
 
 func (u *procUsage) CPUs() float64  { return u.cpus }
@@ -72,17 +73,17 @@ func (u *procUsage) Source() string { return "/proc: the postmaster and its chil
 const clockTicks = 100
 
 func (u *procUsage) ReadUsage(ctx context.Context, _ *pgx.Conn) (ServerUsage, error) {
-	st, err := readProcStat(u.pid)
+	st, err := u.proc.stat(u.pid)
 	if err != nil {
 		return ServerUsage{}, err
 	}
 	ticks := st.utime + st.stime + st.cutime + st.cstime
-	private, shared := procStatm(u.pid)
-	children, _ := procChildren(u.pid)
+	private, shared := u.proc.statm(u.pid)
+	children, _ := u.proc.childrenOf(u.pid)
 	for _, c := range children {
-		if cs, err := readProcStat(c); err == nil {
+		if cs, err := u.proc.stat(c); err == nil {
 			ticks += cs.utime + cs.stime
-			p, sh := procStatm(c)
+			p, sh := u.proc.statm(c)
 			private, shared = private+p, max(shared, sh)
 		}
 	}
@@ -141,23 +142,6 @@ func procChildren(pid int) ([]int, error) {
 		}
 	}
 	return out, nil
-}
-
-// procStatm is a process's resident memory less its shared part, and its shared part, in bytes
-// (zeros when unreadable).
-func procStatm(pid int) (private, shared int64) {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "statm"))
-	if err != nil {
-		return 0, 0
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return 0, 0
-	}
-	resident, _ := strconv.ParseInt(f[1], 10, 64)
-	sh, _ := strconv.ParseInt(f[2], 10, 64)
-	page := int64(os.Getpagesize())
-	return (resident - sh) * page, sh * page
 }
 
 // cgroupUsage reads a container's cgroup through the server (pg_read_file as a superuser, as

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+)
+
+// memStatsEvery is how often PGSCALE_MEMSTATS samples pgscale's memory.
+const memStatsEvery = 15 * time.Second
+
+// watchMemory serves PGSCALE_MEMSTATS=file, for work on the load generator's memory: every 15 s
+// it appends a line to file with the process's resident memory and the Go runtime's view of it
+// (heap in use, goroutine stacks, what the heap holds but the runtime has not given back), and
+// writes a heap profile of that moment to file.heap, so that the last one written is from the run,
+// not from after its connections closed. The returned func stops it.
+func watchMemory(path string) (stop func()) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgscale: PGSCALE_MEMSTATS: %v\n", err)
+		return func() {}
+	}
+	fmt.Fprintln(f, "t_s rss_kb heap_inuse_kb heap_alloc_kb heap_idle_kb heap_released_kb stack_inuse_kb sys_kb goroutines num_gc next_gc_kb")
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		defer f.Close()
+		tick := time.NewTicker(memStatsEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(f, "%.0f %d %d %d %d %d %d %d %d %d %d\n", time.Since(start).Seconds(), rssKB(),
+				ms.HeapInuse>>10, ms.HeapAlloc>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10,
+				ms.Sys>>10, runtime.NumGoroutine(), ms.NumGC, ms.NextGC>>10)
+			if hf, err := os.Create(path + ".heap"); err == nil {
+				_ = pprof.WriteHeapProfile(hf)
+				hf.Close()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// rssKB is VmRSS from /proc/self/status (0 where there is none).
+func rssKB() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:")); ok {
+			var kb int64
+			_, _ = fmt.Sscan(string(rest), &kb)
+			return kb
+		}
+	}
+	return 0
+}
