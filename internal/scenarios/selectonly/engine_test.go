@@ -33,7 +33,7 @@ func TestMuxEngineUsage(t *testing.T) {
 		{map[string]string{"engine": "mux"}, 100, nil, "closed loop only"},
 		{map[string]string{"engine": "mux", "variants": "prepared,simple"}, 0, nil, "prepared variant only"},
 		{map[string]string{"engine": "mux", "connect": "per-op"}, 0, nil, "connect=per-op"},
-		{map[string]string{"engine": "threads"}, 0, nil, "valid values are goroutines, mux"},
+		{map[string]string{"engine": "threads"}, 0, nil, "valid values are auto, goroutines, mux"},
 		{map[string]string{"engine": "mux"}, 0, &harness.PoolerSpec{Kind: "pgbouncer", Mode: harness.PoolerModeTransaction, Size: 4},
 			"--pooler-mode transaction breaks"},
 	} {
@@ -60,8 +60,8 @@ func TestMuxEngineRun(t *testing.T) {
 	if s.Ops == 0 || len(s.Errors) != 0 || s.Workers != 3 || len(s.Timeline) == 0 {
 		t.Fatalf("ops %d, errors %v, workers %d, timeline %d s: want lookups without errors", s.Ops, s.Errors, s.Workers, len(s.Timeline))
 	}
-	if res.Params["engine"] != "mux" {
-		t.Errorf("params %v: want engine mux recorded", res.Params)
+	if res.Params["engine"] != "mux" || s.Engine != "mux" || s.EngineWhy != "" {
+		t.Errorf("params %v, series engine %q (%q): want engine mux recorded, asked for", res.Params, s.Engine, s.EngineWhy)
 	}
 }
 
