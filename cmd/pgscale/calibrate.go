@@ -27,11 +27,12 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 		Short: "Compare pgscale's load generator with pgbench on the same server",
 		Long: "calibrate runs select-only's prepared lookups against `pgbench -S -M prepared`, once on each of\n" +
 			"pgscale's engines (--engine: mux, one OS thread serving every connection, which `pgscale run script`\n" +
-			"runs by default; goroutines, a goroutine per client, select-only's default), and connect-per-operation\n" +
-			"(on goroutines) against `pgbench -S -C`, each pgscale run followed by its own pgbench run, A B A B on\n" +
-			"one server with the same client count, and prints for every line its engine, both\n" +
-			"throughputs, their ratio, the client CPU seconds each side spent per 1,000 transactions and\n" +
-			"their ratio, and a warning when either side ran client-bound (its throughput is the client's).\n" +
+			"and select-only's prepared variant run by default; goroutines, a goroutine per client, where mux\n" +
+			"cannot run), and connect-per-operation (on goroutines) against `pgbench -S -C`, each pgscale run\n" +
+			"followed by its own pgbench run, A B A B on one server with the same client count, and prints for\n" +
+			"every line its engine, both throughputs, their ratio, the client CPU seconds each side spent per\n" +
+			"1,000 transactions and their ratio, and a warning when either side ran client-bound (its\n" +
+			"throughput is the client's).\n" +
 			"On --target dsn it loads its tables into a schema of its own (pgscale_<run id>), which every\n" +
 			"connection, pgbench's included, is pinned to, and drops that schema at the end. It needs no\n" +
 			"--allow-intrusive: it holds --clients connections and takes no lock outside its schema.",

@@ -18,8 +18,8 @@ import (
 )
 
 // Which of pgscale's engines runs the prepared lookups: loadgen's goroutine per worker, or
-// loadgen/mux's one OS thread serving every connection (what `pgscale run script` runs by default,
-// and select-only with --set engine=mux). The connect mode always runs on goroutines: the mux
+// loadgen/mux's one OS thread serving every connection (what `pgscale run script` and select-only's
+// prepared variant run by default where mux can run). The connect mode always runs on goroutines: the mux
 // engine opens its connections once.
 const (
 	EngineMux        = "mux"
@@ -83,8 +83,8 @@ func usableEngines(ctx context.Context, cc *pgx.ConnConfig, o Options, out io.Wr
 // engineNotes names the engines in order, each with where pgscale runs it.
 func engineNotes(engines []string) string {
 	notes := map[string]string{
-		EngineMux:        "mux (what pgscale run script runs by default; select-only with --set engine=mux)",
-		EngineGoroutines: "goroutines (select-only's default)",
+		EngineMux:        "mux (what pgscale run script and select-only's prepared variant run by default)",
+		EngineGoroutines: "goroutines (select-only with --set engine=goroutines, and where mux cannot run)",
 	}
 	var parts []string
 	for _, e := range engines {

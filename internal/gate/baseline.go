@@ -143,7 +143,8 @@ func mismatch(e *Entry, res *result.Result) []string {
 
 // atDefault tells whether value is parameter name's default for the entry's scenario under the
 // entry's own preset (quick or default): a baseline written before the parameter existed was
-// measured with that behaviour.
+// measured with that behaviour. A parameter whose default changed since says what that
+// behaviour was (ParamSpec.Before), and value must be that.
 func atDefault(e *Entry, name string, value any) bool {
 	sc, err := scenarios.Lookup(e.Scenario)
 	if err != nil {
@@ -153,7 +154,13 @@ func atDefault(e *Entry, name string, value any) bool {
 	if e.Quick {
 		preset = scenarios.PresetQuick
 	}
-	params, err := scenarios.ResolvePreset(sc.Doc(), nil, preset)
+	var sets map[string]string
+	for _, spec := range sc.Doc().Params {
+		if spec.Name == name && spec.Before != "" {
+			sets = map[string]string{name: spec.Before}
+		}
+	}
+	params, err := scenarios.ResolvePreset(sc.Doc(), sets, preset)
 	if err != nil {
 		return false
 	}

@@ -25,7 +25,7 @@ checks:
 // throughput and p99 (and errors when given).
 func selectOnly(tput, p99 []float64, errs ...int64) *result.Result {
 	res := &result.Result{Schema: result.SchemaVersion, Scenario: "select-only", Status: result.StatusOK,
-		Params:   map[string]any{"variants": []string{"prepared"}, "workers": []int{4}, "scale": 1, "connect": []string{"pool"}, "repeat": len(tput)},
+		Params:   map[string]any{"variants": []string{"prepared"}, "workers": []int{4}, "scale": 1, "connect": []string{"pool"}, "engine": "auto", "repeat": len(tput)},
 		Duration: "5s", Warmup: "1s"}
 	for i := range tput {
 		s := result.Series{Variant: "prepared", Point: map[string]any{"connect": "pool", "workers": 4}, Repeat: i + 1,

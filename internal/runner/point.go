@@ -109,7 +109,7 @@ func (p *prepared) env(target harness.Target) (*scenarios.Env, error) {
 	}
 	env := &scenarios.Env{
 		Target: target, Load: load, Admin: admin, Params: p.params,
-		Duration: p.duration, Warmup: p.warmup, Rate: p.opts.Rate, Pacer: p.opts.Pacer, Workers: p.opts.Workers,
+		Duration: p.duration, Warmup: p.warmup, Rate: p.opts.Rate, Pacer: p.opts.Pacer, Pooler: p.pooler(), Workers: p.opts.Workers,
 		Log: p.opts.Log, Seed: p.opts.Seed,
 	}
 	if p.opts.Progress != nil {

@@ -38,6 +38,10 @@ type ParamSpec struct {
 	// Min is the least valid value of an int, float or duration.
 	Min  float64
 	Help string
+	// Before is what a result recorded without this parameter ran with, when the default has
+	// changed since the parameter was added ("" when it is still Default): the gate matches an
+	// older baseline against it.
+	Before string
 }
 
 // Params are a scenario's resolved parameters: every declared name has a value, checked against

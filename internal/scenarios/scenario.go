@@ -140,6 +140,9 @@ type Env struct {
 	Rate        float64
 	// Pacer, when set, is the load shape (a workload file's stages) instead of Rate.
 	Pacer loadgen.Pacer
+	// Pooler is the pooler the run put in front of the server (--pooler or the plan's), nil
+	// without one: Load then goes through it.
+	Pooler *harness.PoolerSpec
 	// Workers from --workers, when given (0 otherwise): it overrides the scenario's default.
 	Workers  int
 	OnSecond func(loadgen.Tick)

@@ -3,6 +3,7 @@ package selectonly
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -11,24 +12,28 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/loadgen"
 	"github.com/pgscale/pgscale/internal/loadgen/mux"
+	"github.com/pgscale/pgscale/internal/report"
 	"github.com/pgscale/pgscale/internal/scenarios"
 	"github.com/pgscale/pgscale/internal/usage"
 	"github.com/pgscale/pgscale/result"
 )
 
-// Engines of the prepared lookups.
+// Engines of the lookups; auto picks one per point (chooseEngine).
 const (
+	engineAuto       = "auto"
 	engineGoroutines = "goroutines"
 	engineMux        = "mux"
 )
 
-// engineParam picks what drives the lookups: loadgen's goroutine per worker, or the experimental
-// loadgen/mux engine that serves every connection from a few OS threads, as pgbench -j does.
+// engineParam picks what drives the lookups: loadgen's goroutine per worker over pgx, or the
+// loadgen/mux engine that serves every connection from a thread per CPU, as pgbench -j's threads do.
 var engineParam = scenarios.ParamSpec{
-	Name: "engine", Kind: scenarios.KindString, Default: engineGoroutines,
-	Choices: []string{engineGoroutines, engineMux},
-	Help: "goroutines: a goroutine per worker over pgx; mux (experimental): a few OS threads each waiting for " +
-		"all their connections in one epoll_wait, as pgbench -j does (prepared variant only, connect=pool, closed loop)",
+	Name: "engine", Kind: scenarios.KindString, Default: engineAuto,
+	Choices: []string{engineAuto, engineGoroutines, engineMux},
+	Help: "auto: mux where it can run, goroutines otherwise (the result's series and the console say which ran, and why); " +
+		"goroutines: a goroutine per worker over pgx; mux: an OS thread per CPU, each waiting for its connections in one " +
+		"epoll_wait, as pgbench -j does (prepared variant only, connect=pool, closed loop, no TLS, no transaction pooling)",
+	Before: engineGoroutines, // the default until auto: a result without engine ran goroutines
 }
 
 // checkEngine refuses engine=mux with what it cannot run: the simple protocol (given explicitly;
@@ -109,4 +114,64 @@ func runMux(ctx context.Context, env *scenarios.Env, pt scenarios.Point, account
 		return series, err
 	}
 	return series, runErr
+}
+
+// choice is the engine that runs a point, and why, when engine=auto chose it.
+type choice struct {
+	engine string
+	why    string
+}
+
+// muxWhy is why engine=auto runs mux: everything it needs holds.
+const muxWhy = "prepared lookups, closed loop, connections opened once, plaintext connections"
+
+// chooseEngine is the engine that runs the point: the one asked for, or, for engine=auto, mux
+// when it can run the point (the prepared variant, connect=pool, closed loop, no pooler in
+// transaction mode, a plaintext connection: checked with one connection the first time it may be
+// TLS), goroutines otherwise.
+func (s *scenario) chooseEngine(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (choice, error) {
+	if e := env.Params.String("engine"); e != engineAuto {
+		return choice{engine: e}, nil
+	}
+	var why []string
+	if pt.Variant != "prepared" {
+		why = append(why, "the mux engine runs prepared lookups only, not the "+pt.Variant+" protocol")
+	}
+	if c := pt.Values["connect"]; c != "pool" {
+		why = append(why, fmt.Sprintf("the mux engine opens its connections once: not connect=%v", c))
+	}
+	if env.Rate > 0 || env.Pacer != nil {
+		why = append(why, "the load is paced (--rate, --capacity or a workload's stages): the mux engine runs a closed loop only")
+	}
+	if env.Pooler != nil && env.Pooler.Mode == harness.PoolerModeTransaction {
+		why = append(why, "the pooler is in transaction mode: the mux engine prepares its lookup once per connection")
+	}
+	if len(why) > 0 {
+		return choice{engineGoroutines, strings.Join(why, "; ")}, nil
+	}
+	if s.plain == nil {
+		plain, err := mux.Plaintext(ctx, env.Load, 0)
+		if err != nil {
+			return choice{}, err
+		}
+		s.plain = &plain
+	}
+	if !*s.plain {
+		return choice{engineGoroutines, "the connection uses TLS: the mux engine needs a plaintext socket (sslmode=disable)"}, nil
+	}
+	return choice{engineMux, muxWhy}, nil
+}
+
+// noteEngine tells the console which engine runs the point's variant and connect mode, once per
+// run unless it changes.
+func (s *scenario) noteEngine(env *scenarios.Env, pt scenarios.Point, c choice) {
+	key := fmt.Sprintf("%s connect=%v", pt.Variant, pt.Values["connect"])
+	if said, ok := s.said[key]; ok && said == c {
+		return
+	}
+	if s.said == nil {
+		s.said = map[string]choice{}
+	}
+	s.said[key] = c
+	env.Logf("select-only %s %s", key, report.EngineText(c.engine, c.why))
 }

@@ -33,7 +33,7 @@ func TestMuxEngineUsage(t *testing.T) {
 		{map[string]string{"engine": "mux"}, 100, nil, "closed loop only"},
 		{map[string]string{"engine": "mux", "variants": "prepared,simple"}, 0, nil, "prepared variant only"},
 		{map[string]string{"engine": "mux", "connect": "per-op"}, 0, nil, "connect=per-op"},
-		{map[string]string{"engine": "threads"}, 0, nil, "valid values are goroutines, mux"},
+		{map[string]string{"engine": "threads"}, 0, nil, "valid values are auto, goroutines, mux"},
 		{map[string]string{"engine": "mux"}, 0, &harness.PoolerSpec{Kind: "pgbouncer", Mode: harness.PoolerModeTransaction, Size: 4},
 			"--pooler-mode transaction breaks"},
 	} {
@@ -60,8 +60,8 @@ func TestMuxEngineRun(t *testing.T) {
 	if s.Ops == 0 || len(s.Errors) != 0 || s.Workers != 3 || len(s.Timeline) == 0 {
 		t.Fatalf("ops %d, errors %v, workers %d, timeline %d s: want lookups without errors", s.Ops, s.Errors, s.Workers, len(s.Timeline))
 	}
-	if res.Params["engine"] != "mux" {
-		t.Errorf("params %v: want engine mux recorded", res.Params)
+	if res.Params["engine"] != "mux" || s.Engine != "mux" || s.EngineWhy != "" {
+		t.Errorf("params %v, series engine %q (%q): want engine mux recorded, asked for", res.Params, s.Engine, s.EngineWhy)
 	}
 }
 
@@ -70,7 +70,7 @@ func TestMuxEngineRun(t *testing.T) {
 // parks before each reply) and fewer context switches (getrusage: the goroutine's thread sleeps
 // and another wakes it) than with a goroutine per worker. Measured at 1 client: reads 1.0 against
 // 1.4-1.9, switches 1.05 against 1.4-2.2 here (perf stat, loadgen/README.md: 1.1-1.2 against 2.3-3.1);
-// the test asserts the mux engine's one read per lookup and the order of the switches.
+// the test asserts the mux engine's one read per lookup and the order of the voluntary switches.
 func TestMuxEngineCallsAndSwitchesLess(t *testing.T) {
 	target := harnesstest.Local(t)
 	ctx := context.Background()
@@ -99,17 +99,23 @@ func TestMuxEngineCallsAndSwitchesLess(t *testing.T) {
 		ops := float64(out.AllOps)
 		return float64(readCalls(t)-reads0) / ops, float64(contextSwitches(t)-switches0) / ops
 	}
-	goReads, goSwitches := perOp(func() (*loadgen.Outcome, error) {
-		return loadgen.Run(ctx, cfg, selectonly.Lookup(100000, pgx.QueryExecModeCacheStatement))
-	})
-	muxReads, muxSwitches := perOp(func() (*loadgen.Outcome, error) {
-		engine, err := mux.New(mux.Config{ConnConfig: cc, Conns: 1, Keys: 100000,
-			SQL: "SELECT abalance FROM pgbench_accounts WHERE aid = $1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return loadgen.RunEngine(ctx, cfg, engine)
-	})
+	// Two rounds each, in turn, summed: a busy moment of the machine falls on both engines.
+	var goReads, goSwitches, muxReads, muxSwitches float64
+	for range 2 {
+		r, s := perOp(func() (*loadgen.Outcome, error) {
+			return loadgen.Run(ctx, cfg, selectonly.Lookup(100000, pgx.QueryExecModeCacheStatement))
+		})
+		goReads, goSwitches = goReads+r/2, goSwitches+s/2
+		r, s = perOp(func() (*loadgen.Outcome, error) {
+			engine, err := mux.New(mux.Config{ConnConfig: cc, Conns: 1, Keys: 100000,
+				SQL: "SELECT abalance FROM pgbench_accounts WHERE aid = $1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return loadgen.RunEngine(ctx, cfg, engine)
+		})
+		muxReads, muxSwitches = muxReads+r/2, muxSwitches+s/2
+	}
 	t.Logf("per lookup, 1 client: read calls goroutines %.2f, mux %.2f; context switches goroutines %.2f, mux %.2f",
 		goReads, muxReads, goSwitches, muxSwitches)
 	// One read per reply is the engine's design (level-triggered epoll, no read until EAGAIN);
@@ -123,14 +129,15 @@ func TestMuxEngineCallsAndSwitchesLess(t *testing.T) {
 	}
 }
 
-// contextSwitches counts the process's context switches, voluntary and not, its ended threads'
-// included.
+// contextSwitches counts the process's voluntary context switches (a thread going to sleep), its
+// ended threads' included. The involuntary ones are the machine's: other processes taking the CPU
+// (under make test's other packages they outnumbered the engine's own, and the order flipped).
 func contextSwitches(t *testing.T) int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		t.Fatal(err)
 	}
-	return ru.Nvcsw + ru.Nivcsw
+	return ru.Nvcsw
 }
 
 // readCalls is /proc/self/io's syscr: the process's read system calls, failed ones included.

@@ -28,7 +28,12 @@ const lookup = "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
 
 func init() { scenarios.Register(Name, func() scenarios.Scenario { return &scenario{} }) }
 
-type scenario struct{}
+type scenario struct {
+	// plain caches whether the load's connections are plaintext (engine=auto asks once).
+	plain *bool
+	// said is the engine told for each variant and connect mode (noteEngine).
+	said map[string]choice
+}
 
 func (*scenario) Doc() scenarios.Doc {
 	return scenarios.Doc{
@@ -132,12 +137,26 @@ func CreateTables(ctx context.Context, conn *pgx.Conn, scale int, logf func(stri
 	return nil
 }
 
-// Run measures one point: random lookups over every account.
+// Run measures one point: random lookups over every account, on the engine chooseEngine picks.
 func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (result.Series, error) {
 	accounts := int32(env.Params.Int("scale") * accountsPerScale)
-	if env.Params.String("engine") == engineMux {
-		return runMux(ctx, env, pt, accounts)
+	engine, err := s.chooseEngine(ctx, env, pt)
+	if err != nil {
+		return result.Series{}, err
 	}
+	s.noteEngine(env, pt, engine)
+	var series result.Series
+	if engine.engine == engineMux {
+		series, err = runMux(ctx, env, pt, accounts)
+	} else {
+		series, err = runGoroutines(ctx, env, pt, accounts)
+	}
+	series.Engine, series.EngineWhy = engine.engine, engine.why
+	return series, err
+}
+
+// runGoroutines measures one point with a goroutine per worker over pgx.
+func runGoroutines(ctx context.Context, env *scenarios.Env, pt scenarios.Point, accounts int32) (result.Series, error) {
 	cfg := env.LoadConfig(pt.Workers, ConnMode(fmt.Sprint(pt.Values["connect"])))
 	execMode := pgx.QueryExecModeCacheStatement
 	if pt.Variant == "simple" {
