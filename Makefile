@@ -40,11 +40,8 @@ bench: build ## Run every scenario's --quick preset on the default target and pr
 	cat $(BENCH_DIR)/timeouts.txt; \
 	echo; echo "== combined summary ($(BENCH_DIR))"; cat $(BENCH_DIR)/*.txt; exit $$status
 
-# -p 3: three test binaries at once, not GOMAXPROCS (2 on a 2-core machine). Most integration
-# tests sleep through scenario runs of fixed length, so a third binary fills the cores' idle
-# time. The tests whose figures other load blurs (diagnosis, gates) allow for a busy host.
 test: ## Unit and integration tests against a real PostgreSQL, then every fuzz target for FUZZTIME
-	$(GO) test -count=1 -p 3 -timeout 18m ./...
+	$(GO) test -count=1 -timeout 18m ./...
 	@$(MAKE) --no-print-directory fuzz
 
 # go test -fuzz takes one target a run: find the packages whose tests hold a Fuzz function, ask
