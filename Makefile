@@ -52,6 +52,10 @@ test: ## Unit and integration tests against a real PostgreSQL, then every fuzz t
 # -fuzzminimizetime 1s: go minimizes every new interesting input, by default for up to 60 s, with
 # no executions counted meanwhile; a minimization still running at -fuzztime fails the target
 # with "context deadline exceeded" (FuzzParseShapes did, in CI), though nothing failed.
+# Go before 1.27 also fails a target with that bare line now and then when -fuzztime ends, a race
+# in its fuzzing coordinator (golang/go#75804; seen here on FuzzRedactDSN with go1.26.8): a run
+# whose only failure is that line, with no failing input written, counts as passed and says so.
+# Any other failure, or a failing input written to testdata/fuzz, fails the target.
 FUZZJOBS ?= 2
 FUZZPARALLEL ?= $(shell n=$$(( $$(nproc) / $(FUZZJOBS) )); [ $$n -ge 1 ] && echo $$n || echo 1)
 fuzz: ## Run every Fuzz* target in the repo for FUZZTIME each (default 10s), FUZZJOBS packages at once
@@ -59,8 +63,15 @@ fuzz: ## Run every Fuzz* target in the repo for FUZZTIME each (default 10s), FUZ
 	xargs -P $(FUZZJOBS) -n1 sh -c 'log=$$(mktemp); status=0; \
 		for target in $$($(GO) test -list "^Fuzz" "$$1" | grep "^Fuzz"); do \
 			echo "== fuzz $$1 $$target ($(FUZZTIME), -parallel $(FUZZPARALLEL))" >>"$$log"; \
-			$(GO) test -run "^\$$" -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s -parallel $(FUZZPARALLEL) "$$1" >>"$$log" 2>&1 \
-				|| { status=1; break; }; \
+			one=$$(mktemp); inputs=$$(ls "$$1/testdata/fuzz/$$target" 2>/dev/null | wc -l); \
+			$(GO) test -run "^\$$" -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s -parallel $(FUZZPARALLEL) "$$1" >"$$one" 2>&1; \
+			code=$$?; cat "$$one" >>"$$log"; \
+			if [ $$code -ne 0 ] && [ "$$(grep -c "^    " "$$one")" = 1 ] && grep -qx "    context deadline exceeded" "$$one" \
+				&& grep -qx -- "--- FAIL: $$target ([0-9.]*s)" "$$one" && [ "$$(grep -c "^--- FAIL" "$$one")" = 1 ] \
+				&& [ "$$(ls "$$1/testdata/fuzz/$$target" 2>/dev/null | wc -l)" = "$$inputs" ]; then \
+				echo "== fuzz $$1 $$target: only go'"'"'s own -fuzztime deadline race (golang/go#75804), no failing input: passed" >>"$$log"; \
+			elif [ $$code -ne 0 ]; then status=1; rm -f "$$one"; break; fi; \
+			rm -f "$$one"; \
 		done; cat "$$log"; rm -f "$$log"; exit $$status' fuzz
 
 gate: build ## pgscale's own performance gate: its load generator against pgbench, vs the committed baseline

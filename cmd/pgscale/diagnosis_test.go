@@ -156,11 +156,15 @@ func TestDiagnosisClientCPU(t *testing.T) {
 
 // TestCapacitySearch runs a short capacity search on select-only: every probe is a series with
 // its rate among its point values, and the capacity object and the console's last line name the
-// rate found. The SLO is loose and the probes short, to keep it to seconds.
+// rate found. The SLO is loose and the probes short, to keep it to seconds. Four workers behind
+// 12 ms of added latency hold the capacity to a few hundred per second (each worker at most one
+// query a round trip), so that the ramp from 100/s breaks within a few probes instead of
+// doubling up to the server's CPU limit (about 15 probes and 50 s, all the machine's CPU).
 func TestCapacitySearch(t *testing.T) {
 	skipWithoutPostgres(t)
 	out := t.TempDir()
 	code, stdout, stderr := runCLI(t, "run", "select-only", "--quick", "--target", "local", "--set", "variants=prepared",
+		"--workers", "4", "--latency", "12ms",
 		"--capacity", "--slo", "p99<1s,errors<1%", "--duration", "2s", "--warmup", "500ms", "--no-report", "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
