@@ -189,24 +189,16 @@ func (m metricNames) declares(key string) bool {
 // names are apart: queue's dead_tuples is both a series figure and a table's column.
 func TestMetricNamesWellFormed(t *testing.T) {
 	m := declaredMetrics(t)
-	for pkg, consts := range m.columnsByPackage {
-		seen := map[string]string{}
-		for name, v := range consts {
-			if !snakeName.MatchString(v) {
-				t.Errorf("%s.%s = %q: not a snake_case column name", pkg, name, v)
-			}
-			if other, ok := seen[v]; ok {
-				t.Errorf("%s: %s and %s are both %q", pkg, min(name, other), max(name, other), v)
-			}
-			seen[v] = name
-		}
-	}
-	for v, pkgs := range m.columns {
-		if len(pkgs) > 1 && slices.Contains(pkgs, "result") {
-			t.Errorf("column %q is declared by result and again by %v: use result's", v, pkgs)
-		}
-	}
-	for pkg, consts := range m.byPackage {
+	checkDeclarations(t, "column", m.columnsByPackage, m.columns)
+	checkDeclarations(t, "metric", m.byPackage, m.names)
+}
+
+// checkDeclarations holds one kind of name (metric or column) to TestMetricNamesWellFormed's
+// rules: byPackage maps package -> constant -> value, whole maps a whole name's value to the
+// packages declaring it.
+func checkDeclarations(t *testing.T, kind string, byPackage map[string]map[string]string, whole map[string][]string) {
+	t.Helper()
+	for pkg, consts := range byPackage {
 		seen := map[string]string{}
 		for name, v := range consts {
 			re := snakeName
@@ -214,7 +206,7 @@ func TestMetricNamesWellFormed(t *testing.T) {
 				re = snakeSuffix
 			}
 			if !re.MatchString(v) {
-				t.Errorf("%s.%s = %q: not a snake_case metric name", pkg, name, v)
+				t.Errorf("%s.%s = %q: not a snake_case %s name", pkg, name, v, kind)
 			}
 			if other, ok := seen[v]; ok {
 				t.Errorf("%s: %s and %s are both %q", pkg, min(name, other), max(name, other), v)
@@ -222,9 +214,9 @@ func TestMetricNamesWellFormed(t *testing.T) {
 			seen[v] = name
 		}
 	}
-	for v, pkgs := range m.names {
+	for v, pkgs := range whole {
 		if len(pkgs) > 1 && slices.Contains(pkgs, "result") {
-			t.Errorf("%q is declared by result and again by %v: use result's", v, pkgs)
+			t.Errorf("%s %q is declared by result and again by %v: use result's", kind, v, pkgs)
 		}
 	}
 }

@@ -72,20 +72,8 @@ func TestMuxEngineRun(t *testing.T) {
 // 1.4-1.9, switches 1.05 against 1.4-2.2 here (perf stat, loadgen/README.md: 1.1-1.2 against 2.3-3.1);
 // the test asserts the mux engine's one read per lookup and the order of the voluntary switches.
 func TestMuxEngineCallsAndSwitchesLess(t *testing.T) {
-	target := harnesstest.Local(t)
 	ctx := context.Background()
-	cc, err := pgx.ParseConfig(target.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := loadgen.Connect(ctx, cc, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := selectonly.CreateTables(ctx, conn, 1, func(string, ...any) {}); err != nil {
-		t.Fatal(err)
-	}
+	cc := localTables(t)
 	cfg := loadgen.Config{Workers: 1, Duration: 2 * time.Second, ConnMode: loadgen.ConnPerWorker, ConnConfig: cc}
 	perOp := func(run func() (*loadgen.Outcome, error)) (reads, switches float64) {
 		reads0, switches0 := readCalls(t), contextSwitches(t)
@@ -157,4 +145,25 @@ func readCalls(t *testing.T) int64 {
 	}
 	t.Fatalf("no syscr in /proc/self/io: %q", data)
 	return 0
+}
+
+// localTables starts a local server of the test's own with select-only's tables at scale 1
+// (100,000 accounts) and returns its connection config.
+func localTables(t *testing.T) *pgx.ConnConfig {
+	t.Helper()
+	target := harnesstest.Local(t)
+	ctx := context.Background()
+	cc, err := pgx.ParseConfig(target.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := loadgen.Connect(ctx, cc, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := selectonly.CreateTables(ctx, conn, 1, func(string, ...any) {}); err != nil {
+		t.Fatal(err)
+	}
+	return cc
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/loadgen"
 	"github.com/pgscale/pgscale/internal/scenarios/selectonly"
 )
@@ -26,21 +25,8 @@ func TestHeapPerWorker(t *testing.T) {
 	if mode := selectonly.ConnMode("pool"); mode != loadgen.ConnPerWorker {
 		t.Errorf("connect=pool runs the goroutine engine in mode %q, want a connection per worker", mode)
 	}
-	target := harnesstest.Local(t)
 	ctx := context.Background()
-	cc, err := pgx.ParseConfig(target.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := loadgen.Connect(ctx, cc, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = selectonly.CreateTables(ctx, conn, 1, func(string, ...any) {})
-	conn.Close(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cc := localTables(t)
 	liveHeap := func(workers int) int64 {
 		lookup := selectonly.Lookup(100000, pgx.QueryExecModeCacheStatement)
 		ran := make([]atomic.Bool, workers)
