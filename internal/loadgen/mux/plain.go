@@ -33,3 +33,24 @@ func Plaintext(ctx context.Context, cfg *pgx.ConnConfig, timeout time.Duration) 
 	_, plain := pc.PgConn().Conn().(syscall.Conn)
 	return plain, nil
 }
+
+// NeedsPlaintext is why a connection that uses TLS runs on goroutines, not on the engine.
+const NeedsPlaintext = "the connection uses TLS: the mux engine needs a plaintext socket (sslmode=disable)"
+
+// PlaintextOnce is Plaintext asked once per run: the first call may open a connection to see
+// whether the server takes TLS; later calls give the same answer. The zero value is ready.
+type PlaintextOnce struct {
+	asked, plain bool
+}
+
+// Plaintext is Plaintext(ctx, cfg, timeout) the first time, its answer after.
+func (p *PlaintextOnce) Plaintext(ctx context.Context, cfg *pgx.ConnConfig, timeout time.Duration) (bool, error) {
+	if !p.asked {
+		plain, err := Plaintext(ctx, cfg, timeout)
+		if err != nil {
+			return false, err
+		}
+		p.asked, p.plain = true, plain
+	}
+	return p.plain, nil
+}

@@ -36,15 +36,12 @@ func (s *Scenario) chooseEngine(ctx context.Context, env *scenarios.Env, cfg loa
 	if len(why) > 0 {
 		return choice{engineGoroutines, strings.Join(why, "; ")}, nil
 	}
-	if s.plain == nil {
-		plain, err := mux.Plaintext(ctx, cfg.ConnConfig, cfg.ConnectTimeout)
-		if err != nil {
-			return choice{}, err
-		}
-		s.plain = &plain
+	plain, err := s.plain.Plaintext(ctx, cfg.ConnConfig, cfg.ConnectTimeout)
+	if err != nil {
+		return choice{}, err
 	}
-	if !*s.plain {
-		return choice{engineGoroutines, "the connection uses TLS: the mux engine needs a plaintext socket (sslmode=disable)"}, nil
+	if !plain {
+		return choice{engineGoroutines, mux.NeedsPlaintext}, nil
 	}
 	return choice{engineMux, muxWhy}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgscale/pgscale/internal/loadgen"
+	"github.com/pgscale/pgscale/internal/loadgen/mux"
 	"github.com/pgscale/pgscale/internal/scenarios"
 	"github.com/pgscale/pgscale/result"
 )
@@ -29,8 +30,8 @@ const lookup = "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
 func init() { scenarios.Register(Name, func() scenarios.Scenario { return &scenario{} }) }
 
 type scenario struct {
-	// plain caches whether the load's connections are plaintext (engine=auto asks once).
-	plain *bool
+	// plain is whether the load's connections are plaintext (engine=auto asks once).
+	plain mux.PlaintextOnce
 	// said is the engine told for each variant and connect mode (noteEngine).
 	said map[string]choice
 }
