@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"time"
+
+	"github.com/pgscale/pgscale/internal/loadgen"
 )
 
 // memStatsEvery is how often PGSCALE_MEMSTATS samples pgscale's memory.
@@ -41,7 +41,7 @@ func watchMemory(path string) (stop func()) {
 			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Fprintf(f, "%.0f %d %d %d %d %d %d %d %d %d %d\n", time.Since(start).Seconds(), rssKB(),
+			fmt.Fprintf(f, "%.0f %d %d %d %d %d %d %d %d %d %d\n", time.Since(start).Seconds(), loadgen.SelfRSSKB(),
 				ms.HeapInuse>>10, ms.HeapAlloc>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10,
 				ms.Sys>>10, runtime.NumGoroutine(), ms.NumGC, ms.NextGC>>10)
 			if hf, err := os.Create(path + ".heap"); err == nil {
@@ -54,21 +54,4 @@ func watchMemory(path string) (stop func()) {
 		close(done)
 		<-finished
 	}
-}
-
-// rssKB is VmRSS from /proc/self/status (0 where there is none).
-func rssKB() int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:")); ok {
-			var kb int64
-			_, _ = fmt.Sscan(string(rest), &kb)
-			return kb
-		}
-	}
-	return 0
 }

@@ -79,7 +79,7 @@ func watchRun(ctx context.Context, cfg Config, start, measureFrom time.Time, rec
 	tickerDone := make(chan struct{})
 	go func() {
 		defer close(tickerDone)
-		tickSeconds(ctx, cfg, start, measureFrom, rec, func() { rssPeak = max(rssPeak, selfRSSKB()) })
+		tickSeconds(ctx, cfg, start, measureFrom, rec, func() { rssPeak = max(rssPeak, SelfRSSKB()) })
 	}()
 	return func() (int64, float64) {
 		<-tickerDone

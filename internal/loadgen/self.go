@@ -8,9 +8,9 @@ import (
 	"syscall"
 )
 
-// selfRSSKB reads the load generator's resident memory from /proc/self/status (0 where there is
-// no /proc).
-func selfRSSKB() int64 {
+// SelfRSSKB reads the process's resident memory (VmRSS) from /proc/self/status, in kB (0 where
+// there is no /proc).
+func SelfRSSKB() int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
