@@ -25,10 +25,10 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 	cmd := &cobra.Command{
 		Use:   "calibrate",
 		Short: "Compare pgscale's load generator with pgbench on the same server",
-		Long: "calibrate runs select-only's prepared lookups against `pgbench -S -M prepared`, once on each of\n" +
-			"pgscale's engines (--engine: mux, one OS thread serving every connection, which `pgscale run script`\n" +
-			"and select-only's prepared variant run by default; goroutines, a goroutine per client, where mux\n" +
-			"cannot run), and connect-per-operation (on goroutines) against `pgbench -S -C`, each pgscale run\n" +
+		Long: "calibrate runs select-only's prepared lookups against `pgbench -S -M prepared`, and\n" +
+			"connect-per-operation against `pgbench -S -C`, each once on each of pgscale's engines (--engine:\n" +
+			"mux, an OS thread per CPU serving every connection, which `pgscale run script` and select-only run\n" +
+			"by default; goroutines, a goroutine per client, where mux cannot run), each pgscale run\n" +
 			"followed by its own pgbench run, A B A B on one server with the same client count, and prints for\n" +
 			"every line its engine, both throughputs, their ratio, the client CPU seconds each side spent per\n" +
 			"1,000 transactions and their ratio, and a warning when either side ran client-bound (its\n" +
@@ -93,7 +93,7 @@ func newCalibrateCmd(stdout, stderr io.Writer, tracker *harness.Tracker) *cobra.
 	fl.IntVar(&opts.Pairs, "pairs", 3, "A B pairs per mode")
 	fl.IntVar(&opts.Scale, "scale", 10, "pgbench scale of the tables")
 	fl.StringSliceVar(&modes, "mode", []string{calibrate.ModePrepared, calibrate.ModeConnect}, "modes: prepared, connect")
-	fl.StringSliceVar(&opts.Engines, "engine", calibrate.DefaultEngines, "engines of the prepared mode: mux, goroutines (mux is skipped with a note over TLS)")
+	fl.StringSliceVar(&opts.Engines, "engine", calibrate.DefaultEngines, "engines of pgscale's side: mux, goroutines (mux is skipped with a note over TLS)")
 	fl.StringVar(&opts.PgbenchPath, "pgbench", "", "path of pgbench (default: found on PATH)")
 	fl.StringVar(&out, "out", "", "also write calibrate.json into this directory")
 	return cmd

@@ -167,9 +167,7 @@ func Run(ctx context.Context, target harness.Target, o Options) (Report, error) 
 		fmt.Fprintln(o.Out, "note: sslmode=prefer: every connect asks for TLS first, on both sides; a server without TLS "+
 			"costs one more round trip per connect (sslmode=disable avoids it)")
 	}
-	if slices.Contains(o.Modes, ModePrepared) {
-		fmt.Fprintf(o.Out, "prepared lookups on %s\n", engineNotes(engines))
-	}
+	fmt.Fprintf(o.Out, "pgscale's side on %s\n", engineNotes(engines))
 	fmt.Fprintf(o.Out, "%-5s %-9s %-11s %12s %12s %7s %18s %18s %9s\n", "pair", "mode", "engine", "pgscale tps", "pgbench tps",
 		"ratio", "pgscale cpu-s/1k", "pgbench cpu-s/1k", "cpu ratio")
 	for i := 1; i <= o.Pairs; i++ {
@@ -218,7 +216,7 @@ func logf(w io.Writer, format string, args ...any) {
 // loadgen.Run.
 func runPgscale(ctx context.Context, cc *pgx.ConnConfig, o Options, k kind) (Sample, error) {
 	if k.engine == EngineMux {
-		return runPgscaleMux(ctx, cc, o)
+		return runPgscaleMux(ctx, cc, o, k.mode)
 	}
 	mode := k.mode
 	// Each pgbench client holds its own connection; so does each worker here.

@@ -17,10 +17,9 @@ import (
 	"github.com/pgscale/pgscale/internal/usage"
 )
 
-// Which of pgscale's engines runs the prepared lookups: loadgen's goroutine per worker, or
-// loadgen/mux's one OS thread serving every connection (what `pgscale run script` and select-only's
-// prepared variant run by default where mux can run). The connect mode always runs on goroutines: the mux
-// engine opens its connections once.
+// Which of pgscale's engines runs pgscale's side: loadgen's goroutine per worker, or loadgen/mux's
+// OS thread per CPU serving every connection, opening a connection per lookup itself in the
+// connect mode (what `pgscale run script` and select-only run by default where mux can run).
 const (
 	EngineMux        = "mux"
 	EngineGoroutines = "goroutines"
@@ -41,15 +40,10 @@ func (o Options) engines() []string {
 // kind is one line of the calibration: a mode on one engine.
 type kind struct{ mode, engine string }
 
-// kinds are the mode and engine pairs each round measures, in order: the prepared mode once per
-// engine, the connect mode on goroutines.
+// kinds are the mode and engine pairs each round measures, in order: each mode once per engine.
 func kinds(modes, engines []string) []kind {
 	var ks []kind
 	for _, m := range modes {
-		if m != ModePrepared {
-			ks = append(ks, kind{m, EngineGoroutines})
-			continue
-		}
 		for _, e := range engines {
 			ks = append(ks, kind{m, e})
 		}
@@ -61,7 +55,7 @@ func kinds(modes, engines []string) []kind {
 // saying so on out; it is an error when no engine is left for the prepared mode.
 func usableEngines(ctx context.Context, cc *pgx.ConnConfig, o Options, out io.Writer) ([]string, error) {
 	engines := o.engines()
-	if !slices.Contains(o.Modes, ModePrepared) || !slices.Contains(engines, EngineMux) {
+	if !slices.Contains(engines, EngineMux) {
 		return engines, nil
 	}
 	plain, err := mux.Plaintext(ctx, cc, 10*time.Second)
@@ -76,14 +70,14 @@ func usableEngines(ctx context.Context, cc *pgx.ConnConfig, o Options, out io.Wr
 		return nil, fmt.Errorf("calibrate: the connections use TLS, which the mux engine cannot serve: " +
 			"use sslmode=disable, or --engine goroutines")
 	}
-	fmt.Fprintln(out, "note: the connections use TLS, which the mux engine cannot serve: prepared lookups on goroutines only")
+	fmt.Fprintln(out, "note: the connections use TLS, which the mux engine cannot serve: pgscale's side on goroutines only")
 	return kept, nil
 }
 
 // engineNotes names the engines in order, each with where pgscale runs it.
 func engineNotes(engines []string) string {
 	notes := map[string]string{
-		EngineMux:        "mux (what pgscale run script and select-only's prepared variant run by default)",
+		EngineMux:        "mux (what pgscale run script and select-only run by default)",
 		EngineGoroutines: "goroutines (select-only with --set engine=goroutines, and where mux cannot run)",
 	}
 	var parts []string
@@ -93,21 +87,28 @@ func engineNotes(engines []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// runPgscaleMux runs the prepared lookups on the mux engine as select-only's engine=mux does: a
-// connection per client, one OS thread serving them all.
-func runPgscaleMux(ctx context.Context, cc *pgx.ConnConfig, o Options) (Sample, error) {
-	engine, err := selectonly.NewMuxEngine(cc, o.Clients, int32(o.Scale*100000), 0)
-	if err != nil {
-		return Sample{}, fmt.Errorf("calibrate pgscale prepared on mux: %w", err)
+// runPgscaleMux runs mode's lookups on the mux engine as select-only's engine=mux does: a
+// connection per client (prepared mode) or per lookup (connect mode, pgbench -C's simple
+// protocol), an OS thread per CPU serving them all.
+func runPgscaleMux(ctx context.Context, cc *pgx.ConnConfig, o Options, mode string) (Sample, error) {
+	load := selectonly.MuxLookups{Conns: o.Clients, Accounts: int32(o.Scale * 100000)}
+	connMode := loadgen.ConnPerWorker
+	if mode == ModeConnect {
+		// pgbench -C: a connection per lookup, in the simple protocol unless told otherwise.
+		load.PerOp, load.Simple, connMode = true, true, loadgen.ConnPerOp
 	}
-	cfg := loadgen.Config{Workers: o.Clients, Duration: o.Duration, ConnConfig: cc, ConnMode: loadgen.ConnPerWorker}
+	engine, err := selectonly.NewMuxEngine(cc, load)
+	if err != nil {
+		return Sample{}, fmt.Errorf("calibrate pgscale %s on mux: %w", mode, err)
+	}
+	cfg := loadgen.Config{Workers: o.Clients, Duration: o.Duration, ConnConfig: cc, ConnMode: connMode}
 	before, started := selfCPU(), time.Now()
 	out, err := loadgen.RunEngine(ctx, cfg, engine)
 	cpu, wall := selfCPU()-before, time.Since(started).Seconds()
 	if err != nil {
-		return Sample{}, fmt.Errorf("calibrate pgscale prepared on mux: %w", err)
+		return Sample{}, fmt.Errorf("calibrate pgscale %s on mux: %w", mode, err)
 	}
-	return sample(out, cpu, wall, "prepared on mux")
+	return sample(out, cpu, wall, mode+" on mux")
 }
 
 // sample is a run's outcome as one side of a pair; a run with errors is not one.
@@ -135,5 +136,5 @@ func EnginesBehindPooler(engines []string, poolerMode string, given bool) (kept 
 			"use --pooler-mode %s, or --engine %s", poolerMode, harness.PoolerModeSession, EngineGoroutines)
 	}
 	kept = slices.DeleteFunc(slices.Clone(engines), func(e string) bool { return e == EngineMux })
-	return kept, "note: --pooler-mode " + poolerMode + ": prepared lookups on goroutines only (the mux engine prepares once per connection)", nil
+	return kept, "note: --pooler-mode " + poolerMode + ": pgscale's side on goroutines only (the mux engine prepares once per connection)", nil
 }

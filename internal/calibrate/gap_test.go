@@ -55,11 +55,11 @@ func TestGapShowsCPUAndClientBound(t *testing.T) {
 	}
 }
 
-// TestKinds: the prepared mode runs once per engine, in the order given; connect on goroutines.
+// TestKinds: each mode runs once per engine, in the order given.
 func TestKinds(t *testing.T) {
 	t.Parallel()
 	got := kinds([]string{ModeConnect, ModePrepared}, []string{EngineGoroutines, EngineMux})
-	want := []kind{{ModeConnect, EngineGoroutines}, {ModePrepared, EngineGoroutines}, {ModePrepared, EngineMux}}
+	want := []kind{{ModeConnect, EngineGoroutines}, {ModeConnect, EngineMux}, {ModePrepared, EngineGoroutines}, {ModePrepared, EngineMux}}
 	if !slices.Equal(got, want) {
 		t.Errorf("kinds %v, want %v", got, want)
 	}

@@ -34,6 +34,11 @@ type conn struct {
 
 	redialing bool // broken, waiting for the connection the redialer is opening (redial.go)
 
+	// A connection per request (Config.PerOp, perop.go): fd is -1 between requests.
+	dial     dialState // the connection's opening
+	pending  []byte    // the request to send once the connection is ready
+	failures int       // connects failed in a row, for the backoff
+
 	serverErr error // an ErrorResponse that came outside any request (a FATAL before closing)
 }
 
@@ -91,7 +96,7 @@ func open(ctx context.Context, cfg Config, id int) (*conn, error) {
 		return nil, fmt.Errorf("mux: connect: %w", err)
 	}
 	pg := pc.PgConn()
-	if cfg.SQL != "" {
+	if cfg.SQL != "" && !cfg.Simple {
 		pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 		defer cancel()
 		if _, err := pg.Prepare(pctx, StatementName, cfg.SQL, nil); err != nil {
@@ -137,13 +142,16 @@ func (c *conn) terminate() {
 		return
 	}
 	fd := c.fd
-	_ = sendTerminate(func(b []byte) (int, error) { return unix.Write(fd, b) })
+	_, _ = unix.Write(fd, terminateMessage)
 	_ = unix.Close(fd)
 	c.fd = -1
 }
 
+// terminateMessage is the protocol's Terminate.
+var terminateMessage = []byte{'X', 0, 0, 0, 4}
+
 // sendTerminate writes the Terminate message with write.
 func sendTerminate(write func([]byte) (int, error)) error {
-	_, err := write([]byte{'X', 0, 0, 0, 4})
+	_, err := write(terminateMessage)
 	return err
 }

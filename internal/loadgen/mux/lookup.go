@@ -16,26 +16,40 @@ type lookup struct {
 	rec     *loadgen.Recorder
 	rng     *rand.Rand
 	keys    int32
-	req     *lookupRequest
+	req     *lookupRequest // prepared, or
+	query   *queryRequest  // the simple protocol (Config.Simple)
 	started time.Time
 	rows    int
 	err     error // the ErrorResponse of the lookup in flight
 }
 
 func newLookup(cfg Config, id int, rec *loadgen.Recorder) (*lookup, error) {
-	req, err := newLookupRequest()
+	l := &lookup{id: id, rec: rec, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(id))), keys: cfg.Keys}
+	var err error
+	switch {
+	case cfg.Simple:
+		l.query, err = newQueryRequest(cfg.SQL)
+	case cfg.PerOp:
+		l.req, err = newLookupRequest(cfg.SQL)
+	default:
+		l.req, err = newLookupRequest("")
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &lookup{id: id, rec: rec, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(id))), keys: cfg.Keys, req: req}, nil
+	return l, nil
 }
 
 func (l *lookup) Next(buf []byte, now time.Time, ending bool) ([]byte, time.Time) {
 	if ending {
 		return buf, time.Time{}
 	}
-	l.req.setKey(l.rng.Int32N(l.keys) + 1)
+	key := l.rng.Int32N(l.keys) + 1
 	l.started, l.rows, l.err = now, 0, nil
+	if l.query != nil {
+		return l.query.append(buf, key), time.Time{}
+	}
+	l.req.setKey(key)
 	return append(buf, l.req.bytes...), time.Time{}
 }
 

@@ -31,6 +31,8 @@ type thread struct {
 
 	box    *mailbox  // where the connections reopened for broken ones arrive
 	redial *redialer // reopens them
+
+	dial *dialer // opens a connection per request (Config.PerOp), or nil
 }
 
 func newThread(rec *loadgen.Recorder, box *mailbox, redial *redialer) *thread {
@@ -54,6 +56,9 @@ func (t *thread) run(wake int, end time.Time, drain bool) error {
 	}
 	for i, c := range t.conns {
 		c.key = i
+		if c.fd < 0 {
+			continue // a connection per request: opened by advance
+		}
 		if err := t.watch(c.fd, i); err != nil {
 			return err
 		}
@@ -104,7 +109,11 @@ func (t *thread) run(wake int, end time.Time, drain bool) error {
 				continue
 			}
 			c := t.conns[ev.Fd]
-			if t.receive(c, now) && c.fd >= 0 {
+			if c.dial.phase == dialConnecting {
+				t.connected(c, now)
+				continue
+			}
+			if t.receive(c, now) && (c.fd >= 0 || t.dial != nil) {
 				t.advance(c, now, ending)
 			}
 		}
@@ -139,6 +148,10 @@ func (t *thread) advance(c *conn, now time.Time, ending bool) {
 		switch {
 		case len(out) > 0:
 			c.busy = true
+			if t.dial != nil && c.fd < 0 {
+				t.dialFor(c, out, now)
+				return
+			}
 			if err := writeAll(c.fd, out); err != nil {
 				t.broken(c, now, fmt.Errorf("mux: send a request: %w", err))
 			}
@@ -198,9 +211,17 @@ func (t *thread) receive(c *conn, now time.Time) (ended bool) {
 		}
 		c.head += size
 		switch {
+		case c.dial.phase == dialStartup:
+			if !t.startupMessage(c, typ, body, now) {
+				return false
+			}
 		case c.busy:
 			if c.s.Receive(typ, body, now) {
 				c.busy = false
+				if t.dial != nil {
+					t.hangUp(c)
+					return true
+				}
 				ended = true
 			}
 		case c.owed && typ == msgReadyForQuery:
@@ -227,6 +248,7 @@ func (t *thread) broken(c *conn, now time.Time, err error) {
 	if c.serverErr != nil {
 		err = c.serverErr
 	}
+	connecting := c.dial.phase != dialIdle
 	if c.busy || !c.wake.IsZero() {
 		c.s.Abandon(err, now)
 	}
@@ -235,8 +257,12 @@ func (t *thread) broken(c *conn, now time.Time, err error) {
 		t.sleepers--
 	}
 	c.busy = false
-	_ = unix.Close(c.fd)
+	rawClose(c.fd)
 	c.fd = -1
+	if t.dial != nil {
+		t.retry(c, now, connecting, err)
+		return
+	}
 	if r, ok := c.s.(Resumable); ok && !c.done && r.Resumes() {
 		c.redialing = true
 		t.redial.reopen(c, c.id, t.box)
@@ -263,6 +289,12 @@ func (t *thread) finish(wake int) {
 		}
 		if c.busy || !c.wake.IsZero() {
 			c.s.Abandon(nil, now)
+		}
+		if c.dial.phase != dialIdle {
+			// Still opening: nothing is owed; the server sees the client leave.
+			rawClose(c.fd)
+			c.fd, c.busy, c.dial = -1, false, dialState{}
+			continue
 		}
 		c.owed, c.busy, c.wake = c.busy, false, time.Time{}
 	}

@@ -55,6 +55,14 @@ type Config struct {
 	// Sessions.
 	SQL  string
 	Keys int32
+	// Simple sends the lookups in the simple protocol, the key written as text into SQL's $1
+	// (which must appear once), as pgbench -M simple does; otherwise they are prepared (on each
+	// connection as it opens) and sent as Bind, Execute, Sync with the key in binary.
+	Simple bool
+	// PerOp opens a connection for every lookup and closes it after, as pgbench -C does (a
+	// function per request); a prepared lookup is then prepared on each connection, its Parse
+	// sent with its Bind. Not with Sessions.
+	PerOp bool
 	// Sessions makes the session of connection id, recording into rec, instead of lookups.
 	Sessions func(id int, rec *loadgen.Recorder) Session
 	// Drain lets the sessions finish what they are doing at the end of the run (within
@@ -84,6 +92,7 @@ type Engine struct {
 	cfg   Config
 	mu    sync.Mutex
 	conns []*conn
+	dial  *dialer // Config.PerOp's
 }
 
 // New checks cfg and returns an engine that has opened nothing yet.
@@ -107,6 +116,14 @@ func New(cfg Config) (*Engine, error) {
 	case cfg.Keys < 1:
 		errs = append(errs, fmt.Errorf("mux: %d keys: must be at least 1", cfg.Keys))
 	}
+	if (cfg.PerOp || cfg.Simple) && cfg.Sessions != nil {
+		errs = append(errs, errors.New("mux: a connection per operation and the simple protocol are for lookups (Config.SQL), not sessions"))
+	}
+	if cfg.Simple && cfg.SQL != "" {
+		if _, _, err := splitKey(cfg.SQL); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -123,8 +140,27 @@ func New(cfg Config) (*Engine, error) {
 	return &Engine{cfg: cfg}, nil
 }
 
-// Open connects every connection, prepares the lookup on it and takes its socket over.
+// Open connects every connection, prepares the lookup on it and takes its socket over. With
+// Config.PerOp it opens one connection the engine's way and closes it, to meet a wrong address,
+// password or authentication method before the run.
 func (e *Engine) Open(ctx context.Context) error {
+	if e.cfg.PerOp {
+		d, err := newDialer(ctx, e.cfg.ConnConfig)
+		if err != nil {
+			return err
+		}
+		if err := d.probe(ctx, e.cfg.ConnectTimeout); err != nil {
+			return err
+		}
+		conns := make([]*conn, e.cfg.Conns)
+		for i := range conns {
+			conns[i] = &conn{id: i, fd: -1, in: make([]byte, 4096)}
+		}
+		e.mu.Lock()
+		e.conns, e.dial = conns, d
+		e.mu.Unlock()
+		return nil
+	}
 	conns, err := openAll(ctx, e.cfg)
 	e.mu.Lock()
 	e.conns = conns
@@ -169,6 +205,7 @@ func (e *Engine) Run(ctx context.Context, rec *loadgen.Recorder, end time.Time) 
 			return err
 		}
 		threads[i] = newThread(rec, box, redial)
+		threads[i].dial = e.dial
 	}
 	defer func() {
 		stopRedials()

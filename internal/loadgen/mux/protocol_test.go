@@ -8,7 +8,7 @@ import (
 
 // TestLookupRequest decodes the pre-encoded Bind back: the key lands in its parameter.
 func TestLookupRequest(t *testing.T) {
-	req, err := newLookupRequest()
+	req, err := newLookupRequest("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package selectonly_test
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,15 +17,16 @@ import (
 	"github.com/pgscale/pgscale/result"
 )
 
-// TestAutoEngineByVariant: engine=auto, the default, runs the prepared variant on mux and the
-// simple one on goroutines, and says which ran and why in result.json and on the console.
+// TestAutoEngineByVariant: engine=auto, the default, runs both variants on mux, over connections
+// opened once and with a connection per lookup, and says which ran and why in result.json and on
+// the console; with a connection per lookup each lookup had a connect of its own.
 func TestAutoEngineByVariant(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	out := t.TempDir()
 	var log syncBuffer
 	runnertest.Run(t, runner.Options{Scenario: selectonly.Name, Target: harness.KindLocal, Repeat: 1, Warmup: 0,
 		Duration: time.Second, Out: out, Log: &log,
-		Sets: map[string]string{"workers": "2", "scale": "1"}})
+		Sets: map[string]string{"workers": "2", "scale": "1", "connect": "pool,per-op"}})
 	res, err := result.ReadFile(filepath.Join(out, "result.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -32,22 +34,21 @@ func TestAutoEngineByVariant(t *testing.T) {
 	if res.Params["engine"] != "auto" {
 		t.Errorf("params %v: want engine auto recorded", res.Params)
 	}
-	got := runnertest.ByVariant(res)
-	for _, c := range []struct{ variant, engine, why string }{
-		{"prepared", "mux", "prepared lookups, closed loop"},
-		{"simple", "goroutines", "prepared lookups only, not the simple protocol"},
-	} {
-		s, ok := got[c.variant]
-		if !ok {
-			t.Fatalf("no %s series in %d", c.variant, len(res.Series))
-		}
-		if s.Engine != c.engine || !strings.Contains(s.EngineWhy, c.why) {
-			t.Errorf("%s: engine %q (%q) in result.json: want %s, why containing %q", c.variant, s.Engine, s.EngineWhy, c.engine, c.why)
+	if len(res.Series) != 4 {
+		t.Fatalf("%d series: want 2 variants × 2 connect modes", len(res.Series))
+	}
+	for _, s := range res.Series {
+		name := fmt.Sprintf("%s connect=%v", s.Variant, s.Point["connect"])
+		if s.Engine != "mux" || !strings.Contains(s.EngineWhy, "closed loop, plaintext connections") {
+			t.Errorf("%s: engine %q (%q) in result.json: want mux, closed loop, plaintext", name, s.Engine, s.EngineWhy)
 		}
 		if s.Ops == 0 || len(s.Errors) != 0 {
-			t.Errorf("%s: %d lookups, errors %v: want some, and no errors", c.variant, s.Ops, s.Errors)
+			t.Errorf("%s: %d lookups, errors %v: want some, and no errors", name, s.Ops, s.Errors)
 		}
-		line := "select-only " + c.variant + " connect=pool engine: " + c.engine + " (auto: "
+		if s.Point["connect"] == "per-op" && (s.ConnectMs == nil || s.ConnectMs.Count < s.Ops) {
+			t.Errorf("%s: connect times %+v for %d lookups: want one connect per lookup", name, s.ConnectMs, s.Ops)
+		}
+		line := "select-only " + name + " engine: mux (auto: "
 		if !strings.Contains(log.String(), line) {
 			t.Errorf("console: no %q in\n%s", line, log.String())
 		}

@@ -32,27 +32,9 @@ var engineParam = scenarios.ParamSpec{
 	Choices: []string{engineAuto, engineGoroutines, engineMux},
 	Help: "auto: mux where it can run, goroutines otherwise (the result's series and the console say which ran, and why); " +
 		"goroutines: a goroutine per worker over pgx; mux: an OS thread per CPU, each waiting for its connections in one " +
-		"epoll_wait, as pgbench -j does (prepared variant only, connect=pool, closed loop, no TLS, no transaction pooling)",
+		"epoll_wait and opening them itself with connect=per-op, as pgbench -j does (closed loop, no TLS; " +
+		"the prepared variant with connect=pool not behind a pooler in transaction mode)",
 	Before: engineGoroutines, // the default until auto: a result without engine ran goroutines
-}
-
-// checkEngine refuses engine=mux with what it cannot run: the simple protocol (given explicitly;
-// by default engine=mux runs the prepared variant alone), a connection per lookup (--rate is
-// refused by ClosedLoopOnlyWith).
-func checkEngine(p scenarios.Params) error {
-	if p.String("engine") != engineMux {
-		return nil
-	}
-	var errs []error
-	if v := p.Strings("variants"); p.Given("variants") && !slices.Equal(v, []string{"prepared"}) {
-		errs = append(errs, usage.Fieldf("set", "engine=mux runs the prepared variant only, not variants=%s: add --set variants=prepared",
-			strings.Join(v, ",")))
-	}
-	if c := p.Strings("connect"); !slices.Equal(c, []string{"pool"}) {
-		errs = append(errs, usage.Fieldf("set", "engine=mux opens its connections once, not connect=%s: leave connect out or set connect=pool",
-			strings.Join(c, ",")))
-	}
-	return errors.Join(errs...)
 }
 
 // ClosedLoopOnlyWith says that engine=mux runs a closed loop only: --rate, a workload's stages
@@ -64,12 +46,16 @@ func (*scenario) ClosedLoopOnlyWith(p scenarios.Params) string {
 	return ""
 }
 
-// CheckPooler refuses engine=mux behind a pooler in transaction mode: the engine prepares its
-// lookup once per connection, and the pooler would send the next Bind to a server connection
-// that never prepared it. Session mode keeps one server connection per client and works.
+// CheckPooler refuses engine=mux with the prepared variant over connections opened once behind a
+// pooler in transaction mode: the engine prepares its lookup once per connection, and the pooler
+// would send the next Bind to a server connection that never prepared it. Session mode keeps one
+// server connection per client and works; so do the simple variant, and connect=per-op (whose
+// lookups are parsed in the same round trip, as the unnamed statement).
 func (*scenario) CheckPooler(p scenarios.Params, pooler *harness.PoolerSpec) error {
-	if p.String("engine") == engineMux && pooler.Mode == harness.PoolerModeTransaction {
-		return usage.Fieldf("set", "engine=mux prepares its lookup once per connection, which --pooler-mode %s breaks: use --pooler-mode %s, or leave engine=mux out",
+	if p.String("engine") == engineMux && pooler.Mode == harness.PoolerModeTransaction &&
+		slices.Contains(p.Strings("variants"), "prepared") && slices.Contains(p.Strings("connect"), "pool") {
+		return usage.Fieldf("set", "engine=mux prepares its lookup once per connection, which --pooler-mode %s breaks for "+
+			"variant prepared with connect=pool: use --pooler-mode %s, --set variants=simple, --set connect=per-op, or leave engine=mux out",
 			pooler.Mode, harness.PoolerModeSession)
 	}
 	return nil
@@ -81,31 +67,45 @@ func (*scenario) CheckPooler(p scenarios.Params, pooler *harness.PoolerSpec) err
 // thread 0.96× at 0.91× (loadgen/README.md).
 const MuxThreads = 0
 
-// NewMuxEngine is the engine engine=mux runs: conns connections, each running prepared lookups
-// of pgbench -S's query for random accounts in 1..accounts, served by MuxThreads OS threads. A
-// zero seed picks one from the clock. pgscale calibrate measures this engine too.
-func NewMuxEngine(cc *pgx.ConnConfig, conns int, accounts int32, seed uint64) (*mux.Engine, error) {
+// MuxLookups is the load of the mux engine: conns connections, each running lookups of pgbench
+// -S's query for random accounts in 1..accounts, prepared or in the simple protocol, over
+// connections opened once or a connection per lookup (pgbench -C), served by MuxThreads OS
+// threads. A zero seed picks one from the clock. pgscale calibrate measures this engine too.
+type MuxLookups struct {
+	Conns    int
+	Accounts int32
+	Simple   bool
+	PerOp    bool
+	Seed     uint64
+}
+
+// NewMuxEngine is the engine engine=mux runs for l against cc.
+func NewMuxEngine(cc *pgx.ConnConfig, l MuxLookups) (*mux.Engine, error) {
 	return mux.New(mux.Config{
 		ConnConfig: cc,
-		Conns:      conns,
+		Conns:      l.Conns,
 		Threads:    MuxThreads,
 		SQL:        lookup,
-		Keys:       accounts,
-		Seed:       seed,
+		Keys:       l.Accounts,
+		Simple:     l.Simple,
+		PerOp:      l.PerOp,
+		Seed:       l.Seed,
 	})
 }
 
-// runMux measures one point with the mux engine: one connection per worker, all served by
-// MuxThreads OS threads.
+// runMux measures one point with the mux engine: one connection per worker (or per lookup), all
+// served by MuxThreads OS threads.
 func runMux(ctx context.Context, env *scenarios.Env, pt scenarios.Point, accounts int32) (result.Series, error) {
 	if env.Rate > 0 || env.Pacer != nil {
 		return result.Series{}, errors.New("select-only: engine=mux runs a closed loop only (no --rate or stages)")
 	}
-	engine, err := NewMuxEngine(env.Load, pt.Workers, accounts, env.Seed)
+	mode := ConnMode(fmt.Sprint(pt.Values["connect"]))
+	engine, err := NewMuxEngine(env.Load, MuxLookups{Conns: pt.Workers, Accounts: accounts, Simple: pt.Variant == "simple",
+		PerOp: mode == loadgen.ConnPerOp, Seed: env.Seed})
 	if err != nil {
 		return result.Series{}, err
 	}
-	out, runErr := loadgen.RunEngine(ctx, env.LoadConfig(pt.Workers, loadgen.ConnPerWorker), engine)
+	out, runErr := loadgen.RunEngine(ctx, env.LoadConfig(pt.Workers, mode), engine)
 	if out == nil {
 		return result.Series{}, runErr
 	}
@@ -123,27 +123,21 @@ type choice struct {
 }
 
 // muxWhy is why engine=auto runs mux: everything it needs holds.
-const muxWhy = "prepared lookups, closed loop, connections opened once, plaintext connections"
+const muxWhy = "closed loop, plaintext connections"
 
 // chooseEngine is the engine that runs the point: the one asked for, or, for engine=auto, mux
-// when it can run the point (the prepared variant, connect=pool, closed loop, no pooler in
-// transaction mode, a plaintext connection: checked with one connection the first time it may be
-// TLS), goroutines otherwise.
+// when it can run the point (closed loop; not the prepared variant over connections opened once
+// behind a pooler in transaction mode; a plaintext connection: checked with one connection the
+// first time it may be TLS), goroutines otherwise.
 func (s *scenario) chooseEngine(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (choice, error) {
 	if e := env.Params.String("engine"); e != engineAuto {
 		return choice{engine: e}, nil
 	}
 	var why []string
-	if pt.Variant != "prepared" {
-		why = append(why, "the mux engine runs prepared lookups only, not the "+pt.Variant+" protocol")
-	}
-	if c := pt.Values["connect"]; c != "pool" {
-		why = append(why, fmt.Sprintf("the mux engine opens its connections once: not connect=%v", c))
-	}
 	if env.Rate > 0 || env.Pacer != nil {
 		why = append(why, "the load is paced (--rate, --capacity or a workload's stages): the mux engine runs a closed loop only")
 	}
-	if env.Pooler != nil && env.Pooler.Mode == harness.PoolerModeTransaction {
+	if env.Pooler != nil && env.Pooler.Mode == harness.PoolerModeTransaction && pt.Variant == "prepared" && pt.Values["connect"] == "pool" {
 		why = append(why, "the pooler is in transaction mode: the mux engine prepares its lookup once per connection")
 	}
 	if len(why) > 0 {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,14 +65,7 @@ func LookupParams(workersHelp string) []scenarios.ParamSpec {
 }
 
 func (s *scenario) Plan(p scenarios.Params) (scenarios.Plan, error) {
-	if err := checkEngine(p); err != nil {
-		return scenarios.Plan{}, err
-	}
-	plan := PlanLookups(p)
-	if p.String("engine") == engineMux {
-		plan.Points = slices.DeleteFunc(plan.Points, func(pt scenarios.Point) bool { return pt.Variant != "prepared" })
-	}
-	return plan, nil
+	return PlanLookups(p), nil
 }
 
 // PlanLookups is the plan of key lookups over variants × connect × workers, each worker count
