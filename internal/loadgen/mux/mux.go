@@ -142,9 +142,18 @@ func New(cfg Config) (*Engine, error) {
 
 // Open connects every connection, prepares the lookup on it and takes its socket over. With
 // Config.PerOp it opens one connection the engine's way and closes it, to meet a wrong address,
-// password or authentication method before the run.
+// password or authentication method before the run; a configuration that may use TLS
+// (sslmode=prefer) is first tried through pgx, and refused if the server takes TLS: the engine
+// never goes plaintext where TLS was on offer.
 func (e *Engine) Open(ctx context.Context) error {
 	if e.cfg.PerOp {
+		plain, err := Plaintext(ctx, e.cfg.ConnConfig, e.cfg.ConnectTimeout)
+		if err != nil {
+			return err
+		}
+		if !plain {
+			return errors.New("mux: " + NeedsPlaintext)
+		}
 		d, err := newDialer(ctx, e.cfg.ConnConfig)
 		if err != nil {
 			return err
