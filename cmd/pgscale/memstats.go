@@ -17,13 +17,17 @@ const memStatsEvery = 15 * time.Second
 // it appends a line to file with the process's resident memory and the Go runtime's view of it
 // (heap in use, goroutine stacks, what the heap holds but the runtime has not given back), and
 // writes a heap profile of that moment to file.heap, so that the last one written is from the run,
-// not from after its connections closed. The returned func stops it.
+// not from after its connections closed, and to file.heap.<seconds>, so that two moments of a run
+// can be compared (go tool pprof -diff_base). The returned func stops it.
 func watchMemory(path string) (stop func()) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pgscale: PGSCALE_MEMSTATS: %v\n", err)
 		return func() {}
 	}
+	// One sample every 64 KB allocated rather than 512 KB: the profiles compare moments of a run
+	// whose heap grows by a few MB.
+	runtime.MemProfileRate = 64 << 10
 	fmt.Fprintln(f, "t_s rss_kb heap_inuse_kb heap_alloc_kb heap_idle_kb heap_released_kb stack_inuse_kb sys_kb goroutines num_gc next_gc_kb")
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -41,17 +45,25 @@ func watchMemory(path string) (stop func()) {
 			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Fprintf(f, "%.0f %d %d %d %d %d %d %d %d %d %d\n", time.Since(start).Seconds(), loadgen.SelfRSSKB(),
+			t := time.Since(start).Seconds()
+			fmt.Fprintf(f, "%.0f %d %d %d %d %d %d %d %d %d %d\n", t, loadgen.SelfRSSKB(),
 				ms.HeapInuse>>10, ms.HeapAlloc>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10,
 				ms.Sys>>10, runtime.NumGoroutine(), ms.NumGC, ms.NextGC>>10)
-			if hf, err := os.Create(path + ".heap"); err == nil {
-				_ = pprof.WriteHeapProfile(hf)
-				hf.Close()
-			}
+			writeHeapProfile(path + ".heap")
+			writeHeapProfile(fmt.Sprintf("%s.heap.%03.0f", path, t))
 		}
 	}()
 	return func() {
 		close(done)
 		<-finished
+	}
+}
+
+// writeHeapProfile writes a heap profile to path; PGSCALE_MEMSTATS is a diagnostic, so a file it
+// cannot write is skipped.
+func writeHeapProfile(path string) {
+	if hf, err := os.Create(path); err == nil {
+		_ = pprof.WriteHeapProfile(hf)
+		hf.Close()
 	}
 }
