@@ -18,7 +18,8 @@ const memStatsEvery = 15 * time.Second
 // (heap in use, goroutine stacks, what the heap holds but the runtime has not given back), and
 // writes a heap profile of that moment to file.heap, so that the last one written is from the run,
 // not from after its connections closed, and to file.heap.<seconds>, so that two moments of a run
-// can be compared (go tool pprof -diff_base). The returned func stops it.
+// can be compared (go tool pprof -diff_base). The returned func stops it and writes file.heap.end,
+// after a collection, for what the whole command allocated.
 func watchMemory(path string) (stop func()) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -28,7 +29,7 @@ func watchMemory(path string) (stop func()) {
 	// One sample every 64 KB allocated rather than 512 KB: the profiles compare moments of a run
 	// whose heap grows by a few MB.
 	runtime.MemProfileRate = 64 << 10
-	fmt.Fprintln(f, "t_s rss_kb heap_inuse_kb heap_alloc_kb heap_idle_kb heap_released_kb stack_inuse_kb sys_kb goroutines num_gc next_gc_kb")
+	fmt.Fprintln(f, "t_s rss_kb heap_inuse_kb heap_alloc_kb heap_idle_kb heap_released_kb stack_inuse_kb sys_kb goroutines num_gc next_gc_kb total_alloc_kb mallocs")
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	start := time.Now()
@@ -46,9 +47,9 @@ func watchMemory(path string) (stop func()) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			t := time.Since(start).Seconds()
-			fmt.Fprintf(f, "%.0f %d %d %d %d %d %d %d %d %d %d\n", t, loadgen.SelfRSSKB(),
+			fmt.Fprintf(f, "%.0f %d %d %d %d %d %d %d %d %d %d %d %d\n", t, loadgen.SelfRSSKB(),
 				ms.HeapInuse>>10, ms.HeapAlloc>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10,
-				ms.Sys>>10, runtime.NumGoroutine(), ms.NumGC, ms.NextGC>>10)
+				ms.Sys>>10, runtime.NumGoroutine(), ms.NumGC, ms.NextGC>>10, ms.TotalAlloc>>10, ms.Mallocs)
 			writeHeapProfile(path + ".heap")
 			writeHeapProfile(fmt.Sprintf("%s.heap.%03.0f", path, t))
 		}
@@ -56,6 +57,11 @@ func watchMemory(path string) (stop func()) {
 	return func() {
 		close(done)
 		<-finished
+		// A heap profile holds the figures of the last collection: collect, so that this one
+		// counts everything the command allocated (alloc_space), the run's steady state included
+		// even when it collected rarely.
+		runtime.GC()
+		writeHeapProfile(path + ".heap.end")
 	}
 }
 
