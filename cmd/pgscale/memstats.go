@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"time"
 
@@ -29,7 +30,7 @@ func watchMemory(path string) (stop func()) {
 	// One sample every 64 KB allocated rather than 512 KB: the profiles compare moments of a run
 	// whose heap grows by a few MB.
 	runtime.MemProfileRate = 64 << 10
-	fmt.Fprintln(f, "t_s rss_kb heap_inuse_kb heap_alloc_kb heap_idle_kb heap_released_kb stack_inuse_kb sys_kb goroutines num_gc next_gc_kb total_alloc_kb mallocs")
+	fmt.Fprintln(f, "t_s rss_kb heap_inuse_kb heap_alloc_kb heap_idle_kb heap_released_kb stack_inuse_kb sys_kb goroutines num_gc next_gc_kb total_alloc_kb mallocs gc_cpu_ms")
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	start := time.Now()
@@ -47,9 +48,9 @@ func watchMemory(path string) (stop func()) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			t := time.Since(start).Seconds()
-			fmt.Fprintf(f, "%.0f %d %d %d %d %d %d %d %d %d %d %d %d\n", t, loadgen.SelfRSSKB(),
+			fmt.Fprintf(f, "%.0f %d %d %d %d %d %d %d %d %d %d %d %d %.0f\n", t, loadgen.SelfRSSKB(),
 				ms.HeapInuse>>10, ms.HeapAlloc>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10,
-				ms.Sys>>10, runtime.NumGoroutine(), ms.NumGC, ms.NextGC>>10, ms.TotalAlloc>>10, ms.Mallocs)
+				ms.Sys>>10, runtime.NumGoroutine(), ms.NumGC, ms.NextGC>>10, ms.TotalAlloc>>10, ms.Mallocs, gcCPUSeconds()*1000)
 			writeHeapProfile(path + ".heap")
 			writeHeapProfile(fmt.Sprintf("%s.heap.%03.0f", path, t))
 		}
@@ -72,4 +73,14 @@ func writeHeapProfile(path string) {
 		_ = pprof.WriteHeapProfile(hf)
 		hf.Close()
 	}
+}
+
+// gcCPUSeconds is the CPU time the garbage collector has used (an estimate of the runtime's).
+func gcCPUSeconds() float64 {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return s[0].Value.Float64()
 }
