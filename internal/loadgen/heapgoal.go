@@ -9,17 +9,17 @@ import (
 // HeapHeadroom is how much garbage the Go heap may gather over its live heap during a run before
 // the garbage collector runs, for runs whose live heap is large. With GOGC's default of 100 the
 // heap grows to twice what the last collection kept (plus the goroutine stacks): at 2,000 workers
-// with a connection each, about 51 MB live and 12 MB of stacks, a goal of 115 MB. A run allocates
-// little once its connections are open (under 0.5 MB/s: pgx's command tags and slow-write
+// with a connection each, about 50 MB live and 12 MB of stacks, a goal of 112 MB. A run allocates
+// little once its connections are open (about 0.5 MB/s: pgx's command tags and slow-write
 // buffers, the sampler's queries), so the heap took the first 200 s of a run to reach that goal
-// and the process's memory rose all that time, then stayed 50 MB above where it started. Holding
-// the headroom to 16 MiB keeps it within that of the live heap, at the cost of a collection every
-// 30 s or so at that allocation rate.
-const HeapHeadroom = 16 << 20
+// and the process's memory rose all that time, 60 MB in all. Holding the headroom to 8 MiB keeps
+// the heap within that of the live heap, at the cost of a collection every 13 s or so at that
+// allocation rate (measured: 22 collections in 285 s at 2,000 workers, 4.3 ms of CPU a second).
+const HeapHeadroom = 8 << 20
 
 // minGCPercent is the lowest GC percent the bound sets: at that share the heap is so large that the
 // collections' cost, proportional to the live heap, outweighs the memory saved.
-const minGCPercent = 25
+const minGCPercent = 10
 
 // heapGoal holds the GC percent during runs at what gcPercentFor gives and restores the process's
 // own when the last run ends. Runs may overlap (a scenario's actors), hence the count.
