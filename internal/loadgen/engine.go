@@ -70,16 +70,21 @@ func RunEngine(ctx context.Context, cfg Config, engine Engine) (*Outcome, error)
 // does for a worker: the series reports it in its stopped_workers metric.
 func (r *Recorder) RecordStopped() { r.stopped.Add(1) }
 
-// watchRun starts the per-second ticker (the timeline and progress, until ctx ends) and notes the
-// process's CPU time. The returned func waits for the ticker and gives the peak RSS it saw, in
+// watchRun starts the per-second ticker (the timeline and progress, until ctx ends, and the bound on
+// the heap's headroom, heapgoal.go) and notes the process's CPU time. The returned func waits for the ticker and gives the peak RSS it saw, in
 // kB, and the CPU seconds used since watchRun.
 func watchRun(ctx context.Context, cfg Config, start, measureFrom time.Time, rec *Recorder) func() (rssPeakKB int64, cpuSeconds float64) {
 	cpuBefore := selfCPUSeconds()
 	var rssPeak int64
 	tickerDone := make(chan struct{})
+	runHeapGoal.begin()
 	go func() {
 		defer close(tickerDone)
-		tickSeconds(ctx, cfg, start, measureFrom, rec, func() { rssPeak = max(rssPeak, SelfRSSKB()) })
+		defer runHeapGoal.end()
+		tickSeconds(ctx, cfg, start, measureFrom, rec, func() {
+			runHeapGoal.adjust()
+			rssPeak = max(rssPeak, SelfRSSKB())
+		})
 	}()
 	return func() (int64, float64) {
 		<-tickerDone
