@@ -48,6 +48,7 @@ func RunEngine(ctx context.Context, cfg Config, engine Engine) (*Outcome, error)
 	}
 	stopTicks()
 	rssPeak, cpuSeconds := watched()
+	rec.settle()
 
 	measured := min(max(time.Since(measureFrom), 0), cfg.Duration)
 	out := &Outcome{

@@ -192,6 +192,49 @@ func (r *Recorder) Tick(t int, warmup bool) result.Second {
 	return sec
 }
 
+// settle adds what was recorded after the ticker's last tick to the timeline's last second: an
+// operation that ended a moment before the run's end can be recorded after the ticker, stopped
+// by the same end, closed that second. The timeline then sums to the run's counts. Call it once
+// the ticker and the workers have stopped.
+func (r *Recorder) settle() {
+	r.tickMu.Lock()
+	defer r.tickMu.Unlock()
+	var late result.Second
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		late.Ops += s.secOps
+		s.secOps = 0
+		s.second.Reset()
+		for class, n := range s.secErrs {
+			if late.ErrorsBy == nil {
+				late.ErrorsBy = map[string]int64{}
+			}
+			late.ErrorsBy[class] += n
+			late.Errors += n
+		}
+		clear(s.secErrs)
+		s.mu.Unlock()
+	}
+	if late.Ops == 0 && late.Errors == 0 {
+		return
+	}
+	r.tlMu.Lock()
+	defer r.tlMu.Unlock()
+	if len(r.timeline) == 0 {
+		r.timeline = append(r.timeline, result.Second{T: 1})
+	}
+	last := &r.timeline[len(r.timeline)-1]
+	last.Ops += late.Ops
+	last.Errors += late.Errors
+	for class, n := range late.ErrorsBy {
+		if last.ErrorsBy == nil {
+			last.ErrorsBy = map[string]int64{}
+		}
+		last.ErrorsBy[class] += n
+	}
+}
+
 // Snapshot is everything a recorder measured, merged over its shards.
 type Snapshot struct {
 	Ops          int64

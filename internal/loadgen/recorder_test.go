@@ -135,3 +135,27 @@ func BenchmarkRecordParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestSettleKeepsLateOperations: an operation recorded after the ticker closed the last second
+// (it ended a moment before the run's end) still lands in the timeline, whose seconds then sum to
+// the run's counts.
+func TestSettleKeepsLateOperations(t *testing.T) {
+	t.Parallel()
+	start := time.Now().Add(-2 * time.Second)
+	rec := NewRecorder(start)
+	rec.Record(0, start, time.Millisecond, time.Millisecond, nil)
+	rec.Tick(1, false)
+	rec.Record(1, start, time.Millisecond, time.Millisecond, nil)
+	rec.Record(2, start, time.Millisecond, time.Millisecond, errors.New("late"))
+	rec.settle()
+	snap := rec.Snapshot()
+	var ops, errs int64
+	for _, s := range snap.Timeline {
+		ops += s.Ops
+		errs += s.Errors
+	}
+	if len(snap.Timeline) != 1 || ops != snap.AllOps || ops != 2 || errs != 1 {
+		t.Errorf("timeline %+v (ops %d, errors %d), all ops %d: want one second holding 2 operations and 1 error",
+			snap.Timeline, ops, errs, snap.AllOps)
+	}
+}

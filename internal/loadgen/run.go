@@ -262,6 +262,7 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 	}
 	stopOps()
 	rssPeak, cpuSeconds := watched()
+	rec.settle()
 
 	measured := time.Since(measureFrom)
 	if measured > cfg.Duration {
