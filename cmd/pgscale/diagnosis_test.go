@@ -160,8 +160,11 @@ func TestDiagnosisClientCPU(t *testing.T) {
 // 12 ms of added latency hold the capacity to a few hundred per second (each worker at most one
 // query a round trip), so that the ramp from 100/s breaks within a few probes instead of
 // doubling up to the server's CPU limit (about 15 probes and 50 s, all the machine's CPU).
+// Bound by latency, not CPU, and on a server of its own, it runs beside the parallel tests: it
+// asserts the search's shape, not the rate it finds.
 func TestCapacitySearch(t *testing.T) {
 	skipWithoutPostgres(t)
+	t.Parallel()
 	out := t.TempDir()
 	code, stdout, stderr := runCLI(t, "run", "select-only", "--quick", "--target", "local", "--set", "variants=prepared",
 		"--workers", "4", "--latency", "12ms",

@@ -98,6 +98,7 @@ func TestDedicatedQueueBeatsNaiveAt200Workers(t *testing.T) {
 // that queues run dry, workers poll, and jobs are in hand when the run ends.
 func TestExactlyOnceWithProducerAndWork(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	series := run(t, map[string]string{
 		"workers": "20", "history": "10000", "producer": "rate", "enqueue_rate": "500",
 		"work": "2ms", "poll": "20ms", "feed_interval": "50ms", "batch": "5",
@@ -192,6 +193,7 @@ func TestServerSideWorkKeepsBackendsBusy(t *testing.T) {
 // a job left running by no known claim, and a fed task with no queue entry are counted.
 func TestCheckFindsLostAndDuplicatedJobs(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	ctx := context.Background()
 	target := harnesstest.Schema(t)
 	env := &scenarios.Env{Target: target}
