@@ -103,8 +103,8 @@ func TestDiagnosisWAL(t *testing.T) {
 
 func TestDiagnosisNetworkLatency(t *testing.T) {
 	skipWithoutPostgres(t)
-	d, _ := diagnosed(t, "run", "select-only", "--set", "variants=prepared", "--workers", "2", "--latency", "12ms",
-		"--duration", "2s", "--warmup", "500ms")
+	d, _ := diagnosed(t, "run", "select-only", "--set", "variants=prepared", "--set", "scale=1", "--workers", "2",
+		"--latency", "12ms", "--duration", "2s", "--warmup", "500ms")
 	wantBound(t, d, result.BoundNetwork)
 }
 
@@ -125,7 +125,7 @@ func TestDiagnosisClientCPU(t *testing.T) {
 	defer cancel()
 	out := t.TempDir()
 	cmd := exec.CommandContext(ctx, taskset, "-c", "0", bin, "run", "select-only", "--target", "dsn", "--dsn", harnesstest.DSN(t),
-		"--set", "variants=prepared", "--workers", "16", "--duration", "3s", "--warmup", "1s", "--no-report", "--out", out)
+		"--set", "variants=prepared", "--set", "scale=1", "--workers", "16", "--duration", "3s", "--warmup", "1s", "--no-report", "--out", out)
 	console, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, console)
