@@ -40,8 +40,12 @@ bench: build ## Run every scenario's --quick preset on the default target and pr
 	cat $(BENCH_DIR)/timeouts.txt; \
 	echo; echo "== combined summary ($(BENCH_DIR))"; cat $(BENCH_DIR)/*.txt; exit $$status
 
+# go test runs the packages' test binaries in the order given, -p (the CPUs) at a time: the
+# longest ones are named first, so that none of them starts late and runs alone at the end.
+TESTFIRST := ./cmd/pgscale ./internal/scenarios/queue ./cmd/pgscale/dsnsafety ./internal/scenarios/ddllock
+
 test: ## Unit and integration tests against a real PostgreSQL, then every fuzz target for FUZZTIME
-	$(GO) test -count=1 -timeout 18m ./...
+	$(GO) test -count=1 -timeout 18m $(TESTFIRST) ./...
 	@$(MAKE) --no-print-directory fuzz
 
 # go test -fuzz takes one target a run: find the packages whose tests hold a Fuzz function, ask

@@ -90,7 +90,7 @@ func TestDSNSafety(t *testing.T) {
 			defer func() { <-slots }()
 			row := []string{names[i].name}
 			t.Run(names[i].name, func(t *testing.T) {
-				dsn := dsnServer(t, ctx, fmt.Sprintf("dsn-safety-%d", i))
+				dsn := dsnServer(t, ctx, fmt.Sprintf("dsn-safety-%d", i), names[i].name == columnsVerify)
 				c := dsnCommands(dsn, gateDir)[i]
 				before := dsnSnapshot(t, ctx, dsn, 0)
 				for _, mode := range []string{"normal", "Ctrl-C", "SIGKILL + clean"} {
@@ -119,9 +119,14 @@ func buildPgscale(t *testing.T) string {
 	return bin
 }
 
+// columnsVerify is the command that samples public.colpad_layout.
+const columnsVerify = "columns --verify"
+
 // dsnServer starts a local server for one command, stopped when the test ends, with the
-// sentinels in public and an admin session open; it returns its admin dsn.
-func dsnServer(t *testing.T, ctx context.Context, runID string) string {
+// sentinels in public and an admin session open; it returns its admin dsn. bigLayout fills
+// colpad_layout with 400,000 rows, for columns --verify to be interrupted while it copies them;
+// for every other command it is a sentinel of 42 rows like the rest.
+func dsnServer(t *testing.T, ctx context.Context, runID string, bigLayout bool) string {
 	t.Helper()
 	server, err := (&harness.LocalProvider{}).Start(ctx, harness.Spec{Kind: harness.KindLocal, RunID: runID,
 		Settings: map[string]string{"max_connections": "200", "wal_level": "logical"}}) // logical: wal-retention's slot
@@ -139,7 +144,7 @@ func dsnServer(t *testing.T, ctx context.Context, runID string) string {
 	t.Cleanup(func() { _ = admin.Close(context.Background()) })
 	for _, table := range dsnSentinels {
 		sql := fmt.Sprintf("CREATE TABLE public.%s (note text); INSERT INTO public.%s SELECT 'the user''s row ' || i FROM generate_series(1, 42) i", table, table)
-		if table == "colpad_layout" { // columns --verify samples it: big enough to be interrupted while it copies
+		if table == "colpad_layout" && bigLayout { // columns --verify samples it: big enough to be interrupted while it copies
 			sql = "CREATE TABLE public.colpad_layout (a smallint, b bigint, c boolean, d int, note text); " +
 				"INSERT INTO public.colpad_layout SELECT 1, i, true, i, 'the user''s row ' || i FROM generate_series(1, 400000) i"
 		}
@@ -186,6 +191,11 @@ func dsnCommands(dsn, gateDir string) []dsnCommand {
 		if sc.name == "column-padding" {
 			signalled = long(sc.name, "--set", "rows=300000")
 		}
+		if sc.name == "queue" && sc.extra == nil {
+			// Every variant's tables, with fewer rows than the quick preset's 100,000 of history
+			// and 50,000 of backlog: its run of 1 s points took 40 s in a full test run.
+			normal = quick(sc.name, "--set", "history=10000", "--set", "backlog=10000")
+		}
 		c := dsnCommand{name: "run " + sc.name, normal: normal, signalled: signalled, mark: "pgscale\\_%"}
 		if slices.Contains(sc.extra, "long_txn=1h") {
 			c.name += " long_txn"
@@ -219,7 +229,7 @@ func dsnCommands(dsn, gateDir string) []dsnCommand {
 				"--no-report", "--duration", "1s", "--warmup", "0s"},
 			signalled: []string{"prepare", "select-only", "--dsn", dsn, "--run-id", "safety-prep-sig", "--quick", "--set", "scale=30"},
 			mark:      "pgscale\\_%"},
-		dsnCommand{name: "columns --verify",
+		dsnCommand{name: columnsVerify,
 			normal:    []string{"columns", "--dsn", dsn, "--table", "public.colpad_layout", "--verify"},
 			signalled: []string{"columns", "--dsn", dsn, "--table", "public.colpad_layout", "--verify", "--sample", "400000"},
 			mark:      "pgscale\\_columns\\_%"},

@@ -51,8 +51,10 @@ func testRunID(t testing.TB) string {
 	}, strings.ToLower(t.Name()))
 }
 
-// Terminate ends, with pg_terminate_backend, every client backend whose application_name is
-// LIKE appLike (other than its own), and returns how many it ended.
+// Terminate ends, with pg_terminate_backend, every client backend connected to dsn's database
+// whose application_name is LIKE appLike (other than its own), and returns how many it ended. A
+// test with a database of its own (Database) ends only its own backends, so it can run in
+// parallel with tests that use the same names elsewhere on the server.
 func Terminate(ctx context.Context, dsn, appLike string) (int, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -61,15 +63,16 @@ func Terminate(ctx context.Context, dsn, appLike string) (int, error) {
 	defer conn.Close(context.Background())
 	var n int
 	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int FROM pg_stat_activity
-		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name LIKE $1`, appLike).Scan(&n)
+		WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = current_database()
+		AND application_name LIKE $1`, appLike).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("terminate: %w", err)
 	}
 	return n, nil
 }
 
-// Killer terminates the backends of appLike once at least min of them are connected, after
-// delay, in the background. Wait returns how many it ended.
+// Killer terminates the backends of appLike in dsn's database (as Terminate does) once at least
+// min of them are connected there, after delay, in the background. Wait returns how many it ended.
 type Killer struct {
 	wg  sync.WaitGroup
 	n   int
@@ -89,7 +92,8 @@ func KillLater(ctx context.Context, dsn, appLike string, min int, delay time.Dur
 		for ctx.Err() == nil {
 			var seen int
 			if err := conn.QueryRow(ctx, `SELECT count(*)::int FROM pg_stat_activity
-				WHERE backend_type = 'client backend' AND application_name LIKE $1`, appLike).Scan(&seen); err != nil {
+				WHERE backend_type = 'client backend' AND datname = current_database() AND application_name LIKE $1`,
+				appLike).Scan(&seen); err != nil {
 				k.err = err
 				return
 			}

@@ -76,6 +76,7 @@ func runOn(t *testing.T, opts runner.Options, sets map[string]string) map[string
 // It starts a server of its own, whose max_connections of 60 the requests exhaust.
 func TestLockQueueWithoutAndWithLockTimeout(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	const lockTimeout = 200 * time.Millisecond
 	got := runOn(t, runner.Options{Target: harness.KindLocal}, with(testSets, "variants", "no-timeout,lock-timeout", "connect", "per-request",
 		"max_connections", "60", "lock_timeout", lockTimeout.String()))
@@ -142,6 +143,7 @@ func TestLockQueueWithoutAndWithLockTimeout(t *testing.T) {
 // behind. (The pool's 10 connections stay well within max_connections.)
 func TestStatementTimeoutCancelsLongQueries(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	ctx := context.Background()
 	target := harnesstest.Schema(t)
 
@@ -210,6 +212,7 @@ func TestStatementTimeoutCancelsLongQueries(t *testing.T) {
 // and gets its lock only once the VACUUM is over.
 func TestVacuumBlocker(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	got := runThrough(t, with(testSets, "variants", "no-timeout", "connect", "pool", "blocker", "vacuum"))
 	s := got[ddllock.VariantNoTimeout]
 	if q := harnesstest.Metric(t, s, ddllock.MetricMaxLockQueueDepth); q == 0 {

@@ -13,14 +13,18 @@ import (
 )
 
 // TestControlConnectionReconnects terminates the control connection while the load runs: the
-// point still tears down (column and sessions) on a new connection, ends ok, and counts it.
+// point still tears down (column and sessions) on a new connection, ends ok, and counts it. It
+// runs in a database of its own, so that the kill reaches only its own run's control connection
+// and the test can run beside the others.
 func TestControlConnectionReconnects(t *testing.T) {
-	tg := harnesstest.Server(t)
+	harnesstest.RequirePostgres(t)
+	t.Parallel()
+	dsn := harnesstest.Database(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	killer := harnesstest.KillLater(ctx, tg.AdminDSN(), "pgscale-ddl-lock-control", 1, 3*time.Second)
+	killer := harnesstest.KillLater(ctx, dsn, "pgscale-ddl-lock-control", 1, 3*time.Second)
 	p, err := runner.Prepare(runner.Options{
-		Scenario: ddllock.Name, Target: harness.KindDSN, DSN: tg.AdminDSN(), AllowIntrusive: true, Out: t.TempDir(),
+		Scenario: ddllock.Name, Target: harness.KindDSN, DSN: dsn, AllowIntrusive: true, Out: t.TempDir(),
 		Repeat: 1, Seed: 1, NoReport: true, Sets: with(testSets, "variants", "no-timeout"),
 		Duration: testDuration, Warmup: testWarmup, Rate: testRate, Log: harnesstest.Log(t),
 	}, time.Now())

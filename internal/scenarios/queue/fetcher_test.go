@@ -46,6 +46,7 @@ func TestFetchersShareConnectionsExactlyOnce(t *testing.T) {
 // one claims it as it is enqueued.
 func TestFetcherNotifyWakesAtOnce(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	series := run(t, map[string]string{
 		"variants": "fetcher,fetcher-notify", "workers": "8", "conns": "2",
 		"producer": "rate", "enqueue_rate": "200", "poll": "400ms", "history": "1000",

@@ -24,6 +24,7 @@ import (
 // It starts servers of its own: the scenario sets autovacuum_naptime, which a dsn target keeps.
 func TestLongTransactionHoldsBackVacuum(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	// 12 s a point, so that 9 s remain after the release at 3 s: in a CI run with every test
 	// package sharing two cores, 6 s were not enough for autovacuum to halve the dead tuples
 	// (9,184 at the release, 6,394 at least after it; 8,804 and 29 on a quiet machine).
@@ -118,6 +119,7 @@ func TestLongTransactionHoldsBackVacuum(t *testing.T) {
 // timeout, which the holder reports. Nothing of it is left.
 func TestHolderEndsOnEveryPath(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	target := harnesstest.Schema(t)
 	ctx := context.Background()
 	admin, err := pgx.ParseConfig(target.AdminDSN())

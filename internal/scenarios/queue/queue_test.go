@@ -95,7 +95,9 @@ func TestDedicatedQueueBeatsNaiveAt200Workers(t *testing.T) {
 }
 
 // TestExactlyOnceWithProducerAndWork runs every variant with a rate producer and work per job, so
-// that queues run dry, workers poll, and jobs are in hand when the run ends.
+// that queues run dry, workers poll, and jobs are in hand when the run ends. Not parallel: it
+// asserts idle claims below capacity, and with the long-transaction test's closed loop beside it
+// the dedicated variant's 20 workers once never sat idle.
 func TestExactlyOnceWithProducerAndWork(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	series := run(t, map[string]string{
@@ -192,6 +194,7 @@ func TestServerSideWorkKeepsBackendsBusy(t *testing.T) {
 // a job left running by no known claim, and a fed task with no queue entry are counted.
 func TestCheckFindsLostAndDuplicatedJobs(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	ctx := context.Background()
 	target := harnesstest.Schema(t)
 	env := &scenarios.Env{Target: target}

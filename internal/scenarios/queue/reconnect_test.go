@@ -16,13 +16,15 @@ import (
 // the producer and the control connection reconnect, and the exactly-once check still runs and
 // finds nothing lost or doubled.
 func TestFeederAndControlReconnect(t *testing.T) {
-	tg := harnesstest.Server(t)
+	harnesstest.RequirePostgres(t)
+	t.Parallel()
+	dsn := harnesstest.Database(t) // of its own: the kill below reaches every pgscale session in it
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// 10 workers, the feeder, the producer and the control connection.
-	killer := harnesstest.KillLater(ctx, tg.AdminDSN(), "pgscale%", 13, 1500*time.Millisecond)
+	killer := harnesstest.KillLater(ctx, dsn, "pgscale%", 13, 1500*time.Millisecond)
 	p, err := runner.Prepare(runner.Options{
-		Scenario: Name, Target: harness.KindDSN, DSN: tg.AdminDSN(), Repeat: 1, Out: t.TempDir(), NoReport: true, Log: tlog{t},
+		Scenario: Name, Target: harness.KindDSN, DSN: dsn, Repeat: 1, Out: t.TempDir(), NoReport: true, Log: tlog{t},
 		Sets:     map[string]string{"variants": "dedicated", "workers": "10", "producer": "rate", "enqueue_rate": "500", "history": "10000"},
 		Duration: 4 * time.Second, Warmup: 500 * time.Millisecond,
 	}, time.Now())

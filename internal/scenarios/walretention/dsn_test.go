@@ -66,6 +66,7 @@ func settledState(t *testing.T, conn *pgx.Conn, want string) string {
 // slots, sessions and schemas it had. Without --allow-intrusive the run is refused.
 func TestNoSlotLeftOnDSNTarget(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel() // on a server of its own
 	tg := startLogicalServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

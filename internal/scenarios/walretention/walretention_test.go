@@ -33,6 +33,7 @@ var testSets = map[string]string{
 // With max_slot_wal_keep_size the slot is invalidated and pg_wal stays within the bound.
 func TestUnattendedSlotHoldsWALAndKeepSizeBoundsIt(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel() // on a server of its own
 	res := runnertest.Run(t, runner.Options{
 		Scenario: Name, Target: harness.KindLocal, Out: t.TempDir(), Repeat: 1, Seed: 1, NoReport: true,
 		Sets: testSets, Duration: testDuration, Warmup: 0, Log: harnesstest.Log(t),
