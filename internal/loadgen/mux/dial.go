@@ -17,6 +17,7 @@ import (
 	"github.com/xdg-go/scram"
 	"golang.org/x/sys/unix"
 
+	"github.com/pgscale/pgscale/internal/loadgen"
 	"github.com/pgscale/pgscale/internal/pgwire"
 )
 
@@ -99,10 +100,13 @@ func newDialer(ctx context.Context, cc *pgx.ConnConfig) (*dialer, error) {
 	d.md5Inner = hex.EncodeToString(sum[:])
 	// PostgreSQL ignores the SCRAM user name (the startup message's is used), as libpq sends it
 	// empty. The iteration count is the server's to choose: the secret is the user's. One client
-	// serves every thread (it locks its cache of salted passwords).
+	// serves every thread (it locks its cache of salted passwords). A password SASLprep refuses
+	// (a control character) is used as it is, as PostgreSQL and pgx do.
 	client, err := scram.SHA256.NewClient("", cc.Password, "")
 	if err != nil {
-		return nil, fmt.Errorf("mux: SCRAM: %w", err)
+		if client, err = scram.SHA256.NewClientUnprepped("", cc.Password, ""); err != nil {
+			return nil, errors.New("mux: SCRAM: the password cannot be used")
+		}
 	}
 	d.scram = client.WithMinIterations(1)
 	return d, nil
@@ -158,14 +162,15 @@ func (d *dialer) start() (fd int, phase dialPhase, err error) {
 			return -1, dialIdle, fmt.Errorf("mux: setsockopt TCP_NODELAY: %w", err)
 		}
 	}
+	// EAGAIN is not "in progress": on a Unix socket it says the server's listen queue is full.
 	err = rawConnect(fd, d.sockaddr)
-	if errors.Is(err, unix.EINPROGRESS) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+	if errors.Is(err, unix.EINPROGRESS) || errors.Is(err, unix.EINTR) {
 		// Ask again before waiting: over loopback the handshake is usually over by now.
 		err = rawConnect(fd, d.sockaddr)
 		switch {
 		case errors.Is(err, unix.EISCONN):
 			err = nil
-		case errors.Is(err, unix.EALREADY) || errors.Is(err, unix.EINPROGRESS) || errors.Is(err, unix.EAGAIN):
+		case errors.Is(err, unix.EALREADY) || errors.Is(err, unix.EINPROGRESS):
 			return fd, dialConnecting, nil
 		}
 	}
@@ -195,6 +200,32 @@ func (d *dialer) connectError(err error) error {
 	return fmt.Errorf("mux: connect to %s: %w", d.where, &net.OpError{Op: "dial", Err: err})
 }
 
+// errConnectTimeout marks a connect that was not ready within the engine's ConnectTimeout.
+var errConnectTimeout = errors.New("not ready for queries within the connect timeout")
+
+func (d *dialer) timeoutError(timeout time.Duration) error {
+	return fmt.Errorf("mux: connect to %s: %w (%s)", d.where, errConnectTimeout, timeout)
+}
+
+// connectFailure is a connect that failed before the server was ready for queries, classed as
+// loadgen's connection modes class theirs: refused, timed out, or failed. An ErrorResponse the
+// server sent (a wrong password, 53300) keeps its SQLSTATE: loadgen.Classify looks for it first.
+type connectFailure struct{ err error }
+
+func (e *connectFailure) Error() string { return e.err.Error() }
+func (e *connectFailure) Unwrap() error { return e.err }
+
+// ErrorClass is the class loadgen.Classify gives the failure.
+func (e *connectFailure) ErrorClass() string {
+	switch {
+	case errors.Is(e.err, unix.ECONNREFUSED):
+		return loadgen.ClassConnectRefused
+	case errors.Is(e.err, errConnectTimeout), errors.Is(e.err, unix.ETIMEDOUT):
+		return loadgen.ClassConnectTimeout
+	}
+	return loadgen.ClassConnectFailed
+}
+
 // message handles one backend message of a connection's startup, answering the authentication
 // requests on fd; ready says the startup is over (ReadyForQuery). An ErrorResponse (a wrong
 // password, 53300 too many connections) is returned as the server's error.
@@ -214,6 +245,9 @@ func (d *dialer) message(fd int, st *dialState, typ byte, body []byte) (ready bo
 	var reply pgproto3.FrontendMessage
 	switch method := uint32(body[0])<<24 | uint32(body[1])<<16 | uint32(body[2])<<8 | uint32(body[3]); method {
 	case pgproto3.AuthTypeOk:
+		if st.conv != nil && !st.conv.Valid() {
+			return false, errors.New("mux: SCRAM: the server said the authentication succeeded without proving it knows the password")
+		}
 		return false, nil
 	case pgproto3.AuthTypeCleartextPassword:
 		reply = &pgproto3.PasswordMessage{Password: d.password}
@@ -307,9 +341,12 @@ func (d *dialer) probe(ctx context.Context, timeout time.Duration) error {
 		if phase == dialConnecting {
 			events = unix.POLLOUT
 		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("mux: connect to %s: %w", d.where, err)
+		}
 		wait := time.Until(deadline)
-		if wait <= 0 || ctx.Err() != nil {
-			return fmt.Errorf("mux: connect to %s: no answer within %s", d.where, timeout)
+		if wait <= 0 {
+			return d.timeoutError(timeout)
 		}
 		ready, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: events}}, int(min(wait, 100*time.Millisecond)/time.Millisecond)+1)
 		if err != nil && !errors.Is(err, unix.EINTR) {

@@ -32,7 +32,9 @@ type thread struct {
 	box    *mailbox  // where the connections reopened for broken ones arrive
 	redial *redialer // reopens them
 
-	dial *dialer // opens a connection per request (Config.PerOp), or nil
+	dial           *dialer       // opens a connection per request (Config.PerOp), or nil
+	connectTimeout time.Duration // bounds each of dial's connects
+	nextDialCheck  time.Time     // when to look for connects over connectTimeout next
 }
 
 func newThread(rec *loadgen.Recorder, box *mailbox, redial *redialer) *thread {
@@ -125,6 +127,9 @@ func (t *thread) run(wake int, end time.Time, drain bool) error {
 					t.advance(c, now, ending)
 				}
 			}
+		}
+		if t.dial != nil && !now.Before(t.nextDialCheck) {
+			t.expireDials(now)
 		}
 	}
 	t.finish(wake)
@@ -249,6 +254,9 @@ func (t *thread) broken(c *conn, now time.Time, err error) {
 		err = c.serverErr
 	}
 	connecting := c.dial.phase != dialIdle
+	if connecting {
+		err = &connectFailure{err}
+	}
 	if c.busy || !c.wake.IsZero() {
 		c.s.Abandon(err, now)
 	}

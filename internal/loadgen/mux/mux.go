@@ -214,7 +214,7 @@ func (e *Engine) Run(ctx context.Context, rec *loadgen.Recorder, end time.Time) 
 			return err
 		}
 		threads[i] = newThread(rec, box, redial)
-		threads[i].dial = e.dial
+		threads[i].dial, threads[i].connectTimeout = e.dial, e.cfg.ConnectTimeout
 	}
 	defer func() {
 		stopRedials()

@@ -70,6 +70,21 @@ func (t *thread) startupMessage(c *conn, typ byte, body []byte, now time.Time) b
 	return true
 }
 
+// dialCheckEvery is how often a thread looks for connects that have taken longer than the
+// connect timeout: the timeout is kept to within this.
+const dialCheckEvery = 100 * time.Millisecond
+
+// expireDials fails the connects under way for longer than the connect timeout, as loadgen's
+// connection modes time theirs out (connect_timeout, then the backoff).
+func (t *thread) expireDials(now time.Time) {
+	t.nextDialCheck = now.Add(dialCheckEvery)
+	for _, c := range t.conns {
+		if c.dial.phase != dialIdle && now.Sub(c.dial.started) >= t.connectTimeout {
+			t.broken(c, now, t.dial.timeoutError(t.connectTimeout))
+		}
+	}
+}
+
 // hangUp sends Terminate on c's connection, whose request has ended, and closes it.
 func (t *thread) hangUp(c *conn) {
 	_, _ = rawWrite(c.fd, terminateMessage)

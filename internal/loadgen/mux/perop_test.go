@@ -3,9 +3,13 @@ package mux_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,11 +192,12 @@ func TestPerOp(t *testing.T) {
 			t.Fatalf("lookups %d, errors %v, connects %d: want lookups, no errors, no connects", out.AllOps, out.Errors,
 				out.Connect.TotalCount())
 		}
-		if got := indexScans(t, admin, "mux_counted") - scans; got < out.AllOps || got > out.AllOps+out.Abandoned {
-			t.Errorf("server index scans %d, engine counted %d (+%d abandoned)", got, out.AllOps, out.Abandoned)
-		}
+		// A backend reports its scans when it exits: wait for the sessions to end first.
 		if left := sessions(t, admin, "mux-simple-kept"); left != 0 {
 			t.Fatalf("%d connections left after the run", left)
+		}
+		if got := indexScans(t, admin, "mux_counted") - scans; got < out.AllOps || got > out.AllOps+out.Abandoned {
+			t.Errorf("server index scans %d, engine counted %d (+%d abandoned)", got, out.AllOps, out.Abandoned)
 		}
 	})
 
@@ -227,4 +232,76 @@ func TestPerOp(t *testing.T) {
 			t.Fatalf("%d connections left after the cancel", left)
 		}
 	})
+}
+
+// TestPerOpConnectTimeout: a connect that the server never answers fails after the connect
+// timeout, classed connect_timeout as loadgen's connection modes class theirs, and the engine
+// backs off and tries again. A proxy passes the first connection (the probe Open makes) to the
+// server and accepts the later ones without a word.
+func TestPerOpConnectTimeout(t *testing.T) {
+	harnesstest.RequirePostgres(t)
+	tg := harnesstest.Local(t)
+	cc, err := pgx.ParseConfig(tg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	go func() {
+		for first := true; ; first = false {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+			if first {
+				go passTo(c, server)
+			}
+		}
+	}()
+	cc.Host, cc.Port = "127.0.0.1", uint16(ln.Addr().(*net.TCPAddr).Port)
+	engine, err := mux.New(mux.Config{ConnConfig: cc, Conns: 1, Keys: keys, PerOp: true, Simple: true,
+		ConnectTimeout: 300 * time.Millisecond, SQL: "SELECT $1::int"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := loadgen.RunEngine(context.Background(), loadgen.Config{Workers: 1, Duration: 2 * time.Second,
+		ConnMode: loadgen.ConnPerOp, ConnConfig: cc}, engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 s: a timeout every 300 ms plus the backoff (50, 100, 200 ms …) between them.
+	if got := out.Errors[loadgen.ClassConnectTimeout]; got < 2 || out.AllOps != 0 || len(out.Errors) != 1 {
+		t.Errorf("errors %v, lookups %d: want two connect timeouts or more, and nothing else", out.Errors, out.AllOps)
+	}
+}
+
+// passTo copies c to and from a new connection to addr until either side closes.
+func passTo(c net.Conn, addr string) {
+	s, err := net.Dial("tcp", addr)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	go func() {
+		_, _ = io.Copy(s, c)
+		_ = s.Close()
+	}()
+	_, _ = io.Copy(c, s)
+	_ = c.Close()
 }
