@@ -103,8 +103,18 @@ func TestDiagnosisWAL(t *testing.T) {
 
 func TestDiagnosisNetworkLatency(t *testing.T) {
 	skipWithoutPostgres(t)
-	d, _ := diagnosed(t, "run", "select-only", "--set", "variants=prepared", "--set", "scale=1", "--workers", "2",
-		"--latency", "12ms", "--duration", "2s", "--warmup", "500ms")
+	// Other test packages run beside this one: when they keep the host busy, the rules name the
+	// host's starvation first (both sides starved, the figure a floor). Try up to three runs; the
+	// last must be network-bound whatever the host does.
+	var d *result.Diagnosis
+	for attempt := 1; attempt <= 3; attempt++ {
+		d, _ = diagnosed(t, "run", "select-only", "--set", "variants=prepared", "--set", "scale=1", "--workers", "2",
+			"--latency", "12ms", "--duration", "2s", "--warmup", "500ms")
+		if d.Bound != result.BoundClientCPU || !strings.Contains(d.Evidence, "other processes") {
+			break
+		}
+		t.Logf("run %d: host starved: %s", attempt, d.Evidence)
+	}
 	wantBound(t, d, result.BoundNetwork)
 }
 

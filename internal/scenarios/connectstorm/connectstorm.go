@@ -313,12 +313,12 @@ func (s *scenario) loadConfig(ctx context.Context, env *scenarios.Env, admin *pg
 	if env.Params.String("role") != RoleApp {
 		return cc, noop, nil
 	}
-	role, err := createRole(ctx, admin, env.Target.Schema())
+	role, err := createRole(ctx, admin, env.Admin, env.Target.Schema())
 	if err != nil {
 		return nil, nil, err
 	}
 	cc.User, cc.Password = role.name, role.password
-	return cc, role.drop(admin), nil
+	return cc, role.drop(admin, env.Admin), nil
 }
 
 // withAppName is a copy of cc that names its connections AppName.

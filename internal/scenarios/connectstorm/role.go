@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,9 +20,19 @@ type appRole struct {
 
 // createRole creates a role with a random name and password that may write and read the events
 // table. It is also granted pg_read_all_stats, so that its backend may read its own
-// pg_backend_memory_contexts (PostgreSQL 15 restricts the view).
-func createRole(ctx context.Context, admin *pgx.Conn, schema string) (*appRole, error) {
+// pg_backend_memory_contexts (PostgreSQL 15 restricts the view). A failure, a Ctrl-C's among
+// them, drops the role again whether or not the server finished creating it, over adminCC when
+// admin broke.
+func createRole(ctx context.Context, admin *pgx.Conn, adminCC *pgx.ConnConfig, schema string) (*appRole, error) {
 	r := &appRole{name: "pgscale_connect_storm_" + randomHex(4), password: randomHex(16)}
+	undo := func(err error) error {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dropTimeout)
+		defer cancel()
+		if dropErr := r.drop(admin, adminCC)(dctx); dropErr != nil {
+			return fmt.Errorf("%w (and dropping it again: %w)", err, dropErr)
+		}
+		return err
+	}
 	ident := pgx.Identifier{r.name}.Sanitize()
 	stmts := []string{
 		// The password is hex digits only, so it is safe inside a literal.
@@ -30,27 +41,45 @@ func createRole(ctx context.Context, admin *pgx.Conn, schema string) (*appRole, 
 		"GRANT SELECT, INSERT ON " + table + " TO " + ident,
 		"GRANT pg_read_all_stats TO " + ident,
 	}
-	for i, stmt := range stmts {
+	for _, stmt := range stmts {
 		if _, err := admin.Exec(ctx, stmt); err != nil {
-			if i > 0 {
-				err = fmt.Errorf("%w (and dropping it again: %w)", err, r.drop(admin)(ctx))
-			}
-			return nil, fmt.Errorf("connect-storm: create the application role (or run with --set role=target): %w", err)
+			return nil, fmt.Errorf("connect-storm: create the application role (or run with --set role=target): %w", undo(err))
 		}
 	}
 	// On a dsn target the role carries the run's marker, so that pgscale clean --dsn finds it.
 	if err := harness.MarkRole(ctx, admin, r.name, schema); err != nil {
-		return nil, fmt.Errorf("connect-storm: %w (and dropping it again: %w)", err, r.drop(admin)(ctx))
+		return nil, fmt.Errorf("connect-storm: %w", undo(err))
 	}
 	return r, nil
 }
 
-// drop returns a function that removes the role and its privileges.
-func (r *appRole) drop(admin *pgx.Conn) func(context.Context) error {
+// dropTimeout bounds dropping the role after a failure.
+const dropTimeout = 30 * time.Second
+
+// drop returns a function that removes the role and its privileges, if the role exists, over
+// admin or, when admin is closed (pgx closes a connection whose query a Ctrl-C canceled), over a
+// new connection made with adminCC.
+func (r *appRole) drop(admin *pgx.Conn, adminCC *pgx.ConnConfig) func(context.Context) error {
 	return func(ctx context.Context) error {
+		conn := admin
+		if conn.IsClosed() {
+			fresh, err := pgx.ConnectConfig(ctx, adminCC)
+			if err != nil {
+				return fmt.Errorf("drop the application role %s: connect: %w", r.name, err)
+			}
+			defer fresh.Close(context.WithoutCancel(ctx))
+			conn = fresh
+		}
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", r.name).Scan(&exists); err != nil {
+			return fmt.Errorf("drop the application role %s: %w", r.name, err)
+		}
+		if !exists {
+			return nil
+		}
 		ident := pgx.Identifier{r.name}.Sanitize()
 		for _, stmt := range []string{"DROP OWNED BY " + ident, "DROP ROLE " + ident} {
-			if _, err := admin.Exec(ctx, stmt); err != nil {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("drop the application role %s: %w", r.name, err)
 			}
 		}
