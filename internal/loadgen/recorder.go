@@ -160,11 +160,26 @@ func (r *Recorder) Observe(name string, started time.Time, d time.Duration) {
 // Tick closes the current second of the timeline and returns its entry. t counts seconds from the
 // series' start; warmup marks seconds before the measurement began.
 func (r *Recorder) Tick(t int, warmup bool) result.Second {
-	sec := result.Second{T: t, Warmup: warmup}
 	r.tickMu.Lock()
 	defer r.tickMu.Unlock()
 	merged := r.secMerged
 	merged.Reset()
+	sec := r.takeSecond(merged)
+	sec.T, sec.Warmup = t, warmup
+	if merged.TotalCount() > 0 {
+		sec.P50Ms = float64(merged.ValueAtQuantile(50)) / 1000
+		sec.P99Ms = float64(merged.ValueAtQuantile(99)) / 1000
+	}
+	r.tlMu.Lock()
+	r.timeline = append(r.timeline, sec)
+	r.tlMu.Unlock()
+	return sec
+}
+
+// takeSecond takes every shard's counts of the second under way, resetting them, and merges
+// their latencies into merged; the caller holds tickMu.
+func (r *Recorder) takeSecond(merged *hdrhistogram.Histogram) result.Second {
+	var sec result.Second
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
@@ -182,40 +197,18 @@ func (r *Recorder) Tick(t int, warmup bool) result.Second {
 		clear(s.secErrs)
 		s.mu.Unlock()
 	}
-	if merged.TotalCount() > 0 {
-		sec.P50Ms = float64(merged.ValueAtQuantile(50)) / 1000
-		sec.P99Ms = float64(merged.ValueAtQuantile(99)) / 1000
-	}
-	r.tlMu.Lock()
-	r.timeline = append(r.timeline, sec)
-	r.tlMu.Unlock()
 	return sec
 }
 
 // settle adds what was recorded after the ticker's last tick to the timeline's last second: an
 // operation that ended a moment before the run's end can be recorded after the ticker, stopped
-// by the same end, closed that second. The timeline then sums to the run's counts. Call it once
-// the ticker and the workers have stopped.
+// by the same end, closed that second. The timeline then sums to the run's counts (the second's
+// percentiles stay as they were). Call it once the ticker and the workers have stopped.
 func (r *Recorder) settle() {
 	r.tickMu.Lock()
 	defer r.tickMu.Unlock()
-	var late result.Second
-	for i := range r.shards {
-		s := &r.shards[i]
-		s.mu.Lock()
-		late.Ops += s.secOps
-		s.secOps = 0
-		s.second.Reset()
-		for class, n := range s.secErrs {
-			if late.ErrorsBy == nil {
-				late.ErrorsBy = map[string]int64{}
-			}
-			late.ErrorsBy[class] += n
-			late.Errors += n
-		}
-		clear(s.secErrs)
-		s.mu.Unlock()
-	}
+	r.secMerged.Reset()
+	late := r.takeSecond(r.secMerged)
 	if late.Ops == 0 && late.Errors == 0 {
 		return
 	}
