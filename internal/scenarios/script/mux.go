@@ -16,9 +16,9 @@ import (
 
 // Engines that run the scripts; auto picks one per run (engine.go).
 const (
-	engineAuto       = "auto"
-	engineGoroutines = "goroutines"
-	engineMux        = "mux"
+	engineAuto       = scenarios.EngineAuto
+	engineGoroutines = scenarios.EngineGoroutines
+	engineMux        = scenarios.EngineMux
 )
 
 // engineParams pick what drives the clients: loadgen's goroutine per worker over pgx, or the

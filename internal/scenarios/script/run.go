@@ -98,7 +98,7 @@ func (s *Scenario) run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	s.noteEngine(env, engine)
 	var out *loadgen.Outcome
 	var runErr error
-	if engine.engine == engineMux {
+	if engine.Engine == engineMux {
 		out, runErr = s.runMux(ctx, cfg, ps, opts)
 	} else {
 		out, runErr = loadgen.Run(ctx, cfg, goroutineOp(l, ps, opts))
@@ -107,7 +107,7 @@ func (s *Scenario) run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		return result.Series{}, runErr
 	}
 	series, err := out.Series()
-	series.Engine, series.EngineWhy = engine.engine, engine.why
+	series.Engine, series.EngineWhy = engine.Engine, engine.Why
 	if err != nil {
 		return series, err
 	}
@@ -117,7 +117,7 @@ func (s *Scenario) run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		return series, err
 	}
 	// On the mux engine a run whose clients all stopped ends early, with the engine's error.
-	if n := int(series.Metrics[result.MetricStoppedWorkers]); n > 0 && (runErr == nil || engine.engine == engineMux && n == pt.Workers) {
+	if n := int(series.Metrics[result.MetricStoppedWorkers]); n > 0 && (runErr == nil || engine.Engine == engineMux && n == pt.Workers) {
 		if n == pt.Workers {
 			seen := map[string]int64{} // the warm-up's too: the workers may have stopped there
 			for _, sec := range series.Timeline {

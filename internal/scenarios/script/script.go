@@ -26,10 +26,10 @@ func init() { scenarios.Register(Name, func() scenarios.Scenario { return New(Op
 type Scenario struct {
 	opts    Options
 	l       *loaded
-	engine  string            // the engine asked for: engineAuto, engineGoroutines or engineMux
-	threads int               // mux_threads
-	plain   mux.PlaintextOnce // whether the load's connections are plaintext, once engine=auto has looked
-	said    choice            // the engine the console was last told of
+	engine  string                 // the engine asked for: engineAuto, engineGoroutines or engineMux
+	threads int                    // mux_threads
+	plain   mux.PlaintextOnce      // whether the load's connections are plaintext, once engine=auto has looked
+	said    scenarios.EngineChoice // the engine the console was last told of
 }
 
 // New returns the scenario for opts; Plan checks them.

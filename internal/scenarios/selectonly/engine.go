@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,9 +19,9 @@ import (
 
 // Engines of the lookups; auto picks one per point (chooseEngine).
 const (
-	engineAuto       = "auto"
-	engineGoroutines = "goroutines"
-	engineMux        = "mux"
+	engineAuto       = scenarios.EngineAuto
+	engineGoroutines = scenarios.EngineGoroutines
+	engineMux        = scenarios.EngineMux
 )
 
 // engineParam picks what drives the lookups: loadgen's goroutine per worker over pgx, or the
@@ -116,12 +115,6 @@ func runMux(ctx context.Context, env *scenarios.Env, pt scenarios.Point, account
 	return series, runErr
 }
 
-// choice is the engine that runs a point, and why, when engine=auto chose it.
-type choice struct {
-	engine string
-	why    string
-}
-
 // muxWhy is why engine=auto runs mux: everything it needs holds.
 const muxWhy = "closed loop, plaintext connections"
 
@@ -129,40 +122,27 @@ const muxWhy = "closed loop, plaintext connections"
 // when it can run the point (closed loop; not the prepared variant over connections opened once
 // behind a pooler in transaction mode; a plaintext connection: checked with one connection the
 // first time it may be TLS), goroutines otherwise.
-func (s *scenario) chooseEngine(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (choice, error) {
+func (s *scenario) chooseEngine(ctx context.Context, env *scenarios.Env, pt scenarios.Point) (scenarios.EngineChoice, error) {
 	if e := env.Params.String("engine"); e != engineAuto {
-		return choice{engine: e}, nil
+		return scenarios.EngineChoice{Engine: e}, nil
 	}
-	var why []string
-	if env.Rate > 0 || env.Pacer != nil {
-		why = append(why, "the load is paced (--rate, --capacity or a workload's stages): the mux engine runs a closed loop only")
-	}
+	var cannot []string
 	if env.Pooler != nil && env.Pooler.Mode == harness.PoolerModeTransaction && pt.Variant == "prepared" && pt.Values["connect"] == "pool" {
-		why = append(why, "the pooler is in transaction mode: the mux engine prepares its lookup once per connection")
+		cannot = append(cannot, "the pooler is in transaction mode: the mux engine prepares its lookup once per connection")
 	}
-	if len(why) > 0 {
-		return choice{engineGoroutines, strings.Join(why, "; ")}, nil
-	}
-	plain, err := s.plain.Plaintext(ctx, env.Load, 0)
-	if err != nil {
-		return choice{}, err
-	}
-	if !plain {
-		return choice{engineGoroutines, mux.NeedsPlaintext}, nil
-	}
-	return choice{engineMux, muxWhy}, nil
+	return scenarios.AutoEngine(ctx, env, &s.plain, env.Load, 0, cannot, muxWhy)
 }
 
 // noteEngine tells the console which engine runs the point's variant and connect mode, once per
 // run unless it changes.
-func (s *scenario) noteEngine(env *scenarios.Env, pt scenarios.Point, c choice) {
+func (s *scenario) noteEngine(env *scenarios.Env, pt scenarios.Point, c scenarios.EngineChoice) {
 	key := fmt.Sprintf("%s connect=%v", pt.Variant, pt.Values["connect"])
 	if said, ok := s.said[key]; ok && said == c {
 		return
 	}
 	if s.said == nil {
-		s.said = map[string]choice{}
+		s.said = map[string]scenarios.EngineChoice{}
 	}
 	s.said[key] = c
-	env.Logf("select-only %s %s", key, report.EngineText(c.engine, c.why))
+	env.Logf("select-only %s %s", key, report.EngineText(c.Engine, c.Why))
 }

@@ -32,7 +32,7 @@ type scenario struct {
 	// plain is whether the load's connections are plaintext (engine=auto asks once).
 	plain mux.PlaintextOnce
 	// said is the engine told for each variant and connect mode (noteEngine).
-	said map[string]choice
+	said map[string]scenarios.EngineChoice
 }
 
 func (*scenario) Doc() scenarios.Doc {
@@ -139,12 +139,12 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	}
 	s.noteEngine(env, pt, engine)
 	var series result.Series
-	if engine.engine == engineMux {
+	if engine.Engine == engineMux {
 		series, err = runMux(ctx, env, pt, accounts)
 	} else {
 		series, err = runGoroutines(ctx, env, pt, accounts)
 	}
-	series.Engine, series.EngineWhy = engine.engine, engine.why
+	series.Engine, series.EngineWhy = engine.Engine, engine.Why
 	return series, err
 }
 
