@@ -3,6 +3,7 @@ package mux
 import (
 	"context"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -243,7 +244,7 @@ func (d *dialer) message(fd int, st *dialState, typ byte, body []byte) (ready bo
 		return false, fmt.Errorf("mux: an authentication request of %d bytes", len(body))
 	}
 	var reply pgproto3.FrontendMessage
-	switch method := uint32(body[0])<<24 | uint32(body[1])<<16 | uint32(body[2])<<8 | uint32(body[3]); method {
+	switch method := binary.BigEndian.Uint32(body); method {
 	case pgproto3.AuthTypeOk:
 		if st.conv != nil && !st.conv.Valid() {
 			return false, errors.New("mux: SCRAM: the server said the authentication succeeded without proving it knows the password")
@@ -336,6 +337,7 @@ func (d *dialer) probe(ctx context.Context, timeout time.Duration) error {
 	defer rawClose(fd)
 	var st dialState
 	buf := make([]byte, 0, 4096)
+	chunk := make([]byte, 4096)
 	for {
 		events := int16(unix.POLLIN)
 		if phase == dialConnecting {
@@ -362,7 +364,6 @@ func (d *dialer) probe(ctx context.Context, timeout time.Duration) error {
 			phase = dialStartup
 			continue
 		}
-		chunk := make([]byte, 4096)
 		n, err := unix.Read(fd, chunk)
 		switch {
 		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):

@@ -21,15 +21,13 @@ type lookupRequest struct {
 
 func newLookupRequest(parse string) (*lookupRequest, error) {
 	var buf []byte
+	name := StatementName
 	if parse != "" {
 		var err error
 		if buf, err = (&pgproto3.Parse{Query: parse}).Encode(nil); err != nil {
 			return nil, fmt.Errorf("mux: encode Parse: %w", err)
 		}
-	}
-	name := StatementName
-	if parse != "" {
-		name = ""
+		name = "" // the unnamed statement just parsed
 	}
 	key := []byte{0, 0, 0, 0}
 	bind := &pgproto3.Bind{
