@@ -48,14 +48,16 @@ func wantBound(t *testing.T, d *result.Diagnosis, bound string) {
 	t.Logf("%s: %s", d.Bound, d.Evidence)
 }
 
-// Each rule of report/diagnosis.go on a real run that provokes it. These run one at a time (no
-// t.Parallel): the CPU rules compare the two sides' CPU, which other tests' load would blur.
+// Each rule of report/diagnosis.go on a real run that provokes it. The CPU rules' tests run one
+// at a time (no t.Parallel): they compare the two sides' CPU, which other tests' load would blur.
+// The lock and network rules' runs use little CPU and are named by waits and latency that other
+// tests' load does not blur; those run beside the parallel tests.
 
 func TestDiagnosisServerCPU(t *testing.T) {
 	skipWithoutPostgres(t)
 	// The simple protocol parses and plans every query: the server's side of each operation is
 	// the larger, and 32 workers keep it queued for CPU.
-	d, _ := diagnosed(t, "run", "select-only", "--quick", "--set", "variants=simple", "--workers", "32", "--duration", "3s")
+	d, _ := diagnosed(t, "run", "select-only", "--quick", "--set", "variants=simple", "--workers", "32", "--duration", "2s")
 	// On a host that other processes saturate (a shared CI machine), the rules say so instead:
 	// both sides starved, the figure a floor. That is the one other answer that is true here.
 	if d.Bound == result.BoundClientCPU && strings.Contains(d.Evidence, "other processes") {
@@ -70,7 +72,10 @@ func TestDiagnosisServerCPU(t *testing.T) {
 
 func TestDiagnosisLock(t *testing.T) {
 	skipWithoutPostgres(t)
-	d, _ := diagnosed(t, "run", "ddl-lock", "--quick", "--set", "variants=no-timeout")
+	t.Parallel()
+	// --quick's ALTER comes 2 s into the window and waits behind a lock held until 5 s, with the
+	// requests queued behind it: a 5 s window (not --quick's 8 s) ends on that queue.
+	d, _ := diagnosed(t, "run", "ddl-lock", "--quick", "--set", "variants=no-timeout", "--duration", "5s")
 	wantBound(t, d, result.BoundLock)
 	if d.TopWaits[0].Event != "Lock:relation" {
 		t.Fatalf("top wait %+v, want Lock:relation", d.TopWaits)
@@ -85,7 +90,7 @@ func TestDiagnosisWAL(t *testing.T) {
 	var d *result.Diagnosis
 	for attempt := 1; attempt <= 3; attempt++ {
 		d, _ = diagnosed(t, "run", "ingest", "--quick", "--set", "variants=insert", "--set", "synchronous_commit=on",
-			"--set", "workers=8", "--duration", "3s")
+			"--set", "workers=8", "--duration", "2s")
 		if d.Bound == result.BoundWAL || d.Bound == result.BoundIO {
 			t.Logf("%s: %s", d.Bound, d.Evidence)
 			return
@@ -103,13 +108,16 @@ func TestDiagnosisWAL(t *testing.T) {
 
 func TestDiagnosisNetworkLatency(t *testing.T) {
 	skipWithoutPostgres(t)
-	// Other test packages run beside this one: when they keep the host busy, the rules name the
-	// host's starvation first (both sides starved, the figure a floor). Try up to three runs; the
-	// last must be network-bound whatever the host does.
+	t.Parallel()
+	// Other tests run beside this one: when they keep the host busy, the rules name the host's
+	// starvation first (both sides starved, the figure a floor). Try up to three runs; the last
+	// must be network-bound whatever the host does. The rule wants the added round trip to be
+	// half the mean latency or more: 30 ms keeps it so even when a busy host adds 10 ms or more
+	// of waiting for a CPU to each lookup (12 ms came within 4 ms of the line).
 	var d *result.Diagnosis
 	for attempt := 1; attempt <= 3; attempt++ {
 		d, _ = diagnosed(t, "run", "select-only", "--set", "variants=prepared", "--set", "scale=1", "--workers", "2",
-			"--latency", "12ms", "--duration", "2s", "--warmup", "500ms")
+			"--latency", "30ms", "--duration", "2s", "--warmup", "500ms")
 		if d.Bound != result.BoundClientCPU || !strings.Contains(d.Evidence, "other processes") {
 			break
 		}
@@ -135,7 +143,7 @@ func TestDiagnosisClientCPU(t *testing.T) {
 	defer cancel()
 	out := t.TempDir()
 	cmd := exec.CommandContext(ctx, taskset, "-c", "0", bin, "run", "select-only", "--target", "dsn", "--dsn", harnesstest.DSN(t),
-		"--set", "variants=prepared", "--set", "scale=1", "--workers", "16", "--duration", "3s", "--warmup", "1s", "--no-report", "--out", out)
+		"--set", "variants=prepared", "--set", "scale=1", "--workers", "16", "--duration", "2s", "--warmup", "500ms", "--no-report", "--out", out)
 	console, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, console)
@@ -166,9 +174,10 @@ func TestDiagnosisClientCPU(t *testing.T) {
 
 // TestCapacitySearch runs a short capacity search on select-only: every probe is a series with
 // its rate among its point values, and the capacity object and the console's last line name the
-// rate found. The SLO is loose and the probes short, to keep it to seconds. Four workers behind
-// 12 ms of added latency hold the capacity to a few hundred per second (each worker at most one
-// query a round trip), so that the ramp from 100/s breaks within a few probes instead of
+// rate found. The SLO is loose and the probes short (1 s after 500 ms of warm-up, at least 100
+// lookups each), to keep it to seconds. Four workers behind 12 ms of added latency hold the
+// capacity to a few hundred per second (each worker at most one query a round trip), so that
+// the ramp from 100/s breaks within a few probes instead of
 // doubling up to the server's CPU limit (about 15 probes and 50 s, all the machine's CPU).
 // Bound by latency, not CPU, and on a server of its own, it runs beside the parallel tests: it
 // asserts the search's shape, not the rate it finds.
@@ -178,7 +187,7 @@ func TestCapacitySearch(t *testing.T) {
 	out := t.TempDir()
 	code, stdout, stderr := runCLI(t, "run", "select-only", "--quick", "--target", "local", "--set", "variants=prepared",
 		"--workers", "4", "--latency", "12ms",
-		"--capacity", "--slo", "p99<1s,errors<1%", "--duration", "2s", "--warmup", "500ms", "--no-report", "--out", out)
+		"--capacity", "--slo", "p99<1s,errors<1%", "--duration", "1s", "--warmup", "500ms", "--no-report", "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -187,7 +196,7 @@ func TestCapacitySearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := res.Capacity
-	if c == nil || len(c.Probes) < 2 || c.SLO != "p99<1s,errors<1%" || c.ProbeDurationS != 2 {
+	if c == nil || len(c.Probes) < 2 || c.SLO != "p99<1s,errors<1%" || c.ProbeDurationS != 1 {
 		t.Fatalf("capacity %+v", c)
 	}
 	if len(res.Series) != len(c.Probes) {
@@ -214,11 +223,14 @@ func TestCapacitySearch(t *testing.T) {
 
 // TestDockerServerCPUFromCgroup: on a docker target with --shape, the server's CPU comes from the
 // container's cgroup and is given against the shape's CPUs, never above them by much.
+// The container's CPU is capped by its cgroup whatever else runs on the host, so it runs beside
+// the parallel tests.
 func TestDockerServerCPUFromCgroup(t *testing.T) {
 	requireDockerCLI(t)
+	t.Parallel()
 	out := t.TempDir()
 	code, _, stderr := runCLI(t, "run", "select-only", "--quick", "--target", "docker", "--image", dockerImage(), "--shape", "1cpu-1gb",
-		"--set", "variants=prepared", "--duration", "3s", "--no-report", "--out", out)
+		"--set", "variants=prepared", "--duration", "2s", "--no-report", "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
@@ -115,41 +114,21 @@ func TestDockerCtrlCLeavesNoContainer(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command(bin, "run", "select-only", "--target", "docker", "--image", dockerImage(), "--pooler", "pgbouncer",
 		"--duration", "60s", "--warmup", "0s", "--workers", "2", "--set", "scale=1", "--set", "variants=simple", "--out", out)
-	stderrPipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	lines, stderr := startOnTerminal(t, cmd)
 	owner := harness.LabelOwnerPID + "=" + strconv.Itoa(cmd.Process.Pid)
-	lines := make(chan string, 100)
-	var all strings.Builder
-	go func() {
-		sc := bufio.NewScanner(stderrPipe)
-		for sc.Scan() {
-			all.WriteString(sc.Text() + "\n")
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		close(lines)
-	}()
 	deadline := time.After(3 * time.Minute)
 wait:
 	for {
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				t.Fatalf("pgscale ended before its load started:\n%s", all.String())
+				t.Fatalf("pgscale ended before its load started:\n%s", stderr())
 			}
-			if strings.Contains(line, "ops/s") {
+			if countsOps(line) {
 				break wait
 			}
 		case <-deadline:
-			t.Fatalf("the load did not start within 3 minutes:\n%s", all.String())
+			t.Fatalf("the load did not start within 3 minutes")
 		}
 	}
 	if c, n := pgscaleContainers(t, cli, owner); len(c) != 2 || n != 1 {
@@ -159,7 +138,7 @@ wait:
 		t.Fatal(err)
 	}
 	if code := waitExit(t, cmd, 60*time.Second); code != exitInterrupted {
-		t.Fatalf("exit %d, want %d:\n%s", code, exitInterrupted, all.String())
+		t.Fatalf("exit %d, want %d:\n%s", code, exitInterrupted, stderr())
 	}
 	res, err := result.ReadFile(out)
 	if err != nil {

@@ -127,9 +127,9 @@ func TestGateEndToEndPasses(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	base := filepath.Join(dir, "baseline")
-	// 3 repeats of 1 s keep the test short; the U test cannot call 3 + 3 repeats significant,
-	// so the relative checks here exercise the comparison, and the decision is tested in the
-	// gate package with controlled figures.
+	// 3 repeats of half a second keep the test short; the U test cannot call 3 + 3 repeats
+	// significant, so the relative checks here exercise the comparison, and the decision is
+	// tested in the gate package with controlled figures.
 	cfg := writeGateFile(t, `
 target: local
 repeats: 3
@@ -137,8 +137,8 @@ suite:
   - scenario: select-only
     quick: true
     set: {variants: prepared, workers: 2}
-    duration: 1s
-    warmup: 200ms
+    duration: 500ms
+    warmup: 100ms
 checks:
   - "select-only variant=prepared: errors == 0"
   - "select-only variant=prepared: throughput_per_s > 100"
@@ -207,13 +207,15 @@ func between(s, from, to string) string {
 // TestGateCatchesInjectedLatency: the same suite with 20 ms added to every round trip fails
 // against its own baseline with exit 1 and names the checks. With 4 repeats a side the U test
 // needs every slow repeat beyond every baseline one (p = 2/70); 20 ms on a lookup of well under
-// 1 ms keeps them apart even on a loaded machine. It runs 8 repeats one after another on the
-// shared server, so it does not run beside the parallel tests, and -short skips it.
+// 1 ms keeps them apart even on a loaded machine, so it runs beside the parallel tests, and
+// half a second a repeat is plenty: 2 workers at 20 ms a round trip do at most 100 lookups a
+// second, a fraction of what they do without it. -short skips it (8 repeats one after another).
 func TestGateCatchesInjectedLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 8 repeats one after another; runs without -short")
 	}
 	skipWithoutPostgres(t)
+	t.Parallel()
 	dir := t.TempDir()
 	base := filepath.Join(dir, "baseline")
 	// 4 repeats a side: the fewest at which the U test can reach p <= 0.05 (2/70 = 0.029).
@@ -224,8 +226,8 @@ suite:
   - scenario: select-only
     quick: true
     set: {variants: prepared, workers: 2}
-    duration: 1s
-    warmup: 200ms
+    duration: 500ms
+    warmup: 100ms
 checks:
   - "select-only variant=prepared: errors == 0"
   - "select-only variant=prepared: throughput_per_s may fall 5%"

@@ -2,63 +2,158 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pgscale/pgscale/result"
 )
 
 // startRun starts `pgscale run select-only` on a local target and returns once the load runs
-// (the first progress line), with stderr still draining into a buffer the caller can read.
+// (the first progress line that counts operations), with stderr still draining into a buffer the
+// caller can read.
 func startRun(t *testing.T, bin, out string) (*exec.Cmd, func() string) {
 	t.Helper()
 	return startRunWith(t, exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "60s", "--warmup", "0s",
 		"--workers", "4", "--set", "scale=1", "--set", "variants=prepared", "--out", out))
 }
 
-// startRunWith starts cmd (a pgscale run) and returns once its load runs, as startRun does.
+// startRunWith starts cmd (a pgscale run) and returns once its load runs, as startRun does. Its
+// stderr is a terminal where one can be had (a pseudo-terminal this test reads): there pgscale
+// redraws its progress line every second, not every 5 s as into a pipe, so the first one comes
+// a second into the load.
 func startRunWith(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, func() string) {
 	t.Helper()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	lines := make(chan string, 100)
-	var all strings.Builder
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			all.WriteString(sc.Text() + "\n")
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
+	lines, all := startOnTerminal(t, cmd)
 	deadline := time.After(60 * time.Second)
 	for {
 		select {
-		case line := <-lines:
-			if strings.Contains(line, "ops/s") {
-				return cmd, func() string { <-done; return all.String() }
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("pgscale ended before its load started:\n%s", all())
+			}
+			if countsOps(line) {
+				return cmd, all
 			}
 		case <-deadline:
 			t.Fatalf("the run did not start its load within 60 s")
 		}
 	}
+}
+
+// opsLine is a progress line's count of the operations of its last second.
+var opsLine = regexp.MustCompile(`(\d+) ops/s`)
+
+// countsOps tells whether line is a progress line with operations done.
+func countsOps(line string) bool {
+	m := opsLine.FindStringSubmatch(line)
+	return m != nil && m[1] != "0"
+}
+
+// startOnTerminal starts cmd with its stderr on the terminal side of a pseudo-terminal, killed
+// when the test ends, and reads that terminal: each line (a progress line redrawn after \r is a
+// line of its own) goes to the returned channel, which closes when cmd has ended; all waits for
+// that end and returns everything read. Where no pseudo-terminal can be had, stderr is a pipe,
+// and the first progress line comes 5 s into the load.
+func startOnTerminal(t *testing.T, cmd *exec.Cmd) (lines <-chan string, all func() string) {
+	t.Helper()
+	var r io.ReadCloser
+	ptm, pts, err := openPseudoTerminal()
+	if err != nil {
+		t.Logf("no pseudo-terminal (%v): stderr is a pipe", err)
+		if r, err = cmd.StderrPipe(); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		cmd.Stderr, r = pts, ptm
+	}
+	err = cmd.Start()
+	if pts != nil {
+		pts.Close() // the child has its own copy: reading ends (EIO) once it has ended
+	}
+	if err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	ch := make(chan string, 100)
+	var mu sync.Mutex
+	var b strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		defer r.Close()
+		sc := bufio.NewScanner(r)
+		sc.Split(splitLines)
+		for sc.Scan() {
+			line := sc.Text()
+			mu.Lock()
+			b.WriteString(line + "\n")
+			mu.Unlock()
+			select {
+			case ch <- line:
+			default:
+			}
+		}
+	}()
+	return ch, func() string {
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return b.String()
+	}
+}
+
+// openPseudoTerminal opens a pseudo-terminal: its controlling side, read by the test, and its
+// terminal side, for the child.
+func openPseudoTerminal() (ptm, pts *os.File, err error) {
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	ptm = os.NewFile(uintptr(fd), "/dev/ptmx")
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err == nil {
+		err = unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0) // unlock the terminal side
+	}
+	if err == nil {
+		pts, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	}
+	if err != nil {
+		ptm.Close()
+		return nil, nil, err
+	}
+	return ptm, pts, nil
+}
+
+// splitLines is bufio.ScanLines for a terminal: a line ends at \n or \r, and empty ones are
+// dropped.
+func splitLines(data []byte, atEOF bool) (int, []byte, error) {
+	start := 0
+	for start < len(data) && (data[start] == '\n' || data[start] == '\r') {
+		start++
+	}
+	if i := bytes.IndexAny(data[start:], "\r\n"); i >= 0 {
+		return start + i + 1, data[start : start+i], nil
+	}
+	if atEOF && start < len(data) {
+		return len(data), data[start:], nil
+	}
+	return start, nil, nil
 }
 
 // assertNothingLeft checks that the local target's data directory and server are gone.
@@ -105,8 +200,7 @@ func TestCtrlCWritesInterruptedResultAndLeavesNothing(t *testing.T) {
 	t.Parallel()
 	bin := buildPgscale(t)
 	out := t.TempDir()
-	cmd, stderr := startRun(t, bin, out)
-	time.Sleep(1500 * time.Millisecond)
+	cmd, stderr := startRun(t, bin, out) // a second of load measured
 	sent := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -310,9 +310,9 @@ func TestNoWroteWhenWritingFailed(t *testing.T) {
 	t.Parallel()
 	bin := buildPgscale(t)
 	out := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "3s", "--warmup", "0s",
+	cmd := exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "2s", "--warmup", "0s",
 		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out)
-	cmd, stderr := startRunWith(t, cmd)
+	cmd, stderr := startRunWith(t, cmd) // a second into the load, a second before its end
 	// The run may be writing a file into out as it goes (RemoveAll then finds the directory not
 	// empty, seen once in CI): try again until out is gone.
 	var err error

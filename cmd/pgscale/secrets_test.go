@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,7 +26,8 @@ const distinctive = `Pgs-S3cr3t wh'at\ever`
 // is distinctive, in each form a user may write it, and looks for the password (and its longest
 // words) in their stdout, stderr and every file they wrote.
 func TestNoOutputShowsThePassword(t *testing.T) {
-	skipWithoutPostgres(t) // not parallel: it sets PGSCALE_DSN
+	skipWithoutPostgres(t)
+	t.Parallel()
 	ctx := context.Background()
 	target, err := (&harness.LocalProvider{}).Start(ctx, harness.Spec{Kind: harness.KindLocal, RunID: "secrets"})
 	if err != nil {
@@ -53,7 +57,7 @@ func TestNoOutputShowsThePassword(t *testing.T) {
 	type command struct {
 		name string
 		args []string
-		env  string // PGSCALE_DSN
+		env  string // PGSCALE_DSN: given, the command runs as a process of its own with it
 		want int    // exit status
 	}
 	out := t.TempDir()
@@ -66,8 +70,9 @@ func TestNoOutputShowsThePassword(t *testing.T) {
 			"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", dir("kv")}, "", 0},
 		{"run pgbench from PGSCALE_DSN", []string{"run", "pgbench", "--target", "dsn", "--quick", "--duration", "3s", "--warmup", "0s",
 			"--set", "workers=2", "--set", "variants=prepared", "--out", dir("pgbench")}, quoted, 0},
+		// Both modes (pgbench with and without -C), on one engine of pgscale's side.
 		{"calibrate from PGSCALE_DSN", []string{"calibrate", "--target", "dsn", "--duration", "1s", "--pairs", "1", "--clients", "2",
-			"--scale", "1", "--out", dir("calibrate")}, url, 0},
+			"--scale", "1", "--engine", "mux", "--out", dir("calibrate")}, url, 0},
 		{"report", []string{"report", dir("kv")}, "", 0},
 		{"wrong password", []string{"run", "select-only", "--target", "dsn", "--dsn", wrong, "--out", dir("wrong")}, "", 1},
 		{"unterminated quote", []string{"run", "select-only", "--target", "dsn", "--dsn", strings.TrimSuffix(quoted, "'")}, "", 2},
@@ -75,11 +80,19 @@ func TestNoOutputShowsThePassword(t *testing.T) {
 		{"raw @ and space in a URL", []string{"calibrate", "--target", "dsn", "--dsn",
 			"postgres://bench:Pgs-S3cr3t wh@at@127.0.0.1/postgres"}, "", 2},
 	}
+	bin := buildPgscale(t)
 	stopWatching := watchCommandLines(t)
 	for _, c := range commands {
 		t.Run(c.name, func(t *testing.T) {
-			t.Setenv("PGSCALE_DSN", c.env)
-			code, stdout, stderr := runCLI(t, c.args...)
+			// PGSCALE_DSN goes into the environment of a pgscale process of its own, not into
+			// this test binary's (which the parallel tests share); the commands that name their
+			// DSN on the command line run in-process, where the watch of command lines does not
+			// see that DSN.
+			run := runCLI
+			if c.env != "" {
+				run = func(t *testing.T, args ...string) (int, string, string) { return runWithDSNEnv(t, bin, c.env, args...) }
+			}
+			code, stdout, stderr := run(t, c.args...)
 			if code != c.want {
 				t.Errorf("exit %d, want %d; stderr: %s", code, c.want, stderr)
 			}
@@ -104,6 +117,27 @@ func TestNoOutputShowsThePassword(t *testing.T) {
 			t.Errorf("%s: %v", want, err)
 		}
 	}
+}
+
+// runWithDSNEnv runs bin with args and PGSCALE_DSN=dsn in its environment (in place of any
+// PGSCALE_DSN of this process), and returns its exit status and output.
+func runWithDSNEnv(t *testing.T, bin, dsn string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envDSN+"=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, envDSN+"="+dsn)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("%s: %v", strings.Join(args, " "), err)
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
 }
 
 // checkNoSecret fails t when text holds the distinctive password, or its distinctive parts, in

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -68,17 +67,6 @@ func validateFile(t *testing.T, dir string) *result.Result {
 func TestShardedRunAgainstOneServer(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
-	// The killed-shard case needs a binary to kill; build it while the first case runs.
-	binDir := t.TempDir()
-	bin := filepath.Join(binDir, "pgscale")
-	built := make(chan error, 1)
-	go func() {
-		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-		if err != nil {
-			err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-		built <- err
-	}()
 	dsn := harnesstest.DSN(t) // the shards' run works in a schema of its own
 
 	t.Run("two shards in two processes merge to their sum", func(t *testing.T) {
@@ -171,27 +159,18 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 	})
 
 	t.Run("a killed shard leaves the merged result incomplete", func(t *testing.T) {
-		if err := <-built; err != nil {
-			t.Fatal(err)
-		}
+		bin := buildPgscale(t) // a process to kill
 		const runID = "e2e-kill"
 		dir := t.TempDir()
 		extra := []string{"--set", "workers=2,4", "--duration", "3s", "--warmup", "0s"}
 		cmd := exec.Command(bin, shardArgs(dsn, runID, dir, 1, 2, extra...)...)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		lines, _ := startOnTerminal(t, cmd) // a progress line each second of load
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		loading := make(chan struct{})
 		go func() {
-			sc := bufio.NewScanner(stderr)
 			once := sync.Once{}
-			for sc.Scan() {
-				if strings.Contains(sc.Text(), "ops/s") {
+			for line := range lines {
+				if countsOps(line) {
 					once.Do(func() { close(loading) })
 				}
 			}
@@ -274,11 +253,7 @@ func queueShards(t *testing.T, bin, dsn, runID, dir string, n int, extra ...stri
 func TestShardedQueueIsExactlyOnce(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
-	binDir := t.TempDir()
-	bin := filepath.Join(binDir, "pgscale")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPgscale(t)
 	dsn := harnesstest.DSN(t) // the shards' run works in a schema of its own
 	const runID, shards = "queue-three", 3
 	params := []string{"--set", "variants=dedicated,delete-returning", "--set", "history=20000", "--set", "backlog=30000", "--workers", "7"}
@@ -311,7 +286,7 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	codes, stderrs := queueShards(t, bin, dsn, runID, dir, shards, append(params, "--skip-setup", "--duration", "2s", "--warmup", "1s")...)
+	codes, stderrs := queueShards(t, bin, dsn, runID, dir, shards, append(params, "--skip-setup", "--duration", "1s", "--warmup", "500ms")...)
 	for i := range codes {
 		if codes[i] != exitOK {
 			t.Fatalf("shard %d: exit %d\n%s", i, codes[i], stderrs[i])
