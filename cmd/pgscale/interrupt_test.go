@@ -10,14 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/creack/pty"
 
 	"github.com/pgscale/pgscale/result"
 )
@@ -71,7 +70,7 @@ func countsOps(line string) bool {
 func startOnTerminal(t *testing.T, cmd *exec.Cmd) (lines <-chan string, all func() string) {
 	t.Helper()
 	var r io.ReadCloser
-	ptm, pts, err := openPseudoTerminal()
+	ptm, pts, err := pty.Open()
 	if err != nil {
 		t.Logf("no pseudo-terminal (%v): stderr is a pipe", err)
 		if r, err = cmd.StderrPipe(); err != nil {
@@ -116,28 +115,6 @@ func startOnTerminal(t *testing.T, cmd *exec.Cmd) (lines <-chan string, all func
 		defer mu.Unlock()
 		return b.String()
 	}
-}
-
-// openPseudoTerminal opens a pseudo-terminal: its controlling side, read by the test, and its
-// terminal side, for the child.
-func openPseudoTerminal() (ptm, pts *os.File, err error) {
-	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	ptm = os.NewFile(uintptr(fd), "/dev/ptmx")
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err == nil {
-		err = unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0) // unlock the terminal side
-	}
-	if err == nil {
-		pts, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
-	}
-	if err != nil {
-		ptm.Close()
-		return nil, nil, err
-	}
-	return ptm, pts, nil
 }
 
 // splitLines is bufio.ScanLines for a terminal: a line ends at \n or \r, and empty ones are
