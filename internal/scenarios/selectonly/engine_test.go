@@ -75,7 +75,9 @@ func TestMuxEngineRun(t *testing.T) {
 func TestMuxEngineCallsAndSwitchesLess(t *testing.T) {
 	ctx := context.Background()
 	cc := localTables(t)
-	cfg := loadgen.Config{Workers: 1, Duration: 2 * time.Second, ConnMode: loadgen.ConnPerWorker, ConnConfig: cc}
+	// A second a run: thousands of lookups (hundreds with a connect each) to divide the counts by,
+	// against a few dozen calls and switches of the run's own start and end.
+	cfg := loadgen.Config{Workers: 1, Duration: time.Second, ConnMode: loadgen.ConnPerWorker, ConnConfig: cc}
 	perOp := func(run func() (*loadgen.Outcome, error)) (reads, switches float64) {
 		reads0, switches0 := readCalls(t), contextSwitches(t)
 		out, err := run()
