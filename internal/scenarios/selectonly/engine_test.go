@@ -49,7 +49,7 @@ func TestMuxEngineUsage(t *testing.T) {
 func TestMuxEngineRun(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	res := runnertest.Run(t, runner.Options{Scenario: selectonly.Name, Target: harness.KindLocal, Repeat: 1, Warmup: 0,
-		Duration: 2 * time.Second, Out: t.TempDir(),
+		Duration: time.Second, Out: t.TempDir(),
 		Sets: map[string]string{"engine": "mux", "workers": "3", "scale": "1"}})
 	if len(res.Series) != 2 {
 		t.Fatalf("%d series: want the prepared and simple variants", len(res.Series))
