@@ -52,7 +52,7 @@ func TestFetcherNotifyWakesAtOnce(t *testing.T) {
 	series := run(t, map[string]string{
 		"variants": "fetcher,fetcher-notify", "workers": "8", "conns": "2",
 		"producer": "rate", "enqueue_rate": "200", "poll": "400ms", "history": "1000",
-	}, 2*time.Second, 500*time.Millisecond)
+	}, 4*time.Second, time.Second)
 	for _, v := range []string{VariantFetcher, VariantFetcherNotify} {
 		checkExactlyOnce(t, series[v])
 	}
