@@ -32,6 +32,9 @@ var perOpRoles = []struct{ role, method, encryption string }{
 
 const perOpPassword = "per-op secret"
 
+// perOpRun is how long each of TestPerOp's runs lasts: hundreds of connects, each counted.
+const perOpRun = 500 * time.Millisecond
+
 // allowRoles creates perOpRoles on tg's server and puts a pg_hba.conf line for each first.
 func allowRoles(t *testing.T, tg harness.Target, admin *pgx.Conn) {
 	t.Helper()
@@ -145,7 +148,7 @@ func TestPerOp(t *testing.T) {
 			cc.RuntimeParams["application_name"] = app
 			before := serverSessions(t, admin, 0, 0)
 			scans := indexScans(t, admin, "mux_counted")
-			out, err := runPerOp(ctx, t, cc, 2, time.Second, p.simple)
+			out, err := runPerOp(ctx, t, cc, 2, perOpRun, p.simple)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +187,7 @@ func TestPerOp(t *testing.T) {
 			t.Fatal(err)
 		}
 		scans := indexScans(t, admin, "mux_counted")
-		out, err := loadgen.RunEngine(ctx, loadgen.Config{Workers: 2, Duration: time.Second, ConnMode: loadgen.ConnPerWorker, ConnConfig: cc}, engine)
+		out, err := loadgen.RunEngine(ctx, loadgen.Config{Workers: 2, Duration: perOpRun, ConnMode: loadgen.ConnPerWorker, ConnConfig: cc}, engine)
 		if err != nil {
 			t.Fatal(err)
 		}

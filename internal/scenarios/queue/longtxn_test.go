@@ -25,13 +25,18 @@ import (
 func TestLongTransactionHoldsBackVacuum(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	t.Parallel()
-	// 12 s a point, so that 9 s remain after the release at 3 s: in a CI run with every test
-	// package sharing two cores, 6 s were not enough for autovacuum to halve the dead tuples
-	// (9,184 at the release, 6,394 at least after it; 8,804 and 29 on a quiet machine).
-	const pointDuration = 12 * time.Second
+	// The workers are paced by 10 ms of work a job, not a closed loop: 10 of them do ~700 jobs/s
+	// on a quiet machine, a few thousand dead rows a second, past the eager threshold of 1,000
+	// within each autovacuum naptime, at a fraction of a closed loop's CPU, and the backlog of
+	// 30,000 outlasts the points. In a closed loop (~3,000 jobs/s and a backlog of 100,000 to
+	// vacuum beside) autovacuum fell behind even on a quiet machine: 0.84 dead tuples per job
+	// without a long transaction, and 17,247 dead at the release came down to 9,330 at best in
+	// the 9 s after it (12 s points). Paced, 8 s points gave 0.15, and 6,141 dead at the release
+	// 3 s in down to 0.
+	const pointDuration = 8 * time.Second
 	whole := (pointDuration + time.Second).Seconds()
 	series := runOn(t, runner.Options{Target: harness.KindLocal}, map[string]string{
-		"variants": VariantDedicated, "workers": "10", "history": "10000", "backlog": "100000",
+		"variants": VariantDedicated, "workers": "10", "work": "10ms", "history": "10000", "backlog": "30000",
 		"long_txn": "0,1h", "idle_in_transaction_timeout": "0,3s",
 	}, nil, pointDuration, time.Second)
 	if len(series) != 3 {

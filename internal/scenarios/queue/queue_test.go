@@ -66,12 +66,14 @@ func checkExactlyOnce(t *testing.T, s result.Series) {
 
 // TestDedicatedQueueBeatsNaiveAt200Workers is the article's claim: at 200 workers on a task table
 // that holds history, claiming from a small dedicated queue table has a lower claim p99 than
-// claiming from the task table, and every variant processes each job exactly once.
+// claiming from the task table, and every variant processes each job exactly once. 2 s a point
+// are enough: on a quiet machine naive's claim p99 was 30 times dedicated's (3,967 ms against
+// 125) and its jobs/s a thirteenth (156 against 2,005).
 func TestDedicatedQueueBeatsNaiveAt200Workers(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	series := run(t, map[string]string{
 		"variants": "naive,dedicated,batch,delete-returning", "workers": "200", "history": "100000", "backlog": "40000",
-	}, 3*time.Second, time.Second)
+	}, 2*time.Second, 500*time.Millisecond)
 	for _, v := range []string{VariantNaive, VariantDedicated, VariantBatch, VariantDeleteReturning} {
 		s, ok := series[v]
 		if !ok {
@@ -103,7 +105,7 @@ func TestExactlyOnceWithProducerAndWork(t *testing.T) {
 	series := run(t, map[string]string{
 		"workers": "20", "history": "10000", "producer": "rate", "enqueue_rate": "500",
 		"work": "2ms", "poll": "20ms", "feed_interval": "50ms", "batch": "5",
-	}, 2*time.Second, 500*time.Millisecond)
+	}, 1500*time.Millisecond, 500*time.Millisecond)
 	for _, v := range variants {
 		s, ok := series[v]
 		if !ok {
@@ -133,7 +135,7 @@ func TestLatencyCutsJobThroughput(t *testing.T) {
 	for attempt := 1; attempt <= 3; attempt++ {
 		series := runSeries(t, map[string]string{
 			"variants": VariantDedicated, "workers": "10", "history": "10000", "backlog": "30000",
-		}, []time.Duration{time.Millisecond, 12 * time.Millisecond}, 2*time.Second, 500*time.Millisecond)
+		}, []time.Duration{time.Millisecond, 12 * time.Millisecond}, time.Second, 500*time.Millisecond)
 		jobs := map[float64]float64{}
 		for _, s := range series {
 			checkExactlyOnce(t, s)
@@ -162,7 +164,7 @@ func TestServerSideWorkKeepsBackendsBusy(t *testing.T) {
 		s := run(t, map[string]string{
 			"variants": VariantDedicated, "workers": "10", "history": "10000", "backlog": "20000",
 			"work": "50ms", "work_on": workOn,
-		}, 3*time.Second, 500*time.Millisecond)[VariantDedicated]
+		}, 2*time.Second, 500*time.Millisecond)[VariantDedicated]
 		checkExactlyOnce(t, s)
 		var sum, n float64
 		for _, sec := range s.Timeline {

@@ -171,7 +171,10 @@ func TestMuxReportsTheServersReason(t *testing.T) {
 		}
 		killed <- n
 	}()
-	s, _ := runScriptWith(t, target, scriptscn.Options{Files: []string{"testdata/sleep.sql"}}, onMux("2"))
+	// A 1 s warm-up and 2 s measured, so that the terminations land well inside the measured part.
+	s, _ := runScriptEnv(t, target, scriptscn.Options{Files: []string{"testdata/sleep.sql"}}, onMux("2"), func(env *scenarios.Env) {
+		env.Duration, env.Warmup = 2*time.Second, time.Second
+	})
 	if n := <-killed; n != 2 {
 		t.Fatalf("terminated %d backends, want the 2 clients'", n)
 	}

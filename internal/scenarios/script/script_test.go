@@ -61,8 +61,10 @@ func runScriptEnv(t *testing.T, target harness.Target, opts scriptscn.Options, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &scenarios.Env{Target: target, Load: cc, Admin: cc, Params: params, Duration: 2 * time.Second,
-		Warmup: time.Second, Log: harnesstest.Log(t), Seed: 1}
+	// A second and a half of load: the tests count transactions, retries and errors (hundreds of
+	// them or more), not how fast they ran.
+	env := &scenarios.Env{Target: target, Load: cc, Admin: cc, Params: params, Duration: time.Second,
+		Warmup: 500 * time.Millisecond, Log: harnesstest.Log(t), Seed: 1}
 	if with != nil {
 		with(env)
 	}

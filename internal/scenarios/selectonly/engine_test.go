@@ -49,7 +49,7 @@ func TestMuxEngineUsage(t *testing.T) {
 func TestMuxEngineRun(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	res := runnertest.Run(t, runner.Options{Scenario: selectonly.Name, Target: harness.KindLocal, Repeat: 1, Warmup: 0,
-		Duration: 2 * time.Second, Out: t.TempDir(),
+		Duration: time.Second, Out: t.TempDir(),
 		Sets: map[string]string{"engine": "mux", "workers": "3", "scale": "1"}})
 	if len(res.Series) != 2 {
 		t.Fatalf("%d series: want the prepared and simple variants", len(res.Series))
@@ -75,7 +75,9 @@ func TestMuxEngineRun(t *testing.T) {
 func TestMuxEngineCallsAndSwitchesLess(t *testing.T) {
 	ctx := context.Background()
 	cc := localTables(t)
-	cfg := loadgen.Config{Workers: 1, Duration: 2 * time.Second, ConnMode: loadgen.ConnPerWorker, ConnConfig: cc}
+	// A second a run: thousands of lookups (hundreds with a connect each) to divide the counts by,
+	// against a few dozen calls and switches of the run's own start and end.
+	cfg := loadgen.Config{Workers: 1, Duration: time.Second, ConnMode: loadgen.ConnPerWorker, ConnConfig: cc}
 	perOp := func(run func() (*loadgen.Outcome, error)) (reads, switches float64) {
 		reads0, switches0 := readCalls(t), contextSwitches(t)
 		out, err := run()
