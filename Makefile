@@ -43,13 +43,14 @@ bench: build ## Run every scenario's --quick preset on the default target and pr
 	echo; echo "== combined summary ($(BENCH_DIR))"; cat $(BENCH_DIR)/*.txt; exit $$status
 
 # go test runs the packages' test binaries in the order given, TESTP at a time: the longest ones
-# (in a full run) are named first, so that none of them starts late and runs alone at the end.
+# (in a full run) are named first, so that none of them starts late and runs alone at the end;
+# internal/sizing/measure, whose container shapes need the host's CPU to bind, comes late.
 # TESTP is one more than the CPUs: most test binaries spend part of their time waiting on paced
 # load, locks, timeouts and containers, and their tests assert what they show with margins for a
 # busy machine (on 2 cores, 3 at a time took 310 s where 2 took 410 s, side by side).
 TESTFIRST := ./cmd/pgscale ./internal/scenarios/queue ./cmd/pgscale/dsnsafety ./internal/scenarios/selectonly \
-	./internal/scenarios/walretention ./internal/harness ./internal/loadgen ./internal/sizing/measure \
-	./internal/scenarios/connectstorm ./internal/scenarios/script ./internal/scenarios/ingest \
+	./internal/scenarios/walretention ./internal/harness ./internal/loadgen ./internal/scenarios/connectstorm \
+	 ./internal/scenarios/script ./internal/scenarios/ingest \
 	./internal/scenarios/matview ./internal/scenarios/zombie ./internal/scenarios/ddllock
 TESTP ?= $(shell echo $$(( $$(nproc) + 1 )))
 
