@@ -50,8 +50,8 @@ bench: build ## Run every scenario's --quick preset on the default target and pr
 # busy machine (on 2 cores, 3 at a time took 310 s where 2 took 410 s, side by side).
 TESTFIRST := ./cmd/pgscale ./internal/scenarios/queue ./cmd/pgscale/dsnsafety ./internal/scenarios/selectonly \
 	./internal/scenarios/walretention ./internal/harness ./internal/loadgen ./internal/scenarios/connectstorm \
-	 ./internal/scenarios/script ./internal/scenarios/ingest \
-	./internal/scenarios/matview ./internal/scenarios/zombie ./internal/scenarios/ddllock
+	./internal/scenarios/script ./internal/scenarios/ingest ./internal/scenarios/matview ./internal/scenarios/zombie \
+	./internal/scenarios/ddllock
 TESTP ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 test: ## Unit and integration tests against a real PostgreSQL, then every fuzz target for TEST_FUZZTIME
