@@ -47,7 +47,7 @@ bench: build ## Run every scenario's --quick preset on the default target and pr
 # internal/sizing/measure, whose container shapes need the host's CPU to bind, comes late.
 # TESTP is one more than the CPUs: most test binaries spend part of their time waiting on paced
 # load, locks, timeouts and containers, and their tests assert what they show with margins for a
-# busy machine (on 2 cores, 3 at a time took 310 s where 2 took 410 s, side by side).
+# busy machine (on 2 cores, go test took 310 s at 3 at a time and 410 s at 2, in consecutive runs).
 TESTFIRST := ./cmd/pgscale ./internal/scenarios/queue ./cmd/pgscale/dsnsafety ./internal/scenarios/selectonly \
 	./internal/scenarios/walretention ./internal/harness ./internal/loadgen ./internal/scenarios/connectstorm \
 	./internal/scenarios/script ./internal/scenarios/ingest ./internal/scenarios/matview ./internal/scenarios/zombie \
