@@ -114,23 +114,8 @@ func TestDockerCtrlCLeavesNoContainer(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command(bin, "run", "select-only", "--target", "docker", "--image", dockerImage(), "--pooler", "pgbouncer",
 		"--duration", "60s", "--warmup", "0s", "--workers", "2", "--set", "scale=1", "--set", "variants=simple", "--out", out)
-	lines, stderr := startOnTerminal(t, cmd)
+	_, stderr := startRunWithin(t, cmd, 3*time.Minute)
 	owner := harness.LabelOwnerPID + "=" + strconv.Itoa(cmd.Process.Pid)
-	deadline := time.After(3 * time.Minute)
-wait:
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("pgscale ended before its load started:\n%s", stderr())
-			}
-			if countsOps(line) {
-				break wait
-			}
-		case <-deadline:
-			t.Fatalf("the load did not start within 3 minutes")
-		}
-	}
 	if c, n := pgscaleContainers(t, cli, owner); len(c) != 2 || n != 1 {
 		t.Errorf("while running: containers %v and %d networks labelled %s, want postgres and pgbouncer on one network", c, n, owner)
 	}

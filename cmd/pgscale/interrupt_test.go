@@ -36,8 +36,15 @@ func startRun(t *testing.T, bin, out string) (*exec.Cmd, func() string) {
 // a second into the load.
 func startRunWith(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, func() string) {
 	t.Helper()
+	return startRunWithin(t, cmd, 60*time.Second)
+}
+
+// startRunWithin is startRunWith for a run whose load may take up to limit to start (a docker
+// target's containers).
+func startRunWithin(t *testing.T, cmd *exec.Cmd, limit time.Duration) (*exec.Cmd, func() string) {
+	t.Helper()
 	lines, all := startOnTerminal(t, cmd)
-	deadline := time.After(60 * time.Second)
+	deadline := time.After(limit)
 	for {
 		select {
 		case line, ok := <-lines:
@@ -48,7 +55,7 @@ func startRunWith(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, func() string) {
 				return cmd, all
 			}
 		case <-deadline:
-			t.Fatalf("the run did not start its load within 60 s")
+			t.Fatalf("the run did not start its load within %s", limit)
 		}
 	}
 }
