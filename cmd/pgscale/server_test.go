@@ -14,8 +14,13 @@ import (
 // One local server is shared by this package's tests that need no server of their own
 // (harnesstest.Server): each run on it works in a schema of its own, through the dsn target.
 // Tests of the local target's lifecycle and of server settings start their own; TestDSNSafety,
-// which diffs whole servers, is in dsnsafety/, a test binary of its own.
-func TestMain(m *testing.M) { harnesstest.Main(m, removeBuilt) }
+// which diffs whole servers, is in dsnsafety/, a test binary of its own. Three parallel tests
+// run at once: most of their time goes in waiting on the pgscale processes they start, on paced
+// load, on containers and on timeouts.
+func TestMain(m *testing.M) {
+	harnesstest.RunAtOnce(3)
+	harnesstest.Main(m, removeBuilt)
+}
 
 // built is the CLI compiled for the tests that run it as a process, once per test binary run.
 var built struct {

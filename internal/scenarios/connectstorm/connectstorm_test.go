@@ -128,6 +128,7 @@ func startLocal(t *testing.T, settings map[string]string) harness.Target {
 // TestColdAndRetryBatch runs on one server: cold below and above max_connections, then
 // retry-batch above it.
 func TestColdAndRetryBatch(t *testing.T) {
+	t.Parallel()
 	target := startLocal(t, map[string]string{"max_connections": fmt.Sprint(testMaxConns)})
 	sets := maps.Clone(testSets)
 	// Recycle warm instances often and retry soon, so refused clients get connections back
@@ -194,6 +195,7 @@ func TestColdAndRetryBatch(t *testing.T) {
 // TestPooledHasNoTooManyConnections runs cold and pooled at the same concurrency, above
 // max_connections, on a target with PgBouncer in front: cold meets 53300, pooled does not.
 func TestPooledHasNoTooManyConnections(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	provider, _, err := harness.Choose(ctx, harness.KindAuto)
 	harnesstest.Require(t, "a target", err)
@@ -236,6 +238,7 @@ func TestPooledHasNoTooManyConnections(t *testing.T) {
 // its last point.
 func TestRunnerResult(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	out := t.TempDir()
 	res := runnertest.Run(t, runner.Options{
 		Scenario: connectstorm.Name, Target: harness.KindLocal, Out: out, Repeat: 1, Seed: 1,

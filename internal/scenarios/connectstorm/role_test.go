@@ -15,6 +15,7 @@ import (
 // gone already is no error.
 func TestRoleDroppedAfterAdminBroke(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	tg := harnesstest.Local(t)
 	ctx := context.Background()
 	cc, err := pgx.ParseConfig(tg.AdminDSN())

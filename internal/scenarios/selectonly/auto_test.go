@@ -22,6 +22,7 @@ import (
 // the console; with a connection per lookup each lookup had a connect of its own.
 func TestAutoEngineByVariant(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	out := t.TempDir()
 	var log syncBuffer
 	runnertest.Run(t, runner.Options{Scenario: selectonly.Name, Target: harness.KindLocal, Repeat: 1, Warmup: 0,
@@ -60,6 +61,7 @@ func TestAutoEngineByVariant(t *testing.T) {
 // without a why.
 func TestAutoEngineFallsBack(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	for _, c := range []struct {
 		name   string
 		sets   map[string]string

@@ -48,6 +48,7 @@ func TestMuxEngineUsage(t *testing.T) {
 // without errors, the engine in the params.
 func TestMuxEngineRun(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	res := runnertest.Run(t, runner.Options{Scenario: selectonly.Name, Target: harness.KindLocal, Repeat: 1, Warmup: 0,
 		Duration: time.Second, Out: t.TempDir(),
 		Sets: map[string]string{"engine": "mux", "workers": "3", "scale": "1"}})

@@ -42,6 +42,7 @@ var testSets = map[string]string{
 // It starts a server of its own, whose max_connections of 20 the zombies exhaust.
 func TestZombiesPileUpUnlessBounded(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	res := runnertest.Run(t, runner.Options{
 		Scenario: zombie.Name, Target: harness.KindLocal, Out: t.TempDir(), Repeat: 1, Seed: 1, NoReport: true,
 		Sets: testSets, Duration: testDuration, Warmup: testWarmup, Rate: testRate, Log: harnesstest.Log(t),
@@ -138,6 +139,7 @@ func TestZombiesPileUpUnlessBounded(t *testing.T) {
 // still terminates every backend it started, and no role or database setting changes.
 func TestDSNLeavesNothing(t *testing.T) {
 	harnesstest.RequirePostgres(t)
+	t.Parallel()
 	tg := harnesstest.Server(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
