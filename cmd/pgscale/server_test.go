@@ -15,8 +15,10 @@ import (
 // (harnesstest.Server): each run on it works in a schema of its own, through the dsn target.
 // Tests of the local target's lifecycle and of server settings start their own; TestDSNSafety,
 // which diffs whole servers, is in dsnsafety/, a test binary of its own. Three parallel tests
-// run at once: most of their time goes in waiting on the pgscale processes they start, on paced
-// load, on containers and on timeouts.
+// run at once: most of their time goes in waiting on the runs they make (in this process, or as
+// pgscale processes), on paced load, on containers and on timeouts. A test that compares runs or
+// reads the process's own CPU either runs serially (the diagnosis tests) or runs pgscale as a
+// process of its own (the own-workload gate test).
 func TestMain(m *testing.M) {
 	harnesstest.RunAtOnce(3)
 	harnesstest.Main(m, removeBuilt)

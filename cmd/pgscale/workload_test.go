@@ -112,9 +112,11 @@ func TestExampleWorkloadsRunQuick(t *testing.T) {
 // that passes against it, and a gate run after orders_customer_idx is dropped from the schema,
 // which fails (exit 1) on latency or throughput. Three gate runs of 5 repeats, each repeat
 // shortened to 1 s after 300 ms of warm-up (about 40 s on 2 cores); -short skips it. It runs in
-// parallel with the package's other tests: each gate run compares with a baseline taken minutes
-// or seconds before it under whatever load was beside it, and the retries below take a fresh
-// baseline right before the run that must pass or fail.
+// parallel with the package's other tests, so each gate runs as a pgscale process of its own:
+// the runs this process makes beside it change its GOMAXPROCS (a run with a connection per
+// operation lowers it to 1), and its CPU is theirs too. Each gate run compares with a baseline
+// taken under whatever load was beside it, and the retries below take a fresh baseline right
+// before the run that must pass or fail.
 func TestOwnWorkloadGateFailsWhenAnIndexIsDropped(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three gate runs of 5 repeats (about 40 s); runs without -short")
@@ -151,15 +153,26 @@ func TestOwnWorkloadGateFailsWhenAnIndexIsDropped(t *testing.T) {
 	if strings.Count(shorter, "duration: 1s") != 1 || strings.Count(shorter, "warmup: 300ms") != 1 {
 		t.Fatalf("the own-workload gate example has no `duration: 2s` and `warmup: 500ms` in its suite:\n%s", gateSpec)
 	}
-	if err := os.WriteFile(cfg, []byte(shorter), 0o644); err != nil {
+	// On the package's shared server, whose dsn the gate reads from PGSCALE_DSN in its own
+	// environment, as a CI job would give it.
+	onDSN := regexp.MustCompile(`(?m)^target: local\b.*$`).ReplaceAllString(shorter, "target: dsn\ndsn: $$"+envDSN)
+	if onDSN == shorter {
+		t.Fatalf("the own-workload gate example has no `target: local`:\n%s", gateSpec)
+	}
+	if err := os.WriteFile(cfg, []byte(onDSN), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	bin, dsn := buildPgscale(t), harnesstest.DSN(t)
+	gateRun := func(args ...string) (int, string, string) {
+		t.Helper()
+		return runWithDSNEnv(t, bin, dsn, append([]string{"gate", "--config", cfg}, args...)...)
+	}
 	base := filepath.Join(dir, "baseline")
-	code, stdout, stderr := runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "g1"))...)
+	code, stdout, stderr := gateRun("--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "g1"))
 	if code != exitOK {
 		t.Fatalf("baseline run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	code, stdout, stderr = runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--out", filepath.Join(dir, "g2"))...)
+	code, stdout, stderr = gateRun("--baseline", base, "--out", filepath.Join(dir, "g2"))
 	if code == gate.ExitRegression {
 		// The same test at 5% can flag noise now and then on a machine other test binaries keep
 		// busy (seen in CI: throughput -26.6%, p = 0.032, with the index in place); an unchanged
@@ -169,11 +182,11 @@ func TestOwnWorkloadGateFailsWhenAnIndexIsDropped(t *testing.T) {
 		// compares with that one.
 		t.Logf("with the index, a regression reported:\n%s", stdout)
 		base = filepath.Join(dir, "baseline-again")
-		code, stdout, stderr = runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "g1b"))...)
+		code, stdout, stderr = gateRun("--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "g1b"))
 		if code != exitOK {
 			t.Fatalf("second baseline run: exit %d\n%s\n%s", code, stdout, stderr)
 		}
-		code, stdout, stderr = runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--out", filepath.Join(dir, "g2b"))...)
+		code, stdout, stderr = gateRun("--baseline", base, "--out", filepath.Join(dir, "g2b"))
 	}
 	if code != exitOK || !strings.Contains(stdout, "PASS: 4 of 4 checks passed") {
 		t.Fatalf("with the index: exit %d, want a pass\n%s\n%s", code, stdout, stderr)
@@ -192,7 +205,7 @@ func TestOwnWorkloadGateFailsWhenAnIndexIsDropped(t *testing.T) {
 	if err := os.WriteFile(schema, dropped, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr = runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--out", filepath.Join(dir, "g3"))...)
+	code, stdout, stderr = gateRun("--baseline", base, "--out", filepath.Join(dir, "g3"))
 	t.Logf("without the index:\n%s", stdout)
 	if code == exitOK {
 		// A significance test at 5% on a machine other tests keep busy can miss a real change
@@ -204,14 +217,14 @@ func TestOwnWorkloadGateFailsWhenAnIndexIsDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 		base = filepath.Join(dir, "baseline-fresh")
-		code, stdout, stderr = runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "g3b"))...)
+		code, stdout, stderr = gateRun("--baseline", base, "--update-baseline", "--out", filepath.Join(dir, "g3b"))
 		if code != exitOK {
 			t.Fatalf("fresh baseline run: exit %d\n%s\n%s", code, stdout, stderr)
 		}
 		if err := os.WriteFile(schema, dropped, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, stdout, stderr = runCLI(t, onShared(t, "gate", "--config", cfg, "--baseline", base, "--out", filepath.Join(dir, "g4"))...)
+		code, stdout, stderr = gateRun("--baseline", base, "--out", filepath.Join(dir, "g4"))
 		t.Logf("without the index, again, against a fresh baseline:\n%s", stdout)
 	}
 	if code != gate.ExitRegression {

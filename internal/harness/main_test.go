@@ -8,9 +8,5 @@ import (
 
 // One local server is shared by this package's tests (harnesstest.Server); each run works in a
 // schema of its own on it, through the dsn target. Tests that need server settings of their own
-// start their own server. Four parallel tests run at once: most of their time goes in waiting
-// on servers and containers that start and stop.
-func TestMain(m *testing.M) {
-	harnesstest.RunAtOnce(4)
-	harnesstest.Main(m)
-}
+// start their own server.
+func TestMain(m *testing.M) { harnesstest.Main(m) }

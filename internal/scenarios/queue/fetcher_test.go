@@ -10,11 +10,9 @@ import (
 // TestFetchersShareConnectionsExactlyOnce runs 200 workers on 4 shared connections beside 200
 // workers on a connection each: the fetchers do every job once, leave none running when the run
 // ends mid-batch (their in-flight jobs are completed and the unstarted ones given back), and the
-// dedicated variant's connection per worker is what holds it back. It runs in parallel: 200
-// connections are what hold the dedicated variant back on a busy machine too.
+// dedicated variant's connection per worker is what holds it back.
 func TestFetchersShareConnectionsExactlyOnce(t *testing.T) {
 	harnesstest.RequirePostgres(t)
-	t.Parallel()
 	series := run(t, map[string]string{
 		"variants": "dedicated,fetcher,fetcher-notify", "workers": "200", "conns": "4",
 		"history": "50000", "backlog": "40000", "work": "2ms",

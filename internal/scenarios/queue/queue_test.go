@@ -68,11 +68,9 @@ func checkExactlyOnce(t *testing.T, s result.Series) {
 // that holds history, claiming from a small dedicated queue table has a lower claim p99 than
 // claiming from the task table, and every variant processes each job exactly once. 2 s a point
 // are enough: on a quiet machine naive's claim p99 was 30 times dedicated's (3,967 ms against
-// 125) and its jobs/s a thirteenth (156 against 2,005). The margins hold beside other tests, so
-// it runs in parallel.
+// 125) and its jobs/s a thirteenth (156 against 2,005).
 func TestDedicatedQueueBeatsNaiveAt200Workers(t *testing.T) {
 	harnesstest.RequirePostgres(t)
-	t.Parallel()
 	series := run(t, map[string]string{
 		"variants": "naive,dedicated,batch,delete-returning", "workers": "200", "history": "100000", "backlog": "40000",
 	}, 2*time.Second, 500*time.Millisecond)
