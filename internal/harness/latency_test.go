@@ -79,13 +79,22 @@ func TestLatencyProxyAddsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer delayed.Close()
-	base := roundTrips(t, direct, 10)
-	got := roundTrips(t, delayed, 10)
 	// The proxy holds each direction for rtt/2: a round trip gains rtt; timers may fire late on a
-	// busy machine, never early.
-	if added := got - base; added < rtt || added > rtt+rtt/2 {
-		t.Errorf("median round trip %s through the proxy vs %s direct: added %s, want %s (+ up to half that of timer slack)",
-			got, base, added, rtt)
+	// busy machine, never early. A proxy holding each direction for rtt adds 2 × rtt every time;
+	// a busy moment's slack (69 ms seen once, with four test binaries at a time) passes, so the
+	// round trips are timed again once when only the upper bound fails.
+	for attempt := 1; ; attempt++ {
+		base := roundTrips(t, direct, 10)
+		got := roundTrips(t, delayed, 10)
+		added := got - base
+		if added >= rtt && added <= rtt+rtt/2 {
+			return
+		}
+		if added < rtt || attempt == 2 {
+			t.Fatalf("median round trip %s through the proxy vs %s direct: added %s, want %s (+ up to half that of timer slack)",
+				got, base, added, rtt)
+		}
+		t.Logf("attempt %d: added %s, over %s; timing the round trips again", attempt, added, rtt+rtt/2)
 	}
 }
 
