@@ -182,13 +182,22 @@ func TestServerSideWorkKeepsBackendsBusy(t *testing.T) {
 		}
 		return sum / n
 	}
-	client, server := activeMean(workOnClient), activeMean(workOnServer)
-	t.Logf("mean active backends: work_on=client %.1f, work_on=server %.1f (10 workers)", client, server)
-	if server < 6 {
-		t.Errorf("work_on=server: %.1f active backends on average, want most of the 10 workers in pg_sleep", server)
-	}
-	if client > 4 {
-		t.Errorf("work_on=client: %.1f active backends on average, want few (the work is in the client)", client)
+	// A machine busy enough that each query waits for the CPU keeps the client side's backends
+	// active longer (4.5 of 10 seen once in a full make test at four test binaries at a time);
+	// the server side's pg_sleep keeps them active whatever the load. So when only the client
+	// side's bound fails, the pair runs again once.
+	for attempt := 1; ; attempt++ {
+		client, server := activeMean(workOnClient), activeMean(workOnServer)
+		t.Logf("mean active backends: work_on=client %.1f, work_on=server %.1f (10 workers)", client, server)
+		if server < 6 {
+			t.Fatalf("work_on=server: %.1f active backends on average, want most of the 10 workers in pg_sleep", server)
+		}
+		if client <= 4 {
+			return
+		}
+		if attempt == 2 {
+			t.Fatalf("work_on=client: %.1f active backends on average, want few (the work is in the client)", client)
+		}
 	}
 }
 
