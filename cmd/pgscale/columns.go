@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgscale/pgscale/internal/columns"
+	"github.com/pgscale/pgscale/internal/harness"
 )
 
 func newColumnsCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -23,6 +24,11 @@ func newColumnsCmd(stdout, stderr io.Writer) *cobra.Command {
 			"  pgscale columns --target local --ddl schema.sql",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// $PGSCALE_DSN stands in for --dsn, as for run, only where the dsn target applies
+			// (not for --ddl without --target, which means local).
+			if opts.Target == harness.KindDSN || opts.Target == "" && opts.DDLFile == "" {
+				opts.DSN = dsnOrEnv(opts.DSN, harness.KindDSN)
+			}
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -30,7 +36,7 @@ func newColumnsCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.DSN, "dsn", "", "server to analyze (URL or key=value pairs)")
+	fl.StringVar(&opts.DSN, "dsn", "", "server to analyze (URL or key=value pairs; default $"+envDSN+")")
 	fl.StringVar(&opts.Table, "table", "", "table to analyze, schema-qualified or on the search path")
 	fl.StringVar(&opts.Schema, "schema", "", "analyze every table of this schema (with --table: the table's schema)")
 	fl.BoolVar(&opts.JSON, "json", false, "write JSON instead of text")

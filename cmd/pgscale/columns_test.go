@@ -50,6 +50,12 @@ func TestColumnsBadInputExitsTwo(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, "proposed order: id, paid") {
 			t.Errorf("columns --table orders: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 		}
+		// Without --dsn, a process with PGSCALE_DSN in its environment analyzes the same server.
+		envCode, envStdout, envStderr := runWithDSNEnv(t, buildPgscale(t), target.DSN(), "columns", "--table", "orders")
+		if envCode != 0 || envStdout != stdout {
+			t.Errorf("columns --table orders with PGSCALE_DSN: exit %d, stdout %q (want %q as with --dsn), stderr %q",
+				envCode, envStdout, stdout, envStderr)
+		}
 	} else {
 		skipWithoutPostgres(t)
 	}

@@ -142,8 +142,9 @@ func TestDiagnosisClientCPU(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out := t.TempDir()
-	cmd := exec.CommandContext(ctx, taskset, "-c", "0", bin, "run", "select-only", "--target", "dsn", "--dsn", harnesstest.DSN(t),
+	cmd := exec.CommandContext(ctx, taskset, "-c", "0", bin, "run", "select-only", "--target", "dsn",
 		"--set", "variants=prepared", "--set", "scale=1", "--workers", "16", "--duration", "2s", "--warmup", "500ms", "--no-report", "--out", out)
+	cmd.Env = dsnEnviron(harnesstest.DSN(t))
 	console, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, console)

@@ -124,12 +124,7 @@ func TestNoOutputShowsThePassword(t *testing.T) {
 func runWithDSNEnv(t *testing.T, bin, dsn string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envDSN+"=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, envDSN+"="+dsn)
+	cmd.Env = dsnEnviron(dsn)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -138,6 +133,18 @@ func runWithDSNEnv(t *testing.T, bin, dsn string, args ...string) (int, string, 
 		t.Fatalf("%s: %v", strings.Join(args, " "), err)
 	}
 	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+// dsnEnviron is this process's environment with PGSCALE_DSN set to dsn: for a pgscale process
+// that reads its dsn there, so that the password stays off its command line.
+func dsnEnviron(dsn string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envDSN+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, envDSN+"="+dsn)
 }
 
 // checkNoSecret fails t when text holds the distinctive password, or its distinctive parts, in

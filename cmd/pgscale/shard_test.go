@@ -22,11 +22,15 @@ import (
 	"github.com/pgscale/pgscale/result"
 )
 
-// shardArgs are the arguments of shard i of n of a select-only run against dsn.
+// shardArgs are the arguments of shard i of n of a select-only run against dsn (none: the dsn in
+// PGSCALE_DSN, for a process of its own).
 func shardArgs(dsn, runID, out string, i, n int, extra ...string) []string {
-	args := []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--shard", fmt.Sprintf("%d/%d", i, n),
+	args := []string{"run", "select-only", "--target", "dsn", "--shard", fmt.Sprintf("%d/%d", i, n),
 		"--run-id", runID, "--set", "variants=prepared", "--set", "scale=1", "--no-report", "--barrier-timeout", "60s",
 		"--out", filepath.Join(out, fmt.Sprintf("shard-%d", i))}
+	if dsn != "" {
+		args = append(args, "--dsn", dsn)
+	}
 	return append(args, extra...)
 }
 
@@ -163,7 +167,8 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 		const runID = "e2e-kill"
 		dir := t.TempDir()
 		extra := []string{"--set", "workers=2,4", "--duration", "3s", "--warmup", "0s"}
-		cmd := exec.Command(bin, shardArgs(dsn, runID, dir, 1, 2, extra...)...)
+		cmd := exec.Command(bin, shardArgs("", runID, dir, 1, 2, extra...)...)
+		cmd.Env = dsnEnviron(dsn)
 		lines, _ := startOnTerminal(t, cmd) // a progress line each second of load
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		loading := make(chan struct{})
@@ -225,9 +230,10 @@ func queueShards(t *testing.T, bin, dsn, runID, dir string, n int, extra ...stri
 	codes, stderrs := make([]int, n), make([]string, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
-		args := []string{"run", "queue", "--target", "dsn", "--dsn", dsn, "--shard", fmt.Sprintf("%d/%d", i, n), "--run-id", runID,
+		args := []string{"run", "queue", "--target", "dsn", "--shard", fmt.Sprintf("%d/%d", i, n), "--run-id", runID,
 			"--no-report", "--barrier-timeout", "60s", "--out", filepath.Join(dir, fmt.Sprintf("shard-%d", i))}
 		cmd := exec.Command(bin, append(args, extra...)...)
+		cmd.Env = dsnEnviron(dsn)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -260,8 +266,8 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 
 	// pgscale prepare sets the queue up and writes nothing but the schema.
 	work := t.TempDir()
-	prep := exec.Command(bin, append([]string{"prepare", "queue", "--dsn", dsn, "--run-id", runID}, params...)...)
-	prep.Dir = work
+	prep := exec.Command(bin, append([]string{"prepare", "queue", "--run-id", runID}, params...)...)
+	prep.Dir, prep.Env = work, dsnEnviron(dsn)
 	if out, err := prep.CombinedOutput(); err != nil || !strings.Contains(string(out), "prepared queue for run queue-three in schema pgscale_queue_three") {
 		t.Fatalf("prepare: %v\n%s", err, out)
 	}
@@ -344,13 +350,16 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 		const runID = "queue-kill"
 		dir := t.TempDir()
 		// Workers hold each job 300 ms, so that shard 1's are in the middle of jobs when it dies.
+		// The killed shard is a process of its own, with the dsn in its environment; shard 0 runs
+		// in this one, with --dsn.
 		args := func(i int) []string {
-			return []string{"run", "queue", "--target", "dsn", "--dsn", dsn, "--shard", fmt.Sprintf("%d/2", i), "--run-id", runID,
+			return []string{"run", "queue", "--target", "dsn", "--shard", fmt.Sprintf("%d/2", i), "--run-id", runID,
 				"--no-report", "--barrier-timeout", "60s", "--out", filepath.Join(dir, fmt.Sprintf("shard-%d", i)),
 				"--set", "variants=dedicated", "--set", "history=1000", "--set", "backlog=5000", "--set", "work=300ms",
 				"--workers", "4", "--duration", "4s", "--warmup", "0s"}
 		}
 		victim := exec.Command(bin, args(1)...)
+		victim.Env = dsnEnviron(dsn)
 		if err := victim.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -360,7 +369,7 @@ func TestShardedQueueIsExactlyOnce(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			code0, _, stderr0 = runCLI(t, args(0)...)
+			code0, _, stderr0 = runCLI(t, append(args(0), "--dsn", dsn)...)
 		}()
 		// Shard 1's workers are numbered 2 and 3 over the run: wait until they hold jobs.
 		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)

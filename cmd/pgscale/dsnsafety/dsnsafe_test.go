@@ -197,10 +197,10 @@ func dsnServer(t *testing.T, ctx context.Context, runID string, bigLayout bool) 
 func dsnCommands(dsn, gateDir string) []dsnCommand {
 	gateFile := func(duration string) string { return filepath.Join(gateDir, "gate-"+duration+".yaml") }
 	quick := func(scenario string, extra ...string) []string {
-		return append([]string{"run", scenario, "--target", "dsn", "--dsn", dsn, "--quick", "--no-report", "--duration", "1s", "--warmup", "0s"}, extra...)
+		return append([]string{"run", scenario, "--target", "dsn", "--quick", "--no-report", "--duration", "1s", "--warmup", "0s"}, extra...)
 	}
 	long := func(scenario string, extra ...string) []string {
-		return append([]string{"run", scenario, "--target", "dsn", "--dsn", dsn, "--quick", "--no-report", "--duration", "30s", "--warmup", "0s"}, extra...)
+		return append([]string{"run", scenario, "--target", "dsn", "--quick", "--no-report", "--duration", "30s", "--warmup", "0s"}, extra...)
 	}
 	var commands []dsnCommand
 	for _, sc := range []struct {
@@ -271,27 +271,35 @@ func dsnCommands(dsn, gateDir string) []dsnCommand {
 	}
 	commands = append(commands,
 		dsnCommand{name: "calibrate",
-			normal: []string{"calibrate", "--target", "dsn", "--dsn", dsn, "--duration", "1s", "--pairs", "1", "--clients", "2", "--scale", "1"},
-			signalled: []string{"calibrate", "--target", "dsn", "--dsn", dsn, "--duration", "30s", "--pairs", "1", "--clients", "2",
+			normal: []string{"calibrate", "--target", "dsn", "--duration", "1s", "--pairs", "1", "--clients", "2", "--scale", "1"},
+			signalled: []string{"calibrate", "--target", "dsn", "--duration", "30s", "--pairs", "1", "--clients", "2",
 				"--scale", "1"},
 			mark: "pgscale\\_%"},
 		dsnCommand{name: "prepare (+ run --skip-setup)",
-			normal: []string{"prepare", "select-only", "--dsn", dsn, "--run-id", "safety-prep", "--quick"},
-			then: []string{"run", "select-only", "--target", "dsn", "--dsn", dsn, "--run-id", "safety-prep", "--skip-setup", "--quick",
+			normal: []string{"prepare", "select-only", "--run-id", "safety-prep", "--quick"},
+			then: []string{"run", "select-only", "--target", "dsn", "--run-id", "safety-prep", "--skip-setup", "--quick",
 				"--no-report", "--duration", "1s", "--warmup", "0s"},
-			signalled: []string{"prepare", "select-only", "--dsn", dsn, "--run-id", "safety-prep-sig", "--quick", "--set", "scale=30"},
+			signalled: []string{"prepare", "select-only", "--run-id", "safety-prep-sig", "--quick", "--set", "scale=30"},
 			mark:      "pgscale\\_%"},
 		dsnCommand{name: columnsVerify,
-			normal:    []string{"columns", "--dsn", dsn, "--table", "public.colpad_layout", "--verify"},
-			signalled: []string{"columns", "--dsn", dsn, "--table", "public.colpad_layout", "--verify", "--sample", "400000"},
+			normal:    []string{"columns", "--table", "public.colpad_layout", "--verify"},
+			signalled: []string{"columns", "--table", "public.colpad_layout", "--verify", "--sample", "400000"},
 			mark:      "pgscale\\_columns\\_%"},
 		dsnCommand{name: "gate",
 			normal:    []string{"gate", "--config", gateFile("1s"), "--baseline", filepath.Join(gateDir, "baseline")},
 			signalled: []string{"gate", "--config", gateFile("30s"), "--baseline", filepath.Join(gateDir, "baseline")},
-			mark:      "pgscale\\_%", env: []string{"PGSCALE_DSN=" + dsn}},
+			mark:      "pgscale\\_%"},
 	)
+	// Every command reads the dsn from PGSCALE_DSN in its own environment: its password stays
+	// off the process list.
+	for i := range commands {
+		commands[i].env = append(commands[i].env, dsnEnv(dsn))
+	}
 	return commands
 }
+
+// dsnEnv is the environment variable that gives a pgscale process dsn.
+func dsnEnv(dsn string) string { return "PGSCALE_DSN=" + dsn }
 
 // dsnCase runs c once in mode and checks that the server is as before; it returns the table cell.
 func dsnCase(t *testing.T, ctx context.Context, bin, dsn string, c dsnCommand, mode string, before []string) string {
@@ -365,7 +373,8 @@ func dsnCase(t *testing.T, ctx context.Context, bin, dsn string, c dsnCommand, m
 		return dsnCompare(t, ctx, dsn, c.name+" Ctrl-C", before, status)
 	}
 	left := dsnLeftovers(t, ctx, dsn)
-	cleanCmd := exec.CommandContext(ctx, bin, "clean", "--dsn", dsn)
+	cleanCmd := exec.CommandContext(ctx, bin, "clean")
+	cleanCmd.Env = append(os.Environ(), dsnEnv(dsn))
 	cleanOut, err := cleanCmd.CombinedOutput()
 	if err != nil {
 		t.Errorf("%s: clean --dsn: %v\n%s", c.name, err, cleanOut)
