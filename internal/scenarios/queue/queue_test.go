@@ -156,14 +156,17 @@ func TestLatencyCutsJobThroughput(t *testing.T) {
 
 // TestServerSideWorkKeepsBackendsBusy: with work_on=server the work is pg_sleep on the worker's
 // connection, so the sampler sees the workers' backends active; with work_on=client the same work
-// leaves them idle. Exactly-once holds in both.
+// leaves them idle. Exactly-once holds in both. Each job's work is 200 ms, long beside its two
+// queries even when they wait for the CPU: with 50 ms, a busy machine (at three and at four test
+// binaries at a time) kept 4.3 to 5.3 of the 10 client-side backends active, as the queries took
+// about as long as the work.
 func TestServerSideWorkKeepsBackendsBusy(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	activeMean := func(workOn string) float64 {
 		t.Helper()
 		s := run(t, map[string]string{
-			"variants": VariantDedicated, "workers": "10", "history": "10000", "backlog": "20000",
-			"work": "50ms", "work_on": workOn,
+			"variants": VariantDedicated, "workers": "10", "history": "10000", "backlog": "2000",
+			"work": "200ms", "work_on": workOn,
 		}, 2*time.Second, 500*time.Millisecond)[VariantDedicated]
 		checkExactlyOnce(t, s)
 		var sum, n float64
@@ -176,16 +179,15 @@ func TestServerSideWorkKeepsBackendsBusy(t *testing.T) {
 		if n == 0 {
 			t.Fatalf("work_on=%s: no server samples in the timeline", workOn)
 		}
-		// 10 workers at 50 ms a job cannot pass 200 jobs/s: the work was done.
-		if jps := s.Metrics[MetricJobsPerS]; jps > 210 {
-			t.Errorf("work_on=%s: %.0f jobs/s, more than 10 workers doing 50 ms jobs can", workOn, jps)
+		// 10 workers at 200 ms a job cannot pass 50 jobs/s: the work was done.
+		if jps := s.Metrics[MetricJobsPerS]; jps > 52 {
+			t.Errorf("work_on=%s: %.0f jobs/s, more than 10 workers doing 200 ms jobs can", workOn, jps)
 		}
 		return sum / n
 	}
 	// A machine busy enough that each query waits for the CPU keeps the client side's backends
-	// active longer (4.5 of 10 seen once in a full make test at four test binaries at a time);
-	// the server side's pg_sleep keeps them active whatever the load. So when only the client
-	// side's bound fails, the pair runs again once.
+	// active longer; the server side's pg_sleep keeps them active whatever the load. So when
+	// only the client side's bound fails, the pair runs again once.
 	for attempt := 1; ; attempt++ {
 		client, server := activeMean(workOnClient), activeMean(workOnServer)
 		t.Logf("mean active backends: work_on=client %.1f, work_on=server %.1f (10 workers)", client, server)
