@@ -9,7 +9,46 @@ import (
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
 	"github.com/pgscale/pgscale/internal/runner"
 	_ "github.com/pgscale/pgscale/internal/scenarios/selectonly"
+	"github.com/pgscale/pgscale/result"
 )
+
+// latencyRun runs select-only (2 workers, prepared) on the package's shared server, a dsn
+// target, with --latency latencies: one series per latency.
+func latencyRun(t *testing.T, latencies ...time.Duration) *result.Result {
+	t.Helper()
+	p, err := runner.Prepare(runner.Options{
+		Scenario: "select-only", Target: harness.KindDSN, DSN: harnesstest.DSN(t), Out: t.TempDir(), Repeat: 1, Seed: 1,
+		Sets:     map[string]string{"scale": "1", "variants": "prepared", "workers": "2"},
+		Duration: 2 * time.Second, Warmup: 300 * time.Millisecond, Latencies: latencies,
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// requireOneRoundTripAdded fails t unless the p50 that added measures rises by about one round
+// trip of 10 ms: +7 to +30 ms, timer slack on a busy machine included. A second round trip per
+// lookup would add 20 ms every time; a busy moment's slack (+36 ms seen once with four test
+// binaries at a time) passes, so added is measured again once when only the upper bound fails.
+// Timers never fire early: the lower bound fails at once.
+func requireOneRoundTripAdded(t *testing.T, added func() float64) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		ms := added()
+		if ms >= 7 && ms <= 30 {
+			return
+		}
+		if ms < 7 || attempt == 2 {
+			t.Fatalf("--latency 10ms raised select-only's p50 by %.2f ms, want +7 to +30 ms", ms)
+		}
+		t.Logf("attempt %d: +%.2f ms, over 30; measuring again", attempt, ms)
+	}
+}
 
 // TestLatencyRaisesSelectOnlyP50 runs select-only without and with --latency 10ms, one after the
 // other on the package's shared server (a dsn target): the p50 must rise by about the round trip
@@ -18,18 +57,7 @@ func TestLatencyRaisesSelectOnlyP50(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	p50 := func(latency time.Duration) float64 {
 		t.Helper()
-		p, err := runner.Prepare(runner.Options{
-			Scenario: "select-only", Target: harness.KindDSN, DSN: harnesstest.DSN(t), Out: t.TempDir(), Repeat: 1, Seed: 1,
-			Sets:     map[string]string{"scale": "1", "variants": "prepared", "workers": "2"},
-			Duration: 2 * time.Second, Warmup: 300 * time.Millisecond, Latencies: []time.Duration{latency},
-		}, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := p.Run(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := latencyRun(t, latency)
 		if len(res.Series) != 1 || res.Series[0].Ops == 0 {
 			t.Fatalf("latency %s: %d series", latency, len(res.Series))
 		}
@@ -38,22 +66,11 @@ func TestLatencyRaisesSelectOnlyP50(t *testing.T) {
 		}
 		return res.Series[0].LatencyMs.P50
 	}
-	// One round trip per lookup: +10 ms, plus timer slack on a busy machine. A second round trip
-	// per lookup would add 20 ms in every pair of runs; a busy moment's slack (+36 ms seen once
-	// with four test binaries at a time) passes, so the pair runs again once when only the upper
-	// bound fails. Timers never fire early: the lower bound fails at once.
-	for attempt := 1; ; attempt++ {
-		base := p50(0)
-		slowed := p50(10 * time.Millisecond)
-		added := slowed - base
-		t.Logf("select-only p50: %.2f ms direct, %.2f ms with --latency 10ms (+%.2f ms)", base, slowed, added)
-		if added >= 7 && added <= 30 {
-			return
-		}
-		if added < 7 || attempt == 2 {
-			t.Fatalf("--latency 10ms raised select-only p50 by %.2f ms (%.2f -> %.2f), want +7 to +30 ms", added, base, slowed)
-		}
-	}
+	requireOneRoundTripAdded(t, func() float64 {
+		base, slowed := p50(0), p50(10*time.Millisecond)
+		t.Logf("select-only p50: %.2f ms direct, %.2f ms with --latency 10ms (+%.2f ms)", base, slowed, slowed-base)
+		return slowed - base
+	})
 }
 
 // TestLatencySweepRunsEveryPointAtEachLatency: --latency 0ms,10ms is a sweep; the run has one
@@ -61,21 +78,8 @@ func TestLatencyRaisesSelectOnlyP50(t *testing.T) {
 // the round trip added.
 func TestLatencySweepRunsEveryPointAtEachLatency(t *testing.T) {
 	harnesstest.RequirePostgres(t)
-	sweep := func() map[float64]float64 {
-		t.Helper()
-		p, err := runner.Prepare(runner.Options{
-			Scenario: "select-only", Target: harness.KindDSN, DSN: harnesstest.DSN(t), Out: t.TempDir(), Repeat: 1, Seed: 1,
-			Sets:     map[string]string{"scale": "1", "variants": "prepared", "workers": "2"},
-			Duration: 2 * time.Second, Warmup: 300 * time.Millisecond,
-			Latencies: []time.Duration{0, 10 * time.Millisecond},
-		}, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := p.Run(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+	requireOneRoundTripAdded(t, func() float64 {
+		res := latencyRun(t, 0, 10*time.Millisecond)
 		p50 := map[float64]float64{}
 		for _, s := range res.Series {
 			ms, ok := s.Point[runner.LatencyKey].(float64)
@@ -93,18 +97,7 @@ func TestLatencySweepRunsEveryPointAtEachLatency(t *testing.T) {
 		if got := res.Params["latency"]; got != "0s,10ms" {
 			t.Errorf("params record latency %v, want 0s,10ms", got)
 		}
-		return p50
-	}
-	// As in TestLatencyRaisesSelectOnlyP50: once more when only the upper bound fails.
-	for attempt := 1; ; attempt++ {
-		p50 := sweep()
-		added := p50[10] - p50[0]
 		t.Logf("select-only p50: %.2f ms at 0 ms, %.2f ms at 10 ms", p50[0], p50[10])
-		if added >= 7 && added <= 30 {
-			return
-		}
-		if added < 7 || attempt == 2 {
-			t.Fatalf("the 10 ms point's p50 is %.2f ms above the 0 ms point's, want +7 to +30 ms", added)
-		}
-	}
+		return p50[10] - p50[0]
+	})
 }
