@@ -92,7 +92,8 @@ const (
 	backendsGrace = 3 * time.Second
 	// backendsGoneTimeout bounds the wait for terminated backends to exit.
 	backendsGoneTimeout = 10 * time.Second
-	// workerAppName marks the scenario's load connections in pg_stat_activity.
+	// workerAppName marks the scenario's load connections in pg_stat_activity on a server of the
+	// run's own; on a dsn target they are named after the run's schema (shardRole.appName).
 	workerAppName = "pgscale-queue"
 	// saturationShare: throughput has stopped growing at the least worker count that reaches this
 	// share of the variant's best jobs/s in the sweep. 90% because repeated runs on the shared
@@ -398,7 +399,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	if load.RuntimeParams == nil {
 		load.RuntimeParams = map[string]string{}
 	}
-	load.RuntimeParams["application_name"] = role.appName()
+	load.RuntimeParams["application_name"] = role.appName(env.Target.Schema())
 	cfg := env.LoadConfig(c.workers, loadgen.ConnPerWorker)
 	cfg.ConnConfig = load
 	cfg.Rate = 0 // workers claim in a closed loop; --rate paces the producer instead
@@ -509,7 +510,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 		return series, errors.Join(runErr, err)
 	}
 	ctl.AddMetrics(series.Metrics, result.MetricPrefixControl)
-	terminated := endWorkerBackends(cctx, admin, role.appName())
+	terminated := endWorkerBackends(cctx, admin, role.appName(env.Target.Schema()))
 	series.Metrics[MetricBackendsTerminatedAfterRun] = float64(terminated)
 	if err := role.finish(ctx, cctx, admin, st); err != nil {
 		return series, errors.Join(runErr, err)

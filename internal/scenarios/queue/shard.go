@@ -61,14 +61,27 @@ func (r shardRole) sharded() bool { return !r.seg.IsWhole() }
 // owner tells whether this process resets, feeds and checks the queue: shard 0, or a whole run.
 func (r shardRole) owner() bool { return r.seg.I == 0 }
 
-// appName names this shard's connections in pg_stat_activity, so that a shard that ends its
-// workers' backends after a point ends only its own.
-func (r shardRole) appName() string {
-	if !r.sharded() {
-		return workerAppName
+// appName names the workers' connections of this run (and shard) in pg_stat_activity, so that a
+// run that ends its workers' backends after a point ends only its own: on a dsn target other
+// runs may share the database, each in a schema of its own, and a sharded run's shards share
+// one. It is at most 63 bytes, what the server keeps of an application_name.
+func (r shardRole) appName(schema string) string {
+	name := workerAppName
+	if schema != "" && schema != "public" {
+		name = schema + "-queue"
 	}
-	return fmt.Sprintf("%s-%d", workerAppName, r.seg.I)
+	suffix := ""
+	if r.sharded() {
+		suffix = fmt.Sprintf("-%d", r.seg.I)
+	}
+	if len(name)+len(suffix) > maxAppName {
+		name = name[:maxAppName-len(suffix)]
+	}
+	return name + suffix
 }
+
+// maxAppName is how many bytes of an application_name the server keeps (NAMEDATALEN - 1).
+const maxAppName = 63
 
 // adjust fits a point's configuration to the shard: the feeder's auto depth counts the workers
 // of every shard, and the producer runs at this shard's part of enqueue_rate (--rate is split
