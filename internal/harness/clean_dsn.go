@@ -221,12 +221,15 @@ func reapDSNRun(ctx context.Context, w io.Writer, conn *pgx.Conn, run *dsnRun, r
 		fmt.Fprintf(w, "%s %s of run %s (%s)\n", cleanVerb(dryRun, done, plan), name, m.RunID, reason)
 	}
 	// The run's sessions: those named after its schema or one of its roles (application_name) in
-	// this database, and any session of its roles. Sessions stuck in the server (pg_sleep, a lock
-	// queue) outlive a killed client, and would hold the schema's locks.
+	// this database, or <schema>-…, as scenarios name sessions of their own (queue's workers,
+	// zombie-queries' web tier and probes; a schema name has no '-', so no other run's sessions
+	// are named so), and any session of its roles. Sessions stuck in the server (pg_sleep, a
+	// lock queue, a probe's CPU query) outlive a killed client, and would hold the schema's locks.
 	names := append([]string{m.Schema}, run.roles...)
 	rows, err := conn.Query(ctx, `SELECT pid, usename, application_name FROM pg_stat_activity
-		WHERE pid <> pg_backend_pid() AND ((datname = current_database() AND application_name = ANY($1)) OR usename = ANY($2))
-		ORDER BY pid`, names, run.roles)
+		WHERE pid <> pg_backend_pid() AND ((datname = current_database()
+			AND (application_name = ANY($1) OR left(application_name, length($3) + 1) = $3 || '-')) OR usename = ANY($2))
+		ORDER BY pid`, names, run.roles, m.Schema)
 	if err != nil {
 		return report, fmt.Errorf("clean --dsn: run %s: sessions: %w", m.RunID, err)
 	}

@@ -51,20 +51,29 @@ func TestCleanDSNRemovesOnlyDeadRuns(t *testing.T) {
 	if err := MarkRole(ctx, conn, "pgscale_dead_app", "pgscale_dead"); err != nil {
 		t.Fatal(err)
 	}
-	// A session of the dead run, stuck in the server as a killed run's are.
-	cfg, _ := pgx.ParseConfig(dsn)
-	cfg.RuntimeParams["application_name"] = "pgscale_dead"
-	stuck, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
+	// Sessions stuck in the server as a killed run's are: one named after the dead run's schema,
+	// one as a scenario names its own (<schema>-…), and one of another run whose schema begins
+	// with the dead one's, which clean must leave alone.
+	sleeper := func(appName string) (uint32, chan error) {
+		t.Helper()
+		cfg, _ := pgx.ParseConfig(dsn)
+		cfg.RuntimeParams["application_name"] = appName
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close(context.Background()) })
+		var pid uint32
+		if err := c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := c.Exec(ctx, "SELECT pg_sleep(60)"); done <- err }()
+		return pid, done
 	}
-	defer stuck.Close(context.Background())
-	var stuckPID uint32
-	if err := stuck.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&stuckPID); err != nil {
-		t.Fatal(err)
-	}
-	stuckDone := make(chan error, 1)
-	go func() { _, err := stuck.Exec(ctx, "SELECT pg_sleep(60)"); stuckDone <- err }()
+	stuckPID, stuckDone := sleeper("pgscale_dead")
+	ownPID, ownDone := sleeper("pgscale_dead-zombie-probe")
+	otherPID, otherDone := sleeper("pgscale_dead_2")
 
 	state := func() string {
 		t.Helper()
@@ -92,7 +101,7 @@ func TestCleanDSNRemovesOnlyDeadRuns(t *testing.T) {
 	if got := state(); got != before {
 		t.Errorf("the dry run changed the server: %s, was %s", got, before)
 	}
-	if len(rep.Removed) != 3 || !strings.Contains(out.String(), "would drop schema pgscale_dead") ||
+	if len(rep.Removed) != 4 || !strings.Contains(out.String(), "would drop schema pgscale_dead") ||
 		!strings.Contains(out.String(), "would drop role pgscale_dead_app") || !strings.Contains(out.String(), "would terminate session pid") {
 		t.Errorf("dry run: %d items, output:\n%s", len(rep.Removed), out.String())
 	}
@@ -106,13 +115,23 @@ func TestCleanDSNRemovesOnlyDeadRuns(t *testing.T) {
 	if got, want := state(), "pgscale_away,pgscale_live,pgscale_prep,pgscale_unmarked 2"; got != want {
 		t.Errorf("after clean: %s, want %s", got, want)
 	}
-	select {
-	case err := <-stuckDone:
-		if err == nil {
-			t.Error("the dead run's session finished its pg_sleep instead of being terminated")
+	for _, s := range []struct {
+		pid  uint32
+		done chan error
+	}{{stuckPID, stuckDone}, {ownPID, ownDone}} {
+		select {
+		case err := <-s.done:
+			if err == nil {
+				t.Errorf("the dead run's session pid %d finished its pg_sleep instead of being terminated", s.pid)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("the dead run's session pid %d still runs", s.pid)
 		}
-	case <-time.After(10 * time.Second):
-		t.Errorf("the dead run's session pid %d still runs", stuckPID)
+	}
+	select {
+	case err := <-otherDone:
+		t.Errorf("another run's session pid %d ended (%v); clean must leave it", otherPID, err)
+	default:
 	}
 	var settings int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_db_role_setting WHERE setrole <> 0").Scan(&settings); err != nil || settings != 0 {

@@ -77,17 +77,22 @@ type run struct {
 }
 
 // appNameFor is the web tier's application_name: unique per run on a dsn target where other
-// runs may share the server, and short enough to come back from the server unchanged.
+// runs may share the server, and short enough to come back from the server unchanged. There it
+// is <schema>-zombie, which pgscale clean --dsn ends with the rest of a killed run's sessions
+// (a schema name has no '-').
 func appNameFor(schema string) string {
 	name := "pgscale_zombie"
 	if schema != "" && schema != "public" {
-		name = schema + "_zombie"
+		name = schema + "-zombie"
 	}
-	if len(name) > 57 { // room for the probes' "_probe"
+	if len(name) > 57 { // room for the probes' probeSuffix
 		name = name[:57]
 	}
 	return name
 }
+
+// probeSuffix ends the probes' application_name: the web tier's, then this.
+const probeSuffix = "-probe"
 
 // sessionSettings are the startup options of the web tier's sessions: the variant's bound, and
 // the other bound explicitly off, so that a dsn target's role settings do not change the variant.
@@ -106,7 +111,7 @@ func (r *run) sessionSettings() map[string]string {
 func (r *run) measure(ctx context.Context) (_ report.Series, err error) {
 	env := r.env
 	r.appName = appNameFor(env.Target.Schema())
-	r.probeName = r.appName + "_probe"
+	r.probeName = r.appName + probeSuffix
 	r.app = env.Load.Copy()
 	r.app.RuntimeParams = maps.Clone(r.app.RuntimeParams)
 	if r.app.RuntimeParams == nil {

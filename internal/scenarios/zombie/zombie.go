@@ -275,7 +275,7 @@ func checkDirect(ctx context.Context, env *scenarios.Env, admin *pgx.Conn) error
 	if cc.RuntimeParams == nil {
 		cc.RuntimeParams = map[string]string{}
 	}
-	cc.RuntimeParams["application_name"] = appNameFor(env.Target.Schema()) + "_probe"
+	cc.RuntimeParams["application_name"] = appNameFor(env.Target.Schema()) + probeSuffix
 	sess, err := openSession(ctx, cc)
 	if err != nil {
 		return fmt.Errorf("connect as the web tier: %w", err)
