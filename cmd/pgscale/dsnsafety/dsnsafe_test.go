@@ -42,8 +42,6 @@ type dsnCommand struct {
 	then []string
 	// mark is the LIKE pattern of the schema whose first relation says the command is under way.
 	mark string
-	// env is added to the command's environment.
-	env []string
 	// await, when set, is a query that turns true once the command is where a signal tests the
 	// most; the signal then goes at once.
 	await string
@@ -85,15 +83,15 @@ func TestDSNSafety(t *testing.T) {
 		}
 	}
 
-	names := dsnCommands("", gateDir)
-	rows := make([]string, len(names))
+	commands := dsnCommands(gateDir)
+	rows := make([]string, len(commands))
 	for _, name := range dsnLongest {
-		if !slices.ContainsFunc(names, func(c dsnCommand) bool { return c.name == name }) {
+		if !slices.ContainsFunc(commands, func(c dsnCommand) bool { return c.name == name }) {
 			t.Fatalf("dsnLongest names %q, which is not a command of dsnCommands", name)
 		}
 	}
-	next := make(chan int, len(names))
-	for _, i := range dsnStartOrder(names) {
+	next := make(chan int, len(commands))
+	for _, i := range dsnStartOrder(commands) {
 		next <- i
 	}
 	close(next)
@@ -101,7 +99,7 @@ func TestDSNSafety(t *testing.T) {
 	for range dsnConcurrency {
 		wg.Go(func() {
 			for i := range next {
-				rows[i] = dsnRow(t, ctx, bin, gateDir, names[i].name, i)
+				rows[i] = dsnRow(t, ctx, bin, commands[i], i)
 			}
 		})
 	}
@@ -128,13 +126,12 @@ func dsnStartOrder(commands []dsnCommand) []int {
 	return order
 }
 
-// dsnRow runs the i-th command of dsnCommands, named name, in its three modes on a server of its
-// own, as a subtest, and returns its row of the table.
-func dsnRow(t *testing.T, ctx context.Context, bin, gateDir, name string, i int) string {
-	row := []string{name}
-	t.Run(name, func(t *testing.T) {
-		dsn := dsnServer(t, ctx, fmt.Sprintf("dsn-safety-%d", i), name == columnsVerify)
-		c := dsnCommands(dsn, gateDir)[i]
+// dsnRow runs c, the i-th command of dsnCommands, in its three modes on a server of its own, as a
+// subtest, and returns its row of the table.
+func dsnRow(t *testing.T, ctx context.Context, bin string, c dsnCommand, i int) string {
+	row := []string{c.name}
+	t.Run(c.name, func(t *testing.T) {
+		dsn := dsnServer(t, ctx, fmt.Sprintf("dsn-safety-%d", i), c.name == columnsVerify)
 		before := dsnSnapshot(t, ctx, dsn, 0)
 		for _, mode := range []string{"normal", "Ctrl-C", "SIGKILL + clean"} {
 			started := time.Now()
@@ -192,9 +189,9 @@ func dsnServer(t *testing.T, ctx context.Context, runID string, bigLayout bool) 
 	return dsn
 }
 
-// dsnCommands are the commands TestDSNSafety runs against dsn; the gate's configuration files
-// are in gateDir.
-func dsnCommands(dsn, gateDir string) []dsnCommand {
+// dsnCommands are the commands TestDSNSafety runs against a server, which each reads from
+// PGSCALE_DSN (dsnEnv); the gate's configuration files are in gateDir.
+func dsnCommands(gateDir string) []dsnCommand {
 	gateFile := func(duration string) string { return filepath.Join(gateDir, "gate-"+duration+".yaml") }
 	quick := func(scenario string, extra ...string) []string {
 		return append([]string{"run", scenario, "--target", "dsn", "--quick", "--no-report", "--duration", "1s", "--warmup", "0s"}, extra...)
@@ -290,11 +287,6 @@ func dsnCommands(dsn, gateDir string) []dsnCommand {
 			signalled: []string{"gate", "--config", gateFile("30s"), "--baseline", filepath.Join(gateDir, "baseline")},
 			mark:      "pgscale\\_%"},
 	)
-	// Every command reads the dsn from PGSCALE_DSN in its own environment: its password stays
-	// off the process list.
-	for i := range commands {
-		commands[i].env = append(commands[i].env, dsnEnv(dsn))
-	}
 	return commands
 }
 
@@ -308,7 +300,8 @@ func dsnCase(t *testing.T, ctx context.Context, bin, dsn string, c dsnCommand, m
 	start := func(args []string) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Dir = out // gate and calibrate write under results/ there
-		cmd.Env = append(os.Environ(), c.env...)
+		// The dsn in the environment, so that its password stays off the process list.
+		cmd.Env = append(os.Environ(), dsnEnv(dsn))
 		if slices.Contains([]string{"run", "gate"}, args[0]) {
 			cmd.Args = append(cmd.Args, "--out", filepath.Join(out, "result"))
 		}
