@@ -41,13 +41,17 @@ func createRole(ctx context.Context, admin *pgx.Conn, adminCC *pgx.ConnConfig, s
 		"GRANT SELECT, INSERT ON " + table + " TO " + ident,
 		"GRANT pg_read_all_stats TO " + ident,
 	}
-	for _, stmt := range stmts {
-		if _, err := admin.Exec(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("connect-storm: create the application role (or run with --set role=target): %w", undo(err))
+	// One transaction: a run killed in the middle leaves no role, or one that carries the run's
+	// marker (on a dsn target), which pgscale clean --dsn finds; never one without it.
+	err := pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
+		for _, stmt := range stmts {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("create the application role (or run with --set role=target): %w", err)
+			}
 		}
-	}
-	// On a dsn target the role carries the run's marker, so that pgscale clean --dsn finds it.
-	if err := harness.MarkRole(ctx, admin, r.name, schema); err != nil {
+		return harness.MarkRole(ctx, tx.Conn(), r.name, schema)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("connect-storm: %w", undo(err))
 	}
 	return r, nil

@@ -54,16 +54,20 @@ func (r *run) createRole(ctx context.Context, ctl *pgx.Conn) error {
 		stmts = append(stmts, fmt.Sprintf("ALTER ROLE %s SET statement_timeout = %d", role, r.cfg.statementTimeout.Milliseconds()))
 	}
 	r.role = name
-	for _, stmt := range stmts {
-		if _, err := ctl.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("ddl-lock: application role %s: %s", name, strings.ReplaceAll(err.Error(), password, "********"))
+	// One transaction: a run killed in the middle leaves no role, or one that carries the run's
+	// marker (on a dsn target), which pgscale clean --dsn finds; never one without it.
+	err := pgx.BeginFunc(ctx, ctl, func(tx pgx.Tx) error {
+		for _, stmt := range stmts {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("application role %s: %s", name, strings.ReplaceAll(err.Error(), password, "********"))
+			}
 		}
-	}
-	r.app.User, r.app.Password = name, password
-	// On a dsn target the role carries the run's marker, so that pgscale clean --dsn finds it.
-	if err := harness.MarkRole(ctx, ctl, name, r.env.Target.Schema()); err != nil {
+		return harness.MarkRole(ctx, tx.Conn(), name, r.env.Target.Schema())
+	})
+	if err != nil {
 		return fmt.Errorf("ddl-lock: %w", err)
 	}
+	r.app.User, r.app.Password = name, password
 	return nil
 }
 
