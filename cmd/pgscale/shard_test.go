@@ -50,6 +50,24 @@ func runSchemaGone(t *testing.T, dsn, runID string) bool {
 	return n == 0
 }
 
+// sessionsOf lists the client sessions on dsn's server, for a failure's message.
+func sessionsOf(t *testing.T, dsn string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err.Error()
+	}
+	defer conn.Close(context.Background())
+	var list string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(string_agg(format('%s %s %s %s', pid, application_name, state, left(query, 60)), '; '), 'none')
+		FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`).Scan(&list); err != nil {
+		return err.Error()
+	}
+	return list
+}
+
 func validateFile(t *testing.T, dir string) *result.Result {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "result.json"))
@@ -218,7 +236,8 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 			t.Fatalf("merged: status %s, shard %+v, warnings %q", m.Status, m.Shard, m.Warnings)
 		}
 		if !runSchemaGone(t, dsn, runID) {
-			t.Error("the run's schema is still on the server after its last live shard finished")
+			t.Errorf("the run's schema is still on the server after its last live shard finished\nsessions: %s\nshard 0 said:\n%s",
+				sessionsOf(t, dsn), stderr0)
 		}
 	})
 }

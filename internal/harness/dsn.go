@@ -140,19 +140,8 @@ func (t *dsnTarget) Close(ctx context.Context) error {
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		cfg, err := ConnConfig(t.raw)
-		if err != nil {
-			t.err = fmt.Errorf("dsn target: drop schema %s: %w", t.schema, err)
-			return
-		}
-		conn, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.err = fmt.Errorf("dsn target: drop schema %s: %s", t.schema, t.dsn.Scrub(RedactDSN(err.Error())))
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{t.schema}.Sanitize()+" CASCADE"); err != nil {
-			t.err = fmt.Errorf("dsn target: drop schema %s: %w", t.schema, err)
+		if err := DropSchema(ctx, t.raw, t.schema); err != nil {
+			t.err = fmt.Errorf("dsn target: %w", err)
 		}
 	})
 	return t.err

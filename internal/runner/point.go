@@ -41,6 +41,7 @@ func (p *prepared) runGroup(ctx context.Context, provider harness.Provider, g gr
 		defer cancel()
 		if err := target.Close(cctx); err != nil {
 			p.logf("closing the target: %v", err)
+			res.Warnings = append(res.Warnings, fmt.Sprintf("cleanup: %v: `pgscale clean` removes what a run left (with --dsn on a server of yours)", err))
 		}
 	}()
 	ctx, settle := p.watchServer(ctx, target)

@@ -173,17 +173,8 @@ func (t *joinedTarget) Info(ctx context.Context) (harness.ServerInfo, error) {
 func (t *joinedTarget) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	cfg, err := harness.ConnConfig(t.pinned)
-	if err != nil {
-		return fmt.Errorf("dsn target: drop schema %s: %w", t.schema, err)
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("dsn target: drop schema %s: %s", t.schema, harness.RedactDSN(err.Error()))
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{t.schema}.Sanitize()+" CASCADE"); err != nil {
-		return fmt.Errorf("dsn target: drop schema %s: %w", t.schema, err)
+	if err := harness.DropSchema(ctx, t.pinned, t.schema); err != nil {
+		return fmt.Errorf("dsn target: %w", err)
 	}
 	return nil
 }
