@@ -27,8 +27,8 @@ func TestOpenLoopCountsFromIntendedStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	lat, svc := result.PercentilesOf(out.Latency), result.PercentilesOf(out.Service)
-	if svc.P50 < 19 || svc.P50 > 60 {
-		t.Errorf("service p50 = %.1f ms, want about 20 ms", svc.P50)
+	if svc.P50 < 19 {
+		t.Errorf("service p50 = %.1f ms, want at least the 20 ms each operation sleeps", svc.P50)
 	}
 	if lat.P99 < 10*svc.P99 {
 		t.Errorf("latency p99 %.1f ms is not far above service p99 %.1f ms: the backlog is hidden", lat.P99, svc.P99)
@@ -50,8 +50,12 @@ func TestClosedLoopLatencyIsServiceTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lat := result.PercentilesOf(out.Latency); lat.P99 > 50 || out.Ops < 100 {
-		t.Errorf("closed loop: %d ops, p99 %.1f ms; want ~400 ops at ~5 ms", out.Ops, lat.P99)
+	// Each operation starts when its worker is free, so its latency is its service time: the two
+	// agree however slow a busy machine makes the 5 ms sleep (which the open loop above does not).
+	lat, svc := result.PercentilesOf(out.Latency), result.PercentilesOf(out.Service)
+	if out.Ops < 20 || svc.P50 < 5 || lat.P99 > 1.5*svc.P99+1 {
+		t.Errorf("closed loop: %d ops, latency p99 %.1f ms, service p50 %.1f and p99 %.1f ms; want ~400 ops whose latency is their service time",
+			out.Ops, lat.P99, svc.P50, svc.P99)
 	}
 	if len(out.Timeline) == 0 {
 		t.Error("no timeline")
