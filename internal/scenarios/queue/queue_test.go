@@ -45,15 +45,26 @@ func runOn(t *testing.T, opts runner.Options, sets map[string]string, latencies 
 }
 
 // checkExactlyOnce asserts the end-of-run check of one series: nothing lost, nothing done twice,
-// work done, and every job accounted for.
+// work done in the measured window, and every job accounted for.
 func checkExactlyOnce(t *testing.T, s result.Series) {
+	t.Helper()
+	checkAudit(t, s)
+	if s.Metrics[MetricJobsPerS] == 0 {
+		t.Errorf("%s: no job done in the measured window (jobs_done %v, jobs_per_s 0)", s.Variant, s.Metrics[MetricJobsDone])
+	}
+}
+
+// checkAudit is checkExactlyOnce for a series whose claims may outlast the measured window (naive
+// at 200 workers on a starved machine: claim p99 2.9 s in a 2 s window, 161 jobs done, none of
+// them in it): work done over the run, but none needed in the window.
+func checkAudit(t *testing.T, s result.Series) {
 	t.Helper()
 	m := s.Metrics
 	if m[MetricJobsLost] != 0 || m[MetricJobsDuplicated] != 0 {
 		t.Errorf("%s: jobs_lost %v, jobs_duplicated %v, want 0 and 0", s.Variant, m[MetricJobsLost], m[MetricJobsDuplicated])
 	}
-	if m[MetricJobsDone] == 0 || m[MetricJobsPerS] == 0 {
-		t.Errorf("%s: no job done (jobs_done %v, jobs_per_s %v)", s.Variant, m[MetricJobsDone], m[MetricJobsPerS])
+	if m[MetricJobsDone] == 0 {
+		t.Errorf("%s: no job done (jobs_done 0, jobs_per_s %v)", s.Variant, m[MetricJobsPerS])
 	}
 	if sum := m[MetricJobsDone] + m[MetricJobsPendingAtEnd] + m[MetricJobsInterrupted]; sum != m[MetricJobsEnqueued] {
 		t.Errorf("%s: done %v + pending %v + interrupted %v = %v, want the %v enqueued", s.Variant,
@@ -79,7 +90,7 @@ func TestDedicatedQueueBeatsNaiveAt200Workers(t *testing.T) {
 		if !ok {
 			t.Fatalf("no series for %s", v)
 		}
-		checkExactlyOnce(t, s)
+		checkAudit(t, s) // dedicated's jobs/s is checked against naive's below
 		// The sampler reads the peak once a second or so; on a starved machine the last few of
 		// naive's 200 connections have come in between its reads (193 seen once).
 		if s.Metrics[result.MetricPeakConnections] < 190 {

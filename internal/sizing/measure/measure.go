@@ -25,12 +25,13 @@ import (
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/report"
 	"github.com/pgscale/pgscale/internal/runner"
+	"github.com/pgscale/pgscale/internal/sizing"
 	"github.com/pgscale/pgscale/internal/usage"
+	"github.com/pgscale/pgscale/internal/workload"
 	"github.com/pgscale/pgscale/result"
+
 	// The probes run select-only and queue: register every scenario.
 	_ "github.com/pgscale/pgscale/internal/scenarios/all"
-	"github.com/pgscale/pgscale/internal/sizing"
-	"github.com/pgscale/pgscale/internal/workload"
 )
 
 // Defaults of a measurement; each says how it was chosen.
