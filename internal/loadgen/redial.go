@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgscale/pgscale/result"
 )
@@ -160,13 +161,22 @@ func (r *Redialer) Do(ctx context.Context, fn func(conn *pgx.Conn) error) error 
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() == nil {
+		// An error of a call that ran out of time is the caller's doing, not the server's, unless
+		// the server said it: a session it terminated is counted however late the answer came.
+		if ctx.Err() == nil || serverSaid(err) {
 			r.Count(err)
 		}
 		if try > 0 || !conn.IsClosed() || ctx.Err() != nil {
 			return err
 		}
 	}
+}
+
+// serverSaid reports whether err is the server's own answer, other than the cancel of a query
+// that ran out of time (57014).
+func serverSaid(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code != "57014"
 }
 
 // Count notes err (nil is ignored) under its class.

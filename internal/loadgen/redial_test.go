@@ -42,6 +42,22 @@ func TestRedialerReconnectsAndGivesUp(t *testing.T) {
 		t.Errorf("reconnects %d, errors %v (%v); want 1 and one 57P01", rd.Reconnects(), errs, samples)
 	}
 
+	// The server's word counts even when it reaches a caller whose time has run out (a sampler on
+	// a starved machine): terminated again, the answer is read, and the caller's 900 ms pass.
+	if n, err := harnesstest.Terminate(ctx, tg.AdminDSN(), "pgscale-redial-test"); err != nil || n != 1 {
+		t.Fatalf("terminate: %d, %v; want 1", n, err)
+	}
+	late, lateCancel := context.WithTimeout(ctx, 900*time.Millisecond)
+	_ = rd.Do(late, func(conn *pgx.Conn) error {
+		err := conn.QueryRow(ctx, "SELECT 1").Scan(&one)
+		<-late.Done()
+		return err
+	})
+	lateCancel()
+	if errs, samples := rd.Errors(); errs["57P01"] != 2 {
+		t.Errorf("errors %v (%v): want the late caller's 57P01 counted too", errs, samples)
+	}
+
 	// A connection used after it was closed is conn_closed, not other.
 	conn, err := rd.Conn(ctx)
 	if err != nil {
