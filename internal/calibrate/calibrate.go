@@ -272,8 +272,14 @@ func runPgbench(ctx context.Context, pgbench string, cc *pgx.ConnConfig, o Optio
 	}
 	m := tpsLine.FindSubmatch(out)
 	t := txLine.FindSubmatch(out)
+	if t != nil && string(t[1]) == "0" {
+		// pgbench prints no tps then. Its clients connect inside its -T, so on a machine too
+		// busy to start them in time the pair is empty (seen once at 1 s on a starved 2 cores).
+		return Sample{}, fmt.Errorf("calibrate pgbench %s: pgbench finished no transaction in %s with %d clients: "+
+			"the machine or the server was too busy for a pair this short; give a longer --duration", mode, o.Duration, o.Clients)
+	}
 	if m == nil || t == nil {
-		return Sample{}, fmt.Errorf("calibrate pgbench %s: no tps in its output: %s", mode, out)
+		return Sample{}, fmt.Errorf("calibrate pgbench %s: no tps in its output: %s", mode, harness.RedactDSN(string(out)))
 	}
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
 	tx, _ := strconv.ParseInt(string(t[1]), 10, 64)

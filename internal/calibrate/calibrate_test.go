@@ -106,7 +106,7 @@ func TestRunAgainstPgbench(t *testing.T) {
 	before := sessions()
 	var out, log bytes.Buffer
 	rep, err := calibrate.Run(ctx, target, calibrate.Options{
-		Clients: 2, Duration: time.Second, Pairs: 1, Scale: 1,
+		Clients: 2, Duration: 2 * time.Second, Pairs: 1, Scale: 1,
 		Modes: []string{calibrate.ModePrepared, calibrate.ModeConnect}, Out: &out, Log: &log,
 	})
 	if err != nil {
@@ -212,7 +212,7 @@ func TestDSNTargetLeavesPublicAlone(t *testing.T) {
 	}
 	var out, log bytes.Buffer
 	_, runErr := calibrate.Run(ctx, target, calibrate.Options{
-		Clients: 2, Duration: time.Second, Pairs: 1, Scale: 1, Modes: []string{calibrate.ModePrepared, calibrate.ModeConnect},
+		Clients: 2, Duration: 2 * time.Second, Pairs: 1, Scale: 1, Modes: []string{calibrate.ModePrepared, calibrate.ModeConnect},
 		Out: &out, Log: &log,
 	})
 	if err := target.Close(ctx); err != nil {

@@ -268,7 +268,7 @@ func dsnCommands(gateDir string) []dsnCommand {
 	}
 	commands = append(commands,
 		dsnCommand{name: "calibrate",
-			normal: []string{"calibrate", "--target", "dsn", "--duration", "1s", "--pairs", "1", "--clients", "2", "--scale", "1"},
+			normal: []string{"calibrate", "--target", "dsn", "--duration", "2s", "--pairs", "1", "--clients", "2", "--scale", "1"},
 			signalled: []string{"calibrate", "--target", "dsn", "--duration", "30s", "--pairs", "1", "--clients", "2",
 				"--scale", "1"},
 			mark: "pgscale\\_%"},
