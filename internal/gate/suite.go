@@ -21,9 +21,9 @@ import (
 
 // The calibration that runs with every repeat under calibrate: true: select-only's prepared
 // lookups over a pool of 4 connections at scale 1 (100,000 accounts, cached), for 2 s after
-// 500 ms of warm-up. On the 2-core development machine (loaded by other work) 4 workers reached
-// 15-21k lookups/s, which is the machine's ceiling (8 workers are no faster there), and 2 s
-// holds 30,000+ lookups, enough for a stable throughput; the whole calibration, server start
+// 500 ms of warm-up. On a 2-core development machine (loaded by other work) 4 workers reached
+// 15-21k lookups/s, which was that machine's ceiling (8 workers were no faster there; later
+// 2-core machines read 26-99k), and 2 s holds 30,000+ lookups, enough for a stable throughput; the whole calibration, server start
 // and setup included, costs about 5 s per repeat.
 const (
 	CalibrationWorkers  = 4

@@ -138,7 +138,7 @@ func (t *dsnTarget) Close(ctx context.Context) error {
 		if t.schema == "" {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		ctx, cancel := CloseContext(ctx)
 		defer cancel()
 		if err := DropSchema(ctx, t.raw, t.schema); err != nil {
 			t.err = fmt.Errorf("dsn target: %w", err)

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,7 +42,8 @@ func (p *prepared) runGroup(ctx context.Context, provider harness.Provider, g gr
 		defer cancel()
 		if err := target.Close(cctx); err != nil {
 			p.logf("closing the target: %v", err)
-			res.Warnings = append(res.Warnings, fmt.Sprintf("cleanup: %v: `pgscale clean` removes what a run left (with --dsn on a server of yours)", err))
+			why := strings.ReplaceAll(harness.RedactDSN(err.Error()), "\n", "; ")
+			res.Warnings = append(res.Warnings, "cleanup: "+why+": `pgscale clean` removes what a run left (with --dsn on a server of yours)")
 		}
 	}()
 	ctx, settle := p.watchServer(ctx, target)

@@ -171,7 +171,7 @@ func (t *joinedTarget) Info(ctx context.Context) (harness.ServerInfo, error) {
 }
 
 func (t *joinedTarget) Close(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ctx, cancel := harness.CloseContext(ctx)
 	defer cancel()
 	if err := harness.DropSchema(ctx, t.pinned, t.schema); err != nil {
 		return fmt.Errorf("dsn target: %w", err)
@@ -462,7 +462,7 @@ func (c *Coordinator) leave(ctx context.Context) (last bool, err error) {
 	if c.conn == nil {
 		return false, nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ctx, cancel := harness.CloseContext(ctx)
 	defer cancel()
 	defer func() {
 		c.conn.Close(context.Background())
