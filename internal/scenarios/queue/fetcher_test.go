@@ -51,14 +51,17 @@ func TestFetcherNotifyWakesAtOnce(t *testing.T) {
 	t.Parallel()
 	series := run(t, map[string]string{
 		"variants": "fetcher,fetcher-notify", "workers": "8", "conns": "2",
-		"producer": "rate", "enqueue_rate": "200", "poll": "400ms", "history": "1000",
+		"producer": "rate", "enqueue_rate": "200", "poll": "1s", "history": "1000",
 	}, 4*time.Second, time.Second)
 	for _, v := range []string{VariantFetcher, VariantFetcherNotify} {
 		checkExactlyOnce(t, series[v])
 	}
 	polled, notified := series[VariantFetcher].Metrics[MetricEndToEndP50Ms], series[VariantFetcherNotify].Metrics[MetricEndToEndP50Ms]
-	// Polling every 400 ms leaves a job ~200 ms on average; a notified claim waits for a round trip.
-	if !(polled > 100) || !(notified < polled/2) {
-		t.Errorf("end-to-end p50: polling %.1f ms, notified %.1f ms; want polling over 100 ms and notify under half of it", polled, notified)
+	// Polling every second leaves a job ~500 ms on average; a notified claim waits for a round
+	// trip. A starved machine delays both alike (a 400 ms poll once gave 231 ms against 121), so
+	// the check is on the gap: at least a quarter of the poll.
+	t.Logf("end-to-end p50: polling %.1f ms, notified %.1f ms", polled, notified)
+	if !(polled > 250) || !(polled-notified > 250) {
+		t.Errorf("end-to-end p50: polling %.1f ms, notified %.1f ms; want polling over 250 ms and notify at least 250 ms sooner", polled, notified)
 	}
 }
