@@ -30,8 +30,10 @@ func TestOpenLoopCountsFromIntendedStart(t *testing.T) {
 	if svc.P50 < 19 {
 		t.Errorf("service p50 = %.1f ms, want at least the 20 ms each operation sleeps", svc.P50)
 	}
-	if lat.P99 < 10*svc.P99 {
-		t.Errorf("latency p99 %.1f ms is not far above service p99 %.1f ms: the backlog is hidden", lat.P99, svc.P99)
+	// Due at twice the rate it can serve, the schedule falls ~1 s behind over 2 s; a slower
+	// service (a starved machine) only grows the backlog.
+	if lat.P99 < svc.P99+500 {
+		t.Errorf("latency p99 %.1f ms is not 500 ms above service p99 %.1f ms: the backlog is hidden", lat.P99, svc.P99)
 	}
 	if out.Ops > 110 {
 		t.Errorf("%d operations in 2 s at 20 ms each with one worker: the pacer ran ahead", out.Ops)
