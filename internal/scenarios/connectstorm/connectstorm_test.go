@@ -239,15 +239,23 @@ func TestPooledHasNoTooManyConnections(t *testing.T) {
 func TestRunnerResult(t *testing.T) {
 	harnesstest.RequirePostgres(t)
 	t.Parallel()
-	out := t.TempDir()
-	res := runnertest.Run(t, runner.Options{
-		Scenario: connectstorm.Name, Target: harness.KindLocal, Out: out, Repeat: 1, Seed: 1,
-		Sets: map[string]string{"variants": "cold", "workers": fmt.Sprintf("%d,%d", testBelow, testAbove),
-			"max_connections": fmt.Sprint(testMaxConns), "work": "20ms"},
-		Duration: time.Second, Warmup: 0, Log: harnesstest.Log(t),
-	})
-	if len(res.Series) != 2 {
-		t.Fatalf("%d series, want 2", len(res.Series))
+	// As runAbove does: when the run above max_connections met no 53300 (a starved machine's
+	// cold connects hold few backends at once), run again with longer work per request.
+	var res *result.Result
+	for _, work := range append([]string{"20ms"}, longerWork...) {
+		res = runnertest.Run(t, runner.Options{
+			Scenario: connectstorm.Name, Target: harness.KindLocal, Out: t.TempDir(), Repeat: 1, Seed: 1,
+			Sets: map[string]string{"variants": "cold", "workers": fmt.Sprintf("%d,%d", testBelow, testAbove),
+				"max_connections": fmt.Sprint(testMaxConns), "work": work},
+			Duration: time.Second, Warmup: 0, Log: harnesstest.Log(t),
+		})
+		if len(res.Series) != 2 {
+			t.Fatalf("%d series, want 2", len(res.Series))
+		}
+		if tooMany(res.Series[1]) > 0 {
+			break
+		}
+		t.Logf("work=%s: no 53300 at %d workers; running again with longer work", work, testAbove)
 	}
 	last := res.Series[1]
 	if got := last.Metrics[connectstorm.MetricErrorOnsetConcurrency]; got != testAbove {
