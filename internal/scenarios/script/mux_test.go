@@ -160,7 +160,18 @@ func TestMuxReportsTheServersReason(t *testing.T) {
 	defer admin.Close(context.Background())
 	killed := make(chan int64, 1)
 	go func() {
-		time.Sleep(1500 * time.Millisecond) // past the 1 s warm-up, whose failures are not counted
+		// Past the 1 s warm-up, whose failures are not counted: counted from the first sleep seen
+		// running (the load's start, after setup and the clients' connects), not from here.
+		for ctx.Err() == nil {
+			var running int64
+			_ = admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE query LIKE 'SELECT pg_sleep(0.2)%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&running)
+			if running > 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(1500 * time.Millisecond)
 		var n int64
 		for ctx.Err() == nil && n < 2 {
 			var k int64
@@ -171,9 +182,9 @@ func TestMuxReportsTheServersReason(t *testing.T) {
 		}
 		killed <- n
 	}()
-	// A 1 s warm-up and 2 s measured, so that the terminations land well inside the measured part.
+	// A 1 s warm-up and 3 s measured, so that the terminations land well inside the measured part.
 	s, _ := runScriptEnv(t, target, scriptscn.Options{Files: []string{"testdata/sleep.sql"}}, onMux("2"), func(env *scenarios.Env) {
-		env.Duration, env.Warmup = 2*time.Second, time.Second
+		env.Duration, env.Warmup = 3*time.Second, time.Second
 	})
 	if n := <-killed; n != 2 {
 		t.Fatalf("terminated %d backends, want the 2 clients'", n)
