@@ -34,8 +34,9 @@ func latencyRun(t *testing.T, latencies ...time.Duration) *result.Result {
 // requireOneRoundTripAdded fails t unless the p50 that added measures rises by about one round
 // trip of 10 ms: +7 to +30 ms, timer slack on a busy machine included. A second round trip per
 // lookup would add 20 ms every time; a busy moment's slack (+36 ms seen once with four test
-// binaries at a time) passes, so added is measured again once when only the upper bound fails.
-// Timers never fire early: the lower bound fails at once.
+// binaries at a time) passes, so added is measured again once when it is out of the band. Timers
+// never fire early, but the baseline and the slowed run are separate windows: a busy baseline
+// shrinks the difference as a busy slowed run grows it.
 func requireOneRoundTripAdded(t *testing.T, added func() float64) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
@@ -43,10 +44,10 @@ func requireOneRoundTripAdded(t *testing.T, added func() float64) {
 		if ms >= 7 && ms <= 30 {
 			return
 		}
-		if ms < 7 || attempt == 2 {
+		if attempt == 2 {
 			t.Fatalf("--latency 10ms raised select-only's p50 by %.2f ms, want +7 to +30 ms", ms)
 		}
-		t.Logf("attempt %d: +%.2f ms, over 30; measuring again", attempt, ms)
+		t.Logf("attempt %d: +%.2f ms, out of +7 to +30; measuring again", attempt, ms)
 	}
 }
 
