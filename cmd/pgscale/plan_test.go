@@ -53,17 +53,18 @@ func TestDescribeShowsCost(t *testing.T) {
 }
 
 // run --slo sets the p99 the findings judge by; result.json keeps it, so a later report judges
-// the same.
+// the same. The run lasts 2 s: a starved machine once got no lookup through in 1 s, and a report
+// of no operations has no p99 to judge.
 func TestRunSLOKeptForReport(t *testing.T) {
 	t.Parallel()
 	skipWithoutPostgres(t)
 	out := filepath.Join(t.TempDir(), "run")
 	code, _, stderr := runCLI(t, onShared(t, "run", "select-only", "--quick", "--set", "variants=prepared",
-		"--set", "workers=2", "--duration", "1s", "--warmup", "200ms", "--slo", "p99<0.001ms", "--out", out, "--no-report")...)
+		"--set", "workers=2", "--duration", "2s", "--warmup", "200ms", "--slo", "p99<0.001ms", "--out", out, "--no-report")...)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "plan: 1 point of 1s + 200ms warm-up") || !strings.Contains(stderr, "[1/1, ~") {
+	if !strings.Contains(stderr, "plan: 1 point of 2s + 200ms warm-up") || !strings.Contains(stderr, "[1/1, ~") {
 		t.Fatalf("no plan line or point i/N on stderr:\n%s", stderr)
 	}
 	raw, err := os.ReadFile(filepath.Join(out, "result.json"))
