@@ -35,24 +35,37 @@ func TestLongTransactionHoldsBackVacuum(t *testing.T) {
 	// 3 s in down to 0.
 	const pointDuration = 8 * time.Second
 	whole := (pointDuration + time.Second).Seconds()
-	series := runOn(t, runner.Options{Target: harness.KindLocal}, map[string]string{
-		"variants": VariantDedicated, "workers": "10", "work": "10ms", "history": "10000", "backlog": "30000",
-		"long_txn": "0,1h", "idle_in_transaction_timeout": "0,3s",
-	}, nil, pointDuration, time.Second)
-	if len(series) != 3 {
-		t.Fatalf("%d series, want 3 (no long transaction; held; held with the idle timeout)", len(series))
-	}
-	byPoint := map[[2]float64]result.Series{}
-	for _, s := range series {
-		checkExactlyOnce(t, s)
-		byPoint[[2]float64{s.Point[pointLongTxn].(float64), s.Point[pointIdleTimeout].(float64)}] = s
-	}
-	none, held, fixed := byPoint[[2]float64{0, 0}].Metrics, byPoint[[2]float64{3600, 0}].Metrics, byPoint[[2]float64{3600, 3}].Metrics
-	if none == nil || held == nil || fixed == nil {
-		t.Fatalf("points %v, want long_txn_s 0, 3600 and 3600 with a 3 s timeout", byPoint)
-	}
 	queueDead := tableMetric(MetricPrefixQueue, MetricDeadTuples)
 	perJob := func(m map[string]float64) float64 { return m[queueDead] / max(m[MetricJobsDone], 1) }
+	var byPoint map[[2]float64]result.Series
+	var none, held, fixed map[string]float64
+	// Autovacuum keeping up without a held snapshot, and catching up after the release, need CPU
+	// that a starved machine may not give within a point: when only those two fall short, the
+	// run goes again once. The held snapshot's checks do not depend on CPU.
+	for attempt := 1; ; attempt++ {
+		series := runOn(t, runner.Options{Target: harness.KindLocal}, map[string]string{
+			"variants": VariantDedicated, "workers": "10", "work": "10ms", "history": "10000", "backlog": "30000",
+			"long_txn": "0,1h", "idle_in_transaction_timeout": "0,3s",
+		}, nil, pointDuration, time.Second)
+		if len(series) != 3 {
+			t.Fatalf("%d series, want 3 (no long transaction; held; held with the idle timeout)", len(series))
+		}
+		byPoint = map[[2]float64]result.Series{}
+		for _, s := range series {
+			checkExactlyOnce(t, s)
+			byPoint[[2]float64{s.Point[pointLongTxn].(float64), s.Point[pointIdleTimeout].(float64)}] = s
+		}
+		none, held, fixed = byPoint[[2]float64{0, 0}].Metrics, byPoint[[2]float64{3600, 0}].Metrics, byPoint[[2]float64{3600, 3}].Metrics
+		if none == nil || held == nil || fixed == nil {
+			t.Fatalf("points %v, want long_txn_s 0, 3600 and 3600 with a 3 s timeout", byPoint)
+		}
+		at, least := fixed[MetricDeadTuplesAtRelease], fixed[MetricDeadTuplesLeastAfterRelease]
+		if attempt == 2 || (perJob(none) < 1 && at > 0 && least <= at/2) {
+			break
+		}
+		t.Logf("attempt %d: autovacuum fell behind (%.2f dead tuples per job without a long transaction; %v dead at the release, least %v after); running again",
+			attempt, perJob(none), at, least)
+	}
 	t.Logf("queue dead tuples per job done: none %.2f (%v dead, %v jobs), held %.2f (%v dead, %v jobs, %v autovacuum runs while held); "+
 		"fixed: released at %.1f s, dead %v then %v",
 		perJob(none), none[queueDead], none[MetricJobsDone], perJob(held), held[queueDead], held[MetricJobsDone],
