@@ -138,11 +138,7 @@ func (t *dsnTarget) Close(ctx context.Context) error {
 		if t.schema == "" {
 			return
 		}
-		ctx, cancel := CloseContext(ctx)
-		defer cancel()
-		if err := DropSchema(ctx, t.raw, t.schema); err != nil {
-			t.err = fmt.Errorf("dsn target: %w", err)
-		}
+		t.err = DropRunSchema(ctx, t.raw, t.schema)
 	})
 	return t.err
 }

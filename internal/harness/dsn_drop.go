@@ -28,6 +28,17 @@ func CloseContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), limit)
 }
 
+// DropRunSchema closes a run's schema on a dsn target: DropSchema under CloseContext, so that it
+// is done after the run's Ctrl-C and within a second Ctrl-C's deadline.
+func DropRunSchema(ctx context.Context, dsn, schema string) error {
+	ctx, cancel := CloseContext(ctx)
+	defer cancel()
+	if err := DropSchema(ctx, dsn, schema); err != nil {
+		return fmt.Errorf("dsn target: %w", err)
+	}
+	return nil
+}
+
 // dropRetryFirst and dropRetryMax pace DropSchema's attempts: a full server or a deadlock with
 // another session's DDL usually clears within a second, so the first retry comes soon.
 const (
@@ -67,17 +78,13 @@ func DropSchema(ctx context.Context, dsn, schema string) error {
 			return nil
 		}
 		var pgErr *pgconn.PgError
-		retryable := errors.As(err, &pgErr) && dropRetryable[pgErr.Code]
-		if retryable {
+		if errors.As(err, &pgErr) && dropRetryable[pgErr.Code] {
 			refused = err
-		}
-		if ctx.Err() != nil && refused != nil {
-			return fmt.Errorf("drop schema %s: gave up after %d attempts; the server's last refusal: %w", schema, attempt, refused)
-		}
-		if !retryable {
+		} else if refused == nil || ctx.Err() == nil {
 			return fmt.Errorf("drop schema %s (attempt %d): %w", schema, attempt, err)
 		}
-		if wait.For(ctx, backoff) != nil {
+		// Refused now, or cut short by the end of ctx after a refusal: ask again while time is left.
+		if ctx.Err() != nil || wait.For(ctx, backoff) != nil {
 			return fmt.Errorf("drop schema %s: gave up after %d attempts; the server's last refusal: %w", schema, attempt, refused)
 		}
 		backoff = min(2*backoff, dropRetryMax)

@@ -171,12 +171,7 @@ func (t *joinedTarget) Info(ctx context.Context) (harness.ServerInfo, error) {
 }
 
 func (t *joinedTarget) Close(ctx context.Context) error {
-	ctx, cancel := harness.CloseContext(ctx)
-	defer cancel()
-	if err := harness.DropSchema(ctx, t.pinned, t.schema); err != nil {
-		return fmt.Errorf("dsn target: %w", err)
-	}
-	return nil
+	return harness.DropRunSchema(ctx, t.pinned, t.schema)
 }
 
 // join opens this shard's session, takes its advisory lock and registers the shard. Shard 0

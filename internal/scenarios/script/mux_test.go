@@ -145,6 +145,9 @@ func TestMuxRefusesWhatItCannotRun(t *testing.T) {
 	}
 }
 
+// sleepingClients picks the script clients' backends running testdata/sleep.sql's sleep.
+const sleepingClients = `WHERE query LIKE 'SELECT pg_sleep(0.2)%' AND state = 'active' AND pid <> pg_backend_pid()`
+
 // TestMuxReportsTheServersReason: when the server ends a connection after the warm-up
 // (pg_terminate_backend sends FATAL 57P01, then closes), the transaction in flight fails under the server's SQLSTATE, not
 // as an unexpected end of the stream, and each client is counted as stopped once.
@@ -164,8 +167,7 @@ func TestMuxReportsTheServersReason(t *testing.T) {
 		// running (the load's start, after setup and the clients' connects), not from here.
 		for ctx.Err() == nil {
 			var running int64
-			_ = admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-				WHERE query LIKE 'SELECT pg_sleep(0.2)%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&running)
+			_ = admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity "+sleepingClients).Scan(&running)
 			if running > 0 {
 				break
 			}
@@ -175,8 +177,7 @@ func TestMuxReportsTheServersReason(t *testing.T) {
 		var n int64
 		for ctx.Err() == nil && n < 2 {
 			var k int64
-			_ = admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-				WHERE query LIKE 'SELECT pg_sleep(0.2)%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&k)
+			_ = admin.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "+sleepingClients).Scan(&k)
 			n += k
 			time.Sleep(50 * time.Millisecond)
 		}
