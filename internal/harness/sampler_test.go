@@ -63,3 +63,57 @@ func TestSamplerReconnects(t *testing.T) {
 		t.Errorf("Lost() = %v, want nil", err)
 	}
 }
+
+// TestSamplerTakesAClosingReading: Stop takes a last reading when the last one is old, so a
+// point that ends between two readings still has one in its last second; a second Stop, or a
+// Stop after the run's context ended, takes none.
+func TestSamplerTakesAClosingReading(t *testing.T) {
+	tg := startLocalTest(t, localTestProvider(t), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := NewSampler(ctx, tg.AdminDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start(ctx)
+	// The load starts 200 ms after the sampler, as a point's does once its workers are connected,
+	// and lasts 1.5 s: readings at -0.2 s (the counters' base) and 0.8 s, none in 1 s to 1.5 s.
+	start := time.Now().Add(200 * time.Millisecond)
+	time.Sleep(time.Until(start.Add(1500 * time.Millisecond)))
+	s.Stop()
+	timeline := []result.Second{{T: 1}, {T: 2}}
+	s.JoinTimeline(start, timeline)
+	if timeline[1].Server == nil {
+		t.Fatalf("no reading in the last second (1 s to 1.5 s); readings at %v", readingOffsets(s, start))
+	}
+	n := len(s.samples)
+	s.Stop()
+	if len(s.samples) != n {
+		t.Fatalf("a second Stop took a reading: %d readings, then %d", n, len(s.samples))
+	}
+
+	canceled, cancelRun := context.WithCancel(context.Background())
+	s2, err := NewSampler(canceled, tg.AdminDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Start(canceled)
+	time.Sleep(400 * time.Millisecond)
+	cancelRun()
+	stoppedAt := time.Now()
+	s2.Stop()
+	for _, smp := range s2.samples {
+		if smp.At.After(stoppedAt) {
+			t.Fatalf("a reading at %s, after the run was canceled", smp.At.Sub(stoppedAt))
+		}
+	}
+}
+
+// readingOffsets lists when s's readings were taken, from start.
+func readingOffsets(s *Sampler, start time.Time) []time.Duration {
+	var at []time.Duration
+	for _, smp := range s.samples {
+		at = append(at, smp.At.Sub(start).Round(time.Millisecond))
+	}
+	return at
+}
