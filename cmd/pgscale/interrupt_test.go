@@ -23,11 +23,12 @@ import (
 
 // startRun starts `pgscale run select-only` on a local target and returns once the load runs
 // (the first progress line that counts operations), with stderr still draining into a buffer the
-// caller can read.
+// caller can read. The load is paced (pacedLoad): what these tests check is how a run ends, not
+// how fast it goes.
 func startRun(t *testing.T, bin, out string) (*exec.Cmd, func() string) {
 	t.Helper()
-	return startRunWith(t, exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "60s", "--warmup", "0s",
-		"--workers", "4", "--set", "scale=1", "--set", "variants=prepared", "--out", out))
+	return startRunWith(t, exec.Command(bin, append([]string{"run", "select-only", "--target", "local", "--duration", "60s", "--warmup", "0s",
+		"--workers", "4", "--set", "scale=1", "--set", "variants=prepared", "--out", out}, pacedLoad...)...))
 }
 
 // startRunWith starts cmd (a pgscale run) and returns once its load runs, as startRun does. Its

@@ -180,8 +180,8 @@ func TestBrokenStdoutInterrupts(t *testing.T) {
 	t.Parallel()
 	bin := buildPgscale(t)
 	out := t.TempDir()
-	cmd := exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "60s", "--warmup", "0s",
-		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out)
+	cmd := exec.Command(bin, append([]string{"run", "select-only", "--target", "local", "--duration", "60s", "--warmup", "0s",
+		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out}, pacedLoad...)...)
 	reader, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -214,8 +214,8 @@ func TestRunsStartedAtOnceGetDirectoriesOfTheirOwn(t *testing.T) {
 	var cmds []*exec.Cmd
 	var stderrs []*bytes.Buffer
 	for range 2 {
-		cmd := exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "1s", "--warmup", "0s",
-			"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--no-report")
+		cmd := exec.Command(bin, append([]string{"run", "select-only", "--target", "local", "--duration", "1s", "--warmup", "0s",
+			"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--no-report"}, pacedLoad...)...)
 		cmd.Dir = cwd
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -276,8 +276,8 @@ func TestOutHoldingAResult(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	args := []string{"run", "select-only", "--target", "local", "--duration", "1s", "--warmup", "0s",
-		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out}
+	args := append([]string{"run", "select-only", "--target", "local", "--duration", "1s", "--warmup", "0s",
+		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out}, pacedLoad...)
 	code, _, stderr := runCLI(t, args...)
 	if code != exitUsage || !strings.Contains(stderr, "--out "+out+" holds a run's result (result.json)") {
 		t.Fatalf("exit %d, stderr %q; want 2 and a refusal", code, stderr)
@@ -310,8 +310,8 @@ func TestNoWroteWhenWritingFailed(t *testing.T) {
 	t.Parallel()
 	bin := buildPgscale(t)
 	out := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "2s", "--warmup", "0s",
-		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out)
+	cmd := exec.Command(bin, append([]string{"run", "select-only", "--target", "local", "--duration", "2s", "--warmup", "0s",
+		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out}, pacedLoad...)...)
 	cmd, stderr := startRunWith(t, cmd) // a second into the load, a second before its end
 	// The run may be writing a file into out as it goes (RemoveAll then finds the directory not
 	// empty, seen once in CI): try again until out is gone.

@@ -136,8 +136,8 @@ func TestRunSelectOnlyLocalWritesValidResult(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
 	out := t.TempDir()
-	code, stdout, stderr := runCLI(t, "run", "select-only", "--target", "local", "--duration", "1s", "--warmup", "1s",
-		"--workers", "4", "--set", "scale=1", "--set", "variants=prepared,simple", "--out", out)
+	code, stdout, stderr := runCLI(t, append([]string{"run", "select-only", "--target", "local", "--duration", "1s", "--warmup", "1s",
+		"--workers", "4", "--set", "scale=1", "--set", "variants=prepared,simple", "--out", out}, pacedLoad...)...)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr: %s", code, stderr)
 	}

@@ -38,8 +38,8 @@ func TestRunStampsTheHeadline(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
 	out := t.TempDir()
-	code, stdout, stderr := runCLI(t, onShared(t, "run", "ingest", "--duration", "1s", "--warmup", "0s",
-		"--set", "variants=copy", "--set", "batch=10,100", "--set", "workers=1", "--no-report", "--out", out)...)
+	code, stdout, stderr := runCLI(t, append(onShared(t, "run", "ingest", "--duration", "1s", "--warmup", "0s",
+		"--set", "variants=copy", "--set", "batch=10,100", "--set", "workers=1", "--no-report", "--out", out), pacedLoad...)...)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr: %s", code, stderr)
 	}

@@ -17,8 +17,8 @@ func TestRunWithRepeatsShowsTheirSpread(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
 	out := t.TempDir()
-	code, stdout, stderr := runCLI(t, "run", "select-only", "--target", "local", "--duration", "1s", "--warmup", "0s",
-		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--repeat", "3", "--no-report", "--out", out)
+	code, stdout, stderr := runCLI(t, append([]string{"run", "select-only", "--target", "local", "--duration", "1s", "--warmup", "0s",
+		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--repeat", "3", "--no-report", "--out", out}, pacedLoad...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

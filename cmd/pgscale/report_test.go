@@ -106,8 +106,8 @@ func TestReportAndCompareBadInputExitTwo(t *testing.T) {
 func TestRunWritesReportsUnlessNoReport(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
-	args := onShared(t, "run", "select-only", "--duration", "1s", "--warmup", "0s",
-		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared")
+	args := append(onShared(t, "run", "select-only", "--duration", "1s", "--warmup", "0s",
+		"--workers", "2", "--set", "scale=1", "--set", "variants=prepared"), pacedLoad...)
 	with, without := t.TempDir(), t.TempDir()
 	if code, _, stderr := runCLI(t, append(args, "--out", with)...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -64,3 +64,8 @@ func onShared(t *testing.T, args ...string) []string {
 	t.Helper()
 	return append(args, "--target", "dsn", "--dsn", harnesstest.DSN(t))
 }
+
+// pacedLoad paces a test's select-only run at 200 lookups a second (--rate): for a test that
+// checks what a run writes or how it ends, not how fast it goes. A closed loop there would take
+// both of a 2-core machine's CPUs from the tests running beside it for as long as it lasts.
+var pacedLoad = []string{"--rate", "200"}
