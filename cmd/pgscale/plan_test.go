@@ -60,7 +60,7 @@ func TestRunSLOKeptForReport(t *testing.T) {
 	skipWithoutPostgres(t)
 	out := filepath.Join(t.TempDir(), "run")
 	code, _, stderr := runCLI(t, onShared(t, "run", "select-only", "--quick", "--set", "variants=prepared",
-		"--set", "workers=2", "--duration", "2s", "--warmup", "200ms", "--slo", "p99<0.001ms", "--out", out, "--no-report")...)
+		"--set", "workers=2", "--duration", "2s", "--warmup", "200ms", "--slo", "p99<0.001ms", "--rate", "200", "--out", out, "--no-report")...)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr: %s", code, stderr)
 	}

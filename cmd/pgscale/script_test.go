@@ -143,7 +143,7 @@ func TestRunScriptOnDSN(t *testing.T) {
 	conn, count := connectCounting(t, dsn)
 
 	code, _, stderr := runCLI(t, "run", "script", "-b", "tpcb-like", "--init", "--target", "dsn", "--dsn", dsn,
-		"--duration", "1s", "--warmup", "0s", "--workers", "2", "--out", t.TempDir())
+		"--duration", "1s", "--warmup", "0s", "--workers", "2", "--rate", "200", "--out", t.TempDir())
 	if code != 0 {
 		t.Fatalf("--init: exit %d; stderr: %s", code, stderr)
 	}
@@ -156,7 +156,7 @@ func TestRunScriptOnDSN(t *testing.T) {
 	setup := writeFile(t, dir, "setup.sql", "CREATE TABLE tally (n int NOT NULL);\nINSERT INTO tally VALUES (0);\n")
 	tally := writeFile(t, dir, "tally.sql", "UPDATE tally SET n = n + 1;\n")
 	code, _, stderr = runCLI(t, "run", "script", "-f", tally, "--setup", setup, "--target", "dsn", "--dsn", dsn,
-		"--duration", "1s", "--warmup", "0s", "--workers", "2", "--out", t.TempDir())
+		"--duration", "1s", "--warmup", "0s", "--workers", "2", "--rate", "200", "--out", t.TempDir())
 	if code != 0 {
 		t.Fatalf("--setup: exit %d; stderr: %s", code, stderr)
 	}

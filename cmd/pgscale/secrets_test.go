@@ -67,7 +67,7 @@ func TestNoOutputShowsThePassword(t *testing.T) {
 	}
 	commands := []command{
 		{"run key=value", []string{"run", "select-only", "--target", "dsn", "--dsn", kv, "--duration", "1s", "--warmup", "0s",
-			"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", dir("kv")}, "", 0},
+			"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--rate", "200", "--out", dir("kv")}, "", 0},
 		{"run pgbench from PGSCALE_DSN", []string{"run", "pgbench", "--target", "dsn", "--quick", "--duration", "3s", "--warmup", "0s",
 			"--set", "workers=2", "--set", "variants=prepared", "--out", dir("pgbench")}, quoted, 0},
 		// Both modes (pgbench with and without -C), on one engine of pgscale's side.

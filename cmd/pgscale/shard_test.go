@@ -98,7 +98,7 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 		codes, stderrs := make([]int, 2), make([]string, 2)
 		for i := 0; i < 2; i++ {
 			wg.Go(func() {
-				codes[i], _, stderrs[i] = runCLI(t, shardArgs(dsn, runID, dir, i, 2, "--set", "workers=3", "--duration", "2s", "--warmup", "0s")...)
+				codes[i], _, stderrs[i] = runCLI(t, shardArgs(dsn, runID, dir, i, 2, append([]string{"--set", "workers=3", "--duration", "2s", "--warmup", "0s"}, pacedLoad...)...)...)
 			})
 		}
 		wg.Wait()
@@ -184,7 +184,7 @@ func TestShardedRunAgainstOneServer(t *testing.T) {
 		bin := buildPgscale(t) // a process to kill
 		const runID = "e2e-kill"
 		dir := t.TempDir()
-		extra := []string{"--set", "workers=2,4", "--duration", "3s", "--warmup", "0s"}
+		extra := append([]string{"--set", "workers=2,4", "--duration", "3s", "--warmup", "0s"}, pacedLoad...)
 		cmd := exec.Command(bin, shardArgs("", runID, dir, 1, 2, extra...)...)
 		cmd.Env = dsnEnviron(dsn)
 		lines, _ := startOnTerminal(t, cmd) // a progress line each second of load
