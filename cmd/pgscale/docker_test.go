@@ -70,9 +70,10 @@ func TestDockerRunWithShapeAndPooler(t *testing.T) {
 	cli := requireDockerCLI(t)
 	t.Parallel()
 	out := t.TempDir()
-	code, _, stderr := runCLI(t, "run", "select-only", "--target", "docker", "--image", dockerImage(),
+	code, _, stderr := runCLI(t, append([]string{"run", "select-only", "--target", "docker", "--image", dockerImage(),
 		"--shape", "1cpu-1gb", "--pooler", "pgbouncer", "--pooler-mode", "session", "--pooler-size", "4",
-		"--duration", "2s", "--warmup", "0s", "--set", "scale=1", "--set", "variants=prepared", "--workers", "4", "--out", out)
+		"--duration", "2s", "--warmup", "0s", "--set", "scale=1", "--set", "variants=prepared", "--workers", "4", "--out", out},
+		pacedLoad...)...)
 	if code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 	}
@@ -112,8 +113,9 @@ func TestDockerCtrlCLeavesNoContainer(t *testing.T) {
 	t.Parallel()
 	bin := buildPgscale(t)
 	out := t.TempDir()
-	cmd := exec.Command(bin, "run", "select-only", "--target", "docker", "--image", dockerImage(), "--pooler", "pgbouncer",
-		"--duration", "60s", "--warmup", "0s", "--workers", "2", "--set", "scale=1", "--set", "variants=simple", "--out", out)
+	cmd := exec.Command(bin, append([]string{"run", "select-only", "--target", "docker", "--image", dockerImage(), "--pooler", "pgbouncer",
+		"--duration", "60s", "--warmup", "0s", "--workers", "2", "--set", "scale=1", "--set", "variants=simple", "--out", out},
+		pacedLoad...)...)
 	_, stderr := startRunWithin(t, cmd, 3*time.Minute)
 	owner := harness.LabelOwnerPID + "=" + strconv.Itoa(cmd.Process.Pid)
 	if c, n := pgscaleContainers(t, cli, owner); len(c) != 2 || n != 1 {

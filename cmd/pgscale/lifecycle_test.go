@@ -346,8 +346,9 @@ func TestDockerServerKilledFailsTheRun(t *testing.T) {
 	t.Parallel()
 	bin := buildPgscale(t)
 	out := t.TempDir()
-	cmd := exec.Command(bin, "run", "select-only", "--target", "docker", "--image", dockerImage(),
-		"--duration", "60s", "--warmup", "0s", "--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out)
+	cmd := exec.Command(bin, append([]string{"run", "select-only", "--target", "docker", "--image", dockerImage(),
+		"--duration", "60s", "--warmup", "0s", "--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--out", out},
+		pacedLoad...)...)
 	cmd, stderr := startRunWith(t, cmd)
 	owner := harness.LabelOwnerPID + "=" + strconv.Itoa(cmd.Process.Pid)
 	ctx := context.Background()
