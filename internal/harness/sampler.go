@@ -72,10 +72,8 @@ type Sampler struct {
 	waits     waitAccumulator // what active sessions waited on since the last sample (waits.go)
 	usage     usageState      // CPU and memory of both sides (waits.go)
 
-	parent  context.Context // Start's context: a closing reading is taken only while it lasts
-	cancel  context.CancelFunc
-	done    chan struct{}
-	stopped bool
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // SampleSource adds figures of its own to each sample (a pooler's SHOW POOLS, for example).
@@ -118,7 +116,6 @@ func NewSampler(ctx context.Context, adminDSN string, extra ...SampleSource) (*S
 
 // Start samples in the background until Stop.
 func (s *Sampler) Start(ctx context.Context) {
-	s.parent = ctx
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.done = make(chan struct{})
 	go func() {
@@ -142,25 +139,13 @@ func (s *Sampler) Start(ctx context.Context) {
 }
 
 // Stop ends sampling and closes the connection. It is safe to call more than once.
-//
-// Unless the run was canceled, it first takes a closing reading when the last one is more than
-// closingReadingAfter old, so that the load's last (often partial) second has one: without it,
-// a point of 1.5 s could end with no reading in its measured seconds, depending on where the
-// once-a-second readings fell (a reading covers the time since the one before it).
 func (s *Sampler) Stop() {
-	if s.cancel != nil && !s.stopped {
-		s.stopped = true
+	if s.cancel != nil {
 		s.cancel()
 		<-s.done
-		if s.parent.Err() == nil && s.Lost() == nil && time.Since(s.Latest().At) > closingReadingAfter {
-			s.sampleOnce(s.parent)
-		}
 	}
 	s.conn.Close()
 }
-
-// closingReadingAfter is how old the last reading must be for Stop to take another.
-const closingReadingAfter = 250 * time.Millisecond
 
 func (s *Sampler) sampleOnce(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)

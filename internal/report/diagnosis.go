@@ -60,10 +60,17 @@ type diagInput struct {
 }
 
 // Diagnose names what bound a series from its timeline (the measured seconds only) and the
-// run's environment. It returns nil when the sampler left no readings.
+// run's environment. When measured seconds carry no reading of the server at all (the sampler
+// reads once a second, so a window of a second or so can fall between two readings), the bound
+// is unknown and the evidence says why; it returns nil for a timeline with no measured second,
+// and for readings from before the server's load was read (results of schema v1).
 func Diagnose(s Series, env Environment) *Diagnosis {
 	in := diagGather(s, env)
 	if in.seconds == 0 {
+		if measured, read := sampledSeconds(s.Timeline); measured > 0 && read == 0 {
+			return &Diagnosis{Bound: BoundUnknown, Evidence: fmt.Sprintf("no reading of the server fell in the %d measured "+
+				"second(s): the sampler reads once a second; a --duration of 3s or more gets readings", measured)}
+		}
 		return nil
 	}
 	d := &Diagnosis{ActiveSessions: round2(in.active), Connections: round2(in.conns), TopWaits: in.topWaits(3)}
@@ -80,6 +87,20 @@ func Diagnose(s Series, env Environment) *Diagnosis {
 	d.Bound, d.Evidence = in.rule(d)
 	d.Floor = d.Bound == BoundClientCPU
 	return d
+}
+
+// sampledSeconds counts a timeline's measured seconds, and those of them with a reading of the
+// server.
+func sampledSeconds(timeline []Second) (measured, read int) {
+	for _, sec := range timeline {
+		if !sec.Warmup {
+			measured++
+			if sec.Server != nil {
+				read++
+			}
+		}
+	}
+	return measured, read
 }
 
 func diagGather(s Series, env Environment) diagInput {

@@ -202,3 +202,21 @@ func TestFindingsNoThroughputComparisonAtFixedRate(t *testing.T) {
 		t.Fatalf("findings compare throughput at a fixed rate:\n%s", got)
 	}
 }
+
+// TestDiagnoseWithoutReadings: measured seconds none of which carries a reading of the server
+// (a 1 s capacity probe between two of the sampler's readings) get an unknown bound that says
+// why, not nil; a timeline with no measured second, and readings of schema v1 (no load), get nil.
+func TestDiagnoseWithoutReadings(t *testing.T) {
+	local := Environment{Target: "local", Resources: &Resources{ServerCPUs: 2, ClientCPUs: 2, HostCPUs: 2}}
+	between := Series{Timeline: []Second{{T: 1, Warmup: true, Server: &ServerSample{Connections: 4, Load: map[string]float64{"CPU": 1}}}, {T: 2}}}
+	d := Diagnose(between, local)
+	if d == nil || d.Bound != BoundUnknown || !strings.Contains(d.Evidence, "no reading of the server fell in the 1 measured second(s)") {
+		t.Fatalf("no reading in the measured second: %+v, want unknown and why", d)
+	}
+	if d := Diagnose(Series{Timeline: []Second{{T: 1, Warmup: true}}}, local); d != nil {
+		t.Errorf("no measured second: %+v, want nil", d)
+	}
+	if d := Diagnose(Series{Timeline: []Second{{T: 1, Server: &ServerSample{Connections: 4}}}}, local); d != nil {
+		t.Errorf("a v1 reading: %+v, want nil", d)
+	}
+}
