@@ -180,12 +180,17 @@ func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
 	}
 }
 
+// TestCtrlCWritesInterruptedResultAndLeavesNothing interrupts a closed loop on the mux engine (the
+// default engine, which paced runs do not use; one worker, so that it takes less CPU from the
+// tests beside it): the result is written as interrupted, with what was measured.
 func TestCtrlCWritesInterruptedResultAndLeavesNothing(t *testing.T) {
 	skipWithoutPostgres(t)
 	t.Parallel()
 	bin := buildPgscale(t)
 	out := t.TempDir()
-	cmd, stderr := startRun(t, bin, out) // a second of load measured
+	cmd, stderr := startRunWith(t, exec.Command(bin, "run", "select-only", "--target", "local", "--duration", "60s",
+		"--warmup", "0s", "--workers", "1", "--set", "scale=1", "--set", "variants=prepared", "--set", "engine=mux",
+		"--out", out)) // a second of load measured
 	sent := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -206,6 +211,8 @@ func TestCtrlCWritesInterruptedResultAndLeavesNothing(t *testing.T) {
 	}
 	if len(res.Series) != 1 || res.Series[0].Ops == 0 {
 		t.Errorf("the interrupted result lost what was measured: %d series", len(res.Series))
+	} else if res.Series[0].Engine != "mux" {
+		t.Errorf("engine %q, want mux", res.Series[0].Engine)
 	}
 	doc, _ := os.ReadFile(filepath.Join(out, "result.json"))
 	if err := result.Validate(doc); err != nil {

@@ -24,7 +24,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 	t.Parallel()
 	out := t.TempDir()
 	lookup, wideSetup := filepath.Join(out, "lookup.sql"), filepath.Join(out, "schema.sql")
-	for path, sql := range map[string]string{lookup: "SELECT 1;\n", wideSetup: "CREATE TABLE t (id int);\n-- the load's tables\nVACUUM (ANALYZE);\n"} {
+	for path, sql := range map[string]string{lookup: "SELECT 1;\n", wideSetup: "CREATE TABLE t (id int);\n-- the load's tables\nANALYZE VERBOSE;\n"} {
 		if err := os.WriteFile(path, []byte(sql), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"zombie timeout too long", []string{"run", "zombie-queries", "--set", "statement_timeout=1000h"}, `--set statement_timeout=1000h: PostgreSQL takes at most`},
 		// On an unreachable server: the error must come before any connection is tried.
 		{"database-wide setup on a dsn", []string{"run", "script", "-f", lookup, "--setup", wideSetup, "--target", "dsn", "--dsn", "postgres://u:hunter2@127.0.0.1:1/db"},
-			`--setup ` + wideSetup + `:3: "VACUUM (ANALYZE)" names no table, so it acts on every table of the database`},
+			`--setup ` + wideSetup + `:3: "ANALYZE VERBOSE" names no table, so it acts on every table of the database`},
 		{"ddl_at past the run", []string{"run", "ddl-lock", "--duration", "1s", "--target", "dsn", "--allow-intrusive", "--dsn", "postgres://u:hunter2@127.0.0.1:1/db"}, `--set ddl_at=5s: the ALTER must come inside the measured window (--duration 1s)`},
 	}
 	for _, c := range cases {

@@ -65,7 +65,10 @@ func onShared(t *testing.T, args ...string) []string {
 	return append(args, "--target", "dsn", "--dsn", harnesstest.DSN(t))
 }
 
-// pacedLoad paces a test's select-only run at 200 lookups a second (--rate): for a test that
-// checks what a run writes or how it ends, not how fast it goes. A closed loop there would take
-// both of a 2-core machine's CPUs from the tests running beside it for as long as it lasts.
+// pacedLoad paces a test's run at 200 operations a second (--rate; lookups, transactions or
+// batches, split among the shards of a sharded run): for a test that checks what a run writes or
+// how it ends, not how fast it goes. A closed loop there would take both of a 2-core machine's
+// CPUs from the tests running beside it for as long as it lasts. A paced select-only runs on the
+// goroutine engine: TestCtrlCWritesInterruptedResultAndLeavesNothing and
+// TestDSNServerStoppedFailsTheRun keep the mux engine's closed loop.
 var pacedLoad = []string{"--rate", "200"}

@@ -17,8 +17,18 @@ func TestDatabaseWideFindsBareVacuumAndAnalyze(t *testing.T) {
 		{"ANALYZE product, customer;", 0, ""},
 		{"VACUUM (ANALYZE) t;", 0, ""},
 		{"VACUUM ANALYZE pgbench_history;", 0, ""},
-		{"SELECT 'x; ANALYZE'; -- ANALYZE;\n", 0, ""},
+		{"SELECT 'x; ANALYZE;'; -- ANALYZE;\n", 0, ""},
 		{"CREATE TABLE analyze_log (id int);", 0, ""},
+		{"INSERT INTO notes VALUES ('nightly: ANALYZE; VACUUM;');", 0, ""},
+		{"INSERT INTO notes VALUES (E'it\\'s; ANALYZE;');\nANALYZE;", 2, "ANALYZE"},
+		{`CREATE TABLE "x;ANALYZE" (id int);`, 0, ""},
+		{"/* outer /* inner */ VACUUM; */ SELECT 1;", 0, ""},
+		{"vacuum(analyze);", 1, "vacuum(analyze)"},
+		{"ANALYZE VERBOSE t;", 0, ""},
+		{"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM 1; ANALYZE; END $$;", 0, ""},
+		{"CREATE TABLE t (id int);\nDO $$\nBEGIN\n  ANALYZE;\nEND $$;", 4, "ANALYZE"},
+		{"DO $body$ BEGIN ANALYZE t; END $body$;", 0, ""},
+		{"SELECT $1, 'a$$b';\nVACUUM;", 2, "VACUUM"},
 	}
 	for _, c := range cases {
 		line, stmt := databaseWide(c.sql)
