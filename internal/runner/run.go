@@ -125,14 +125,7 @@ func (p *prepared) Run(ctx context.Context) (*result.Result, error) {
 	p.noteShards(res)
 	res.FinishedAt = time.Now().UTC()
 	res.Process = nil
-	switch {
-	case err == nil:
-		res.Status = result.StatusOK
-	case ctx.Err() != nil:
-		res.Status, res.Reason = result.StatusInterrupted, "interrupted: "+context.Cause(ctx).Error()
-	default:
-		res.Status, res.Reason = result.StatusFailed, harness.RedactDSN(err.Error())
-	}
+	err = settle(ctx, err, res)
 	if werr := WriteOutputs(p.outDir, res); werr != nil {
 		return res, errors.Join(err, werr)
 	}
