@@ -52,6 +52,14 @@ type dsnCommand struct {
 // to end), so six at a time fit a 2-core machine.
 const dsnConcurrency = 6
 
+// pacedLoad paces a run (--rate: lookups or batches a second) whose speed this test does not
+// check, so that its load does not take the CPU from the commands running beside it; paced maps
+// the scenarios whose runs take it.
+var (
+	pacedLoad = []string{"--rate", "200"}
+	paced     = map[string]bool{"select-only": true, "ingest": true}
+)
+
 // dsnLongest are the commands whose three cases took longest in a full make test (15 to 27 s,
 // against 8 to 14 s for the others); TestDSNSafety starts them first, so that none of them starts
 // last and runs on alone.
@@ -214,8 +222,12 @@ func dsnCommands(gateDir string) []dsnCommand {
 		// queue with a transaction holding its snapshot: the holder must end on every path.
 		{"queue", []string{"--allow-intrusive", "--set", "variants=dedicated", "--set", "long_txn=1h"}},
 	} {
-		normal := quick(sc.name, sc.extra...)
-		signalled := long(sc.name, sc.extra...)
+		extra := sc.extra
+		if paced[sc.name] {
+			extra = append(slices.Clone(extra), pacedLoad...)
+		}
+		normal := quick(sc.name, extra...)
+		signalled := long(sc.name, extra...)
 		if sc.name == "ddl-lock" {
 			// statement_timeout=1s: long-queries' point that sets it on the run's role, not also the
 			// one without.
@@ -239,7 +251,7 @@ func dsnCommands(gateDir string) []dsnCommand {
 		// connect-storm's 60 workers meet no refusal the 20 do not).
 		switch sc.name {
 		case "ingest":
-			normal = quick(sc.name, "--set", "batch=10")
+			normal = quick(sc.name, append([]string{"--set", "batch=10"}, pacedLoad...)...)
 		case "connect-storm":
 			normal = quick(sc.name, "--allow-intrusive", "--set", "workers=20")
 		case "matview-refresh":
@@ -274,8 +286,8 @@ func dsnCommands(gateDir string) []dsnCommand {
 			mark: "pgscale\\_%"},
 		dsnCommand{name: "prepare (+ run --skip-setup)",
 			normal: []string{"prepare", "select-only", "--run-id", "safety-prep", "--quick"},
-			then: []string{"run", "select-only", "--target", "dsn", "--run-id", "safety-prep", "--skip-setup", "--quick",
-				"--no-report", "--duration", "1s", "--warmup", "0s"},
+			then: append([]string{"run", "select-only", "--target", "dsn", "--run-id", "safety-prep", "--skip-setup", "--quick",
+				"--no-report", "--duration", "1s", "--warmup", "0s"}, pacedLoad...),
 			signalled: []string{"prepare", "select-only", "--run-id", "safety-prep-sig", "--quick", "--set", "scale=30"},
 			mark:      "pgscale\\_%"},
 		dsnCommand{name: columnsVerify,
