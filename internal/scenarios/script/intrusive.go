@@ -161,11 +161,11 @@ func blankSQL(sql string) (string, [][2]int) {
 				i++
 				continue
 			}
-			close := strings.Index(sql[i+len(tag):], tag)
+			closer := strings.Index(sql[i+len(tag):], tag)
 			end := len(sql)
-			if close >= 0 {
-				bodies = append(bodies, [2]int{i + len(tag), i + len(tag) + close})
-				end = i + len(tag) + close + len(tag)
+			if closer >= 0 {
+				bodies = append(bodies, [2]int{i + len(tag), i + len(tag) + closer})
+				end = i + len(tag) + closer + len(tag)
 			}
 			blank(i, end)
 			i = end
