@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pgscale/pgscale/result"
 )
 
 // The recorded timelines in testdata/diagnosis come from real runs on a shared 2-core host (see
@@ -218,5 +220,25 @@ func TestDiagnoseWithoutReadings(t *testing.T) {
 	}
 	if d := Diagnose(Series{Timeline: []Second{{T: 1, Server: &ServerSample{Connections: 4}}}}, local); d != nil {
 		t.Errorf("a v1 reading: %+v, want nil", d)
+	}
+}
+
+// TestUnknownWithoutReadingsValidates: the unknown diagnosis of a series with no reading in its
+// measured seconds is a valid part of result.json.
+func TestUnknownWithoutReadingsValidates(t *testing.T) {
+	res := result.Result{Schema: result.SchemaVersion, Scenario: "select-only", RunID: "r", Status: result.StatusOK,
+		Params: map[string]any{}, Series: []result.Series{{Variant: "prepared", Repeat: 1, Errors: map[string]int64{},
+			Timeline: []result.Second{{T: 1}}}}}
+	res.Environment.Host.Cores = 1
+	res.Series[0].Diagnosis = Diagnose(res.Series[0], Environment{})
+	if res.Series[0].Diagnosis == nil {
+		t.Fatal("no diagnosis")
+	}
+	doc, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := result.Validate(doc); err != nil {
+		t.Fatalf("%v\n%s", err, doc)
 	}
 }
