@@ -78,12 +78,7 @@ type ifFrame struct {
 // Parse parses src as a pgbench script named name. Syntax errors are *SyntaxError whose Error()
 // is "file:line:column: what was expected". \shell and \setshell are refused.
 func Parse(name string, src []byte) (*Script, error) {
-	p := &parser{name: name, src: string(src), lineStarts: []int{0}}
-	for i := 0; i < len(p.src); i++ {
-		if p.src[i] == '\n' {
-			p.lineStarts = append(p.lineStarts, i+1)
-		}
-	}
+	p := newParser(name, string(src))
 	if err := p.run(); err != nil {
 		return nil, err
 	}
@@ -94,6 +89,17 @@ func Parse(name string, src []byte) (*Script, error) {
 		}
 	}
 	return s, nil
+}
+
+// newParser is a parser of src, with the offsets of its lines.
+func newParser(name, src string) *parser {
+	p := &parser{name: name, src: src, lineStarts: []int{0}}
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\n' {
+			p.lineStarts = append(p.lineStarts, i+1)
+		}
+	}
+	return p
 }
 
 func (p *parser) pos(off int) (line, col int) {

@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/pgscale/pgscale/internal/scenarios"
+	"github.com/pgscale/pgscale/internal/script"
 )
 
 // IntrusiveWith implements scenarios.IntrusiveChecker: a setup file that vacuums or analyzes
@@ -42,7 +43,12 @@ func databaseWide(sql string) (line int, stmt string) { return scanWide(sql, fal
 // scanWide is databaseWide; in a DO block's body (inBody) a statement may follow the keyword
 // that opens a PL/pgSQL block, loop or branch.
 func scanWide(sql string, inBody bool) (line int, stmt string) {
-	blanked, bodies := blankSQL(sql)
+	blanked, bodies, err := script.BlankSQL("", sql)
+	if err != nil {
+		// An unterminated string or comment: the server refuses the whole file before running any
+		// of it, so nothing of it is database-wide.
+		return 0, ""
+	}
 	offset := 0
 	for _, part := range strings.SplitAfter(blanked, ";") {
 		start, end := offset, offset+len(part)
@@ -90,91 +96,3 @@ func fieldOffset(s string, n int) int {
 	}
 	return len(s)
 }
-
-// blankSQL returns sql with its comments, quoted strings, quoted identifiers and dollar-quoted
-// bodies overwritten (newlines kept, so offsets and lines still match), and the spans of the
-// dollar-quoted bodies' text. It follows PostgreSQL's lexer: a doubled quote inside a string or
-// identifier, backslash escapes in E-prefixed strings, nested /* */ comments, $tag$ … $tag$.
-func blankSQL(sql string) (string, [][2]int) {
-	out := []byte(sql)
-	blank := func(from, to int) {
-		for k := from; k < to && k < len(out); k++ {
-			if out[k] != '\n' {
-				out[k] = ' '
-			}
-		}
-	}
-	identChar := func(k int) bool {
-		if k < 0 {
-			return false
-		}
-		c := sql[k]
-		return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '$'
-	}
-	var bodies [][2]int
-	for i := 0; i < len(sql); {
-		switch {
-		case strings.HasPrefix(sql[i:], "--"):
-			end := strings.IndexByte(sql[i:], '\n')
-			if end < 0 {
-				end = len(sql) - i
-			}
-			blank(i, i+end)
-			i += end
-		case strings.HasPrefix(sql[i:], "/*"):
-			depth, k := 1, i+2
-			for k < len(sql) && depth > 0 {
-				switch {
-				case strings.HasPrefix(sql[k:], "/*"):
-					depth, k = depth+1, k+2
-				case strings.HasPrefix(sql[k:], "*/"):
-					depth, k = depth-1, k+2
-				default:
-					k++
-				}
-			}
-			blank(i, k)
-			i = k
-		case sql[i] == '\'' || sql[i] == '"':
-			escapes := sql[i] == '\'' && i > 0 && (sql[i-1] == 'E' || sql[i-1] == 'e') && !identChar(i-2)
-			k := i + 1
-			for k < len(sql) {
-				if escapes && sql[k] == '\\' {
-					k += 2
-					continue
-				}
-				if sql[k] == sql[i] {
-					if k+1 < len(sql) && sql[k+1] == sql[i] {
-						k += 2
-						continue
-					}
-					k++
-					break
-				}
-				k++
-			}
-			blank(i, k)
-			i = k
-		case sql[i] == '$' && !identChar(i-1):
-			tag := dollarTag.FindString(sql[i:])
-			if tag == "" {
-				i++
-				continue
-			}
-			closer := strings.Index(sql[i+len(tag):], tag)
-			end := len(sql)
-			if closer >= 0 {
-				bodies = append(bodies, [2]int{i + len(tag), i + len(tag) + closer})
-				end = i + len(tag) + closer + len(tag)
-			}
-			blank(i, end)
-			i = end
-		default:
-			i++
-		}
-	}
-	return string(out), bodies
-}
-
-// dollarTag is the opening of a dollar-quoted string: $$ or $tag$.
-var dollarTag = regexp.MustCompile(`^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$`)

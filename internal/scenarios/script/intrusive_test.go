@@ -29,6 +29,7 @@ func TestDatabaseWideFindsBareVacuumAndAnalyze(t *testing.T) {
 		{"CREATE TABLE t (id int);\nDO $$\nBEGIN\n  ANALYZE;\nEND $$;", 4, "ANALYZE"},
 		{"DO $body$ BEGIN ANALYZE t; END $body$;", 0, ""},
 		{"SELECT $1, 'a$$b';\nVACUUM;", 2, "VACUUM"},
+		{"ANALYZE;\nSELECT 'unterminated", 0, ""}, // the server runs none of a file it cannot parse
 	}
 	for _, c := range cases {
 		line, stmt := databaseWide(c.sql)
