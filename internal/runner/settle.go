@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/pgscale/pgscale/internal/harness"
+	"github.com/pgscale/pgscale/internal/report"
 	"github.com/pgscale/pgscale/result"
 )
 
@@ -34,13 +35,8 @@ func settle(ctx context.Context, err error, res *result.Result) error {
 // or failed.
 func nothingMeasured(series []result.Series) bool {
 	for _, s := range series {
-		if s.Ops > 0 {
+		if s.Ops > 0 || report.TotalErrors(s) > 0 {
 			return false
-		}
-		for _, n := range s.Errors {
-			if n > 0 {
-				return false
-			}
 		}
 	}
 	return len(series) > 0
