@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -171,6 +172,15 @@ func TestStatusRunningUntilTheEnd(t *testing.T) {
 		t.Errorf("after report: status %q, reason %q; want failed naming pid %d", res.Status, res.Reason, cmd.Process.Pid)
 	}
 	readRawResult(t, out)
+	// The killed run's server died with it (parent-death signal), but its data directory stays
+	// until pgscale clean, as a user would run it: it must go, named by the killed pid.
+	cleaned, err := exec.Command(bin, "clean").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pgscale clean: %v\n%s", err, cleaned)
+	}
+	if !regexp.MustCompile(`removed local data directory \S+ \(pgscale pid ` + strconv.Itoa(cmd.Process.Pid) + `, `).Match(cleaned) {
+		t.Errorf("pgscale clean did not remove the killed run's data directory:\n%s", cleaned)
+	}
 }
 
 // TestBrokenStdoutInterrupts: the reader of pgscale's stdout going away (`pgscale run … | less`,
