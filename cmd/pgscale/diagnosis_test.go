@@ -113,15 +113,19 @@ func TestDiagnosisNetworkLatency(t *testing.T) {
 	// starvation first (both sides starved, the figure a floor). Try up to three runs; the last
 	// must be network-bound whatever the host does. The rule wants the added round trip to be
 	// half the mean latency or more: 30 ms keeps it so even when a busy host adds 10 ms or more
-	// of waiting for a CPU to each lookup (12 ms came within 4 ms of the line).
+	// of waiting for a CPU to each lookup (12 ms came within 4 ms of the line). A host busy in
+	// bursts can still take the mean past twice the 30 ms, and the rule then says unknown (seen
+	// once in a full make test: sessions active 2% of the time, neither side's CPU saturated):
+	// that run goes again too.
 	var d *result.Diagnosis
 	for attempt := 1; attempt <= 3; attempt++ {
 		d, _ = diagnosed(t, "run", "select-only", "--set", "variants=prepared", "--set", "scale=1", "--workers", "2",
 			"--latency", "30ms", "--duration", "2s", "--warmup", "500ms")
-		if d.Bound != result.BoundClientCPU || !strings.Contains(d.Evidence, "other processes") {
+		starved := d.Bound == result.BoundClientCPU && strings.Contains(d.Evidence, "other processes")
+		if !starved && d.Bound != result.BoundUnknown {
 			break
 		}
-		t.Logf("run %d: host starved: %s", attempt, d.Evidence)
+		t.Logf("run %d: %s: %s", attempt, d.Bound, d.Evidence)
 	}
 	wantBound(t, d, result.BoundNetwork)
 }

@@ -201,6 +201,9 @@ func (in diagInput) topWaits(n int) []WaitShare {
 
 func isLockWait(k string) bool { return WaitClass(k) == "Lock" }
 
+// isCPU: a session active and waiting on nothing.
+func isCPU(k string) bool { return k == WaitCPU }
+
 // isWALWait: the WAL's own IO and the lightweight locks around writing and flushing it.
 func isWALWait(k string) bool {
 	return strings.HasPrefix(k, "IO:WAL") || strings.HasPrefix(k, "LWLock:WAL")
@@ -239,8 +242,12 @@ func (in diagInput) rule(d *Diagnosis) (bound, evidence string) {
 			return BoundIO, fmt.Sprintf("%.0f%% of active time on data file IO; %s; %s", 100*io, top, in.cpuSentence())
 		case in.hostStarved():
 			return BoundClientCPU, in.starvedSentence(d)
+		case serverBusy || in.share(isCPU) >= diagWaitShare:
+			return BoundServerCPU, fmt.Sprintf("%s; %s; %.1f of %.0f sessions active", in.cpuSentence(), top, in.active, in.conns)
 		}
-		return BoundServerCPU, fmt.Sprintf("%s; %s; %.1f of %.0f sessions active", in.cpuSentence(), top, in.active, in.conns)
+		// Active, but mostly not on the server's CPU, which was not seen busy: asleep in
+		// pg_sleep (zombie-queries), reading from the client mid-pipeline, or waiting on what no
+		// rule above names. That is no server CPU bound: the rules of the client's side decide.
 	}
 	idle := fmt.Sprintf("sessions were active %.0f%% of their connected time", 100*in.active/max(in.conns, 1))
 	switch {
@@ -267,7 +274,7 @@ func (in diagInput) rule(d *Diagnosis) (bound, evidence string) {
 		return BoundClientCPU, fmt.Sprintf("the load generator's host was %.0f%% busy (%s) while %s: the load generator was starved, the figure is a floor",
 			*d.HostCPUPct, in.cpuSentence(), idle)
 	}
-	return BoundUnknown, fmt.Sprintf("%s, and neither side's CPU was saturated (%s)", idle, in.cpuSentence())
+	return BoundUnknown, fmt.Sprintf("%s, and neither side's CPU was saturated (%s); %s", idle, in.cpuSentence(), top)
 }
 
 // hostStarved: the load generator's host was saturated, and the server and the load generator

@@ -95,6 +95,18 @@ func TestDiagnoseRules(t *testing.T) {
 			return s
 		}(), local, BoundServerCPU},
 		{"nothing saturated", synthetic(5, ServerSample{Connections: 8, Load: map[string]float64{"CPU": 0.5}, Usage: cpu(0.4, 0.3, 0.9)}), local, BoundUnknown},
+		// zombie-queries on a dsn target: its paced requests sleep in the server (pg_sleep). The
+		// sessions are active, the server's CPU is unknown: that is no server CPU bound.
+		{"asleep in the server", func() Series {
+			s := synthetic(5, ServerSample{Connections: 9, Load: map[string]float64{"Timeout:PgSleep": 1.4}, Usage: &Usage{ClientCPU: 0.06}})
+			s.RatePerS, s.ThroughputPerS = 15, 12
+			return s
+		}(), Environment{Target: "dsn", Resources: &Resources{ClientCPUs: 2, HostCPUs: 2, ServerUnavailable: "unavailable on a dsn target"}}, BoundUnknown},
+		{"asleep in the server, its CPU known idle", synthetic(5, ServerSample{Connections: 8, Load: map[string]float64{"Timeout:PgSleep": 6, "CPU": 0.2},
+			Usage: cpu(0.1, 0.1, 0.3)}), local, BoundUnknown},
+		{"mostly on the CPU, its CPU unknown", synthetic(5, ServerSample{Connections: 8, Load: map[string]float64{"CPU": 5, "Timeout:PgSleep": 2},
+			Usage: &Usage{ClientCPU: 0.3}}), Environment{Target: "dsn", Resources: &Resources{ClientCPUs: 2, HostCPUs: 2,
+			ServerUnavailable: "unavailable on a dsn target"}}, BoundServerCPU},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
