@@ -69,9 +69,9 @@ func TestNoOutputShowsThePassword(t *testing.T) {
 		{"run key=value", []string{"run", "select-only", "--target", "dsn", "--dsn", kv, "--duration", "1s", "--warmup", "0s",
 			"--workers", "2", "--set", "scale=1", "--set", "variants=prepared", "--rate", "200", "--out", dir("kv")}, "", 0},
 		{"run pgbench from PGSCALE_DSN", []string{"run", "pgbench", "--target", "dsn", "--quick", "--duration", "3s", "--warmup", "0s",
-			"--set", "workers=2", "--set", "variants=prepared", "--out", dir("pgbench")}, quoted, 0},
+			"--set", "workers=1", "--set", "variants=prepared", "--out", dir("pgbench")}, quoted, 0},
 		// Both modes (pgbench with and without -C), on one engine of pgscale's side.
-		{"calibrate from PGSCALE_DSN", []string{"calibrate", "--target", "dsn", "--duration", "1s", "--pairs", "1", "--clients", "2",
+		{"calibrate from PGSCALE_DSN", []string{"calibrate", "--target", "dsn", "--duration", "1s", "--pairs", "1", "--clients", "1",
 			"--scale", "1", "--engine", "mux", "--out", dir("calibrate")}, url, 0},
 		{"report", []string{"report", dir("kv")}, "", 0},
 		{"wrong password", []string{"run", "select-only", "--target", "dsn", "--dsn", wrong, "--out", dir("wrong")}, "", 1},
