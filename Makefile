@@ -57,18 +57,21 @@ TESTFIRST := ./cmd/pgscale ./internal/scenarios/queue ./cmd/pgscale/dsnsafety ./
 	./internal/scenarios/pgbench ./internal/calibrate ./internal/columns
 TESTP ?= $(shell echo $$(( $$(nproc) + 1 )))
 # TESTLAST runs after the others, when their load is gone: its container shapes (0.25 and 0.5 CPU)
-# must reach their CPU limits. It used less than half of 2 cores for its 35 s, alone at the end of
-# go test; the fuzz stage now runs beside it at nice 19. The containers are cgroups of their own,
-# which nice does not reach, and its load generator is not niced, so the fuzzers take only the CPU
-# it leaves. TESTREST is every other package.
+# must reach their CPU limits. Alone at the end of go test it left more than half of 2 cores idle
+# for its 35 s, so the fuzz stage now runs beside it, at nice 19. The containers are cgroups of
+# their own, whose weight gets them far more than a 0.25 or 0.5 CPU shape asks, and its load
+# generator (its test binary) runs at the usual priority, above the fuzzers.
 TESTLAST := ./internal/sizing/measure
-TESTREST = $(filter-out $(patsubst ./%,github.com/pgscale/pgscale/%,$(TESTLAST)),$(shell $(GO) list ./...))
 
 test: ## Unit and integration tests against a real PostgreSQL, then every fuzz target for TEST_FUZZTIME
-	$(GO) test -count=1 -p $(TESTP) -timeout 18m $(TESTFIRST) $(TESTREST)
-	@echo "$(GO) test -count=1 -timeout 10m $(TESTLAST) & nice -n 19 make fuzz FUZZTIME=$(TEST_FUZZTIME)"
+	@pkgs=$$($(GO) list ./...) || exit 1; \
+	rest=$$(printf '%s\n' $$pkgs | grep -vx 'github.com/pgscale/pgscale/$(patsubst ./%,%,$(TESTLAST))'); \
+	echo "$(GO) test -count=1 -p $(TESTP) -timeout 18m $(TESTFIRST) <every other package but $(TESTLAST)>"; \
+	$(GO) test -count=1 -p $(TESTP) -timeout 18m $(TESTFIRST) $$rest
+	@echo "$(GO) test -count=1 -timeout 10m $(TESTLAST) & nice -n 19 bash .ci/fuzz.sh (FUZZTIME=$(TEST_FUZZTIME))"
 	@$(GO) test -count=1 -timeout 10m $(TESTLAST) & last=$$!; status=0; \
-	nice -n 19 $(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME) || status=1; \
+	FUZZTIME=$(TEST_FUZZTIME) FUZZJOBS=$(FUZZJOBS) $(if $(FUZZPARALLEL),FUZZPARALLEL=$(FUZZPARALLEL)) GO=$(GO) \
+		nice -n 19 bash .ci/fuzz.sh || status=1; \
 	wait $$last || status=1; exit $$status
 
 # .ci/fuzz.sh builds each package that holds a Fuzz function once, instrumented, and runs each of

@@ -214,9 +214,9 @@ func TestDSNTargetLeavesPublicAlone(t *testing.T) {
 	}
 	var out, log bytes.Buffer
 	// Both modes, as pgbench runs them with and without -C, on one engine and one client: the
-	// engines share the schema and its tables, and TestRunAgainstPgbench runs both. Alone, this
-	// test took 31.0 CPU-s on both engines with 2 clients, and 16.8 on one engine (a connection
-	// per lookup forks a backend per lookup).
+	// engines share the schema and its tables, and TestRunAgainstPgbench runs both. Alone, with 2
+	// clients, this test took 31.0 CPU-s on both engines and 16.8 on one (a connection per lookup
+	// forks a backend per lookup).
 	_, runErr := calibrate.Run(ctx, target, calibrate.Options{
 		Clients: 1, Duration: 2 * time.Second, Pairs: 1, Scale: 1, Modes: []string{calibrate.ModePrepared, calibrate.ModeConnect},
 		Engines: []string{calibrate.EngineMux}, Out: &out, Log: &log,

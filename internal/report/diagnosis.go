@@ -201,8 +201,9 @@ func (in diagInput) topWaits(n int) []WaitShare {
 
 func isLockWait(k string) bool { return WaitClass(k) == "Lock" }
 
-// isCPU: a session active and waiting on nothing.
-func isCPU(k string) bool { return k == WaitCPU }
+// isIdleWait: an active session that waits on a timer (pg_sleep, a vacuum delay) or on the
+// client, and so keeps no resource of the server busy.
+func isIdleWait(k string) bool { return WaitClass(k) == "Timeout" || WaitClass(k) == "Client" }
 
 // isWALWait: the WAL's own IO and the lightweight locks around writing and flushing it.
 func isWALWait(k string) bool {
@@ -242,12 +243,12 @@ func (in diagInput) rule(d *Diagnosis) (bound, evidence string) {
 			return BoundIO, fmt.Sprintf("%.0f%% of active time on data file IO; %s; %s", 100*io, top, in.cpuSentence())
 		case in.hostStarved():
 			return BoundClientCPU, in.starvedSentence(d)
-		case serverBusy || in.share(isCPU) >= diagWaitShare:
+		case serverBusy || in.share(isIdleWait) < diagServerSide:
 			return BoundServerCPU, fmt.Sprintf("%s; %s; %.1f of %.0f sessions active", in.cpuSentence(), top, in.active, in.conns)
 		}
-		// Active, but mostly not on the server's CPU, which was not seen busy: asleep in
-		// pg_sleep (zombie-queries), reading from the client mid-pipeline, or waiting on what no
-		// rule above names. That is no server CPU bound: the rules of the client's side decide.
+		// Active, but most of the time asleep (pg_sleep in zombie-queries' requests) or reading
+		// from the client, and the server's CPU not seen busy: that is no server CPU bound, and
+		// the rules of the client's side decide.
 	}
 	idle := fmt.Sprintf("sessions were active %.0f%% of their connected time", 100*in.active/max(in.conns, 1))
 	switch {

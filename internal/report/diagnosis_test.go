@@ -68,6 +68,7 @@ func TestDiagnoseRules(t *testing.T) {
 	cpu := func(server, client, host float64) *Usage {
 		return &Usage{ServerCPU: &server, ClientCPU: client, HostCPU: &host}
 	}
+	dsn := Environment{Target: "dsn", Resources: &Resources{ClientCPUs: 2, HostCPUs: 2, ServerUnavailable: "unavailable on a dsn target"}}
 	waiting := 6
 	cases := []struct {
 		name  string
@@ -101,12 +102,17 @@ func TestDiagnoseRules(t *testing.T) {
 			s := synthetic(5, ServerSample{Connections: 9, Load: map[string]float64{"Timeout:PgSleep": 1.4}, Usage: &Usage{ClientCPU: 0.06}})
 			s.RatePerS, s.ThroughputPerS = 15, 12
 			return s
-		}(), Environment{Target: "dsn", Resources: &Resources{ClientCPUs: 2, HostCPUs: 2, ServerUnavailable: "unavailable on a dsn target"}}, BoundUnknown},
+		}(), dsn, BoundUnknown},
 		{"asleep in the server, its CPU known idle", synthetic(5, ServerSample{Connections: 8, Load: map[string]float64{"Timeout:PgSleep": 6, "CPU": 0.2},
 			Usage: cpu(0.1, 0.1, 0.3)}), local, BoundUnknown},
 		{"mostly on the CPU, its CPU unknown", synthetic(5, ServerSample{Connections: 8, Load: map[string]float64{"CPU": 5, "Timeout:PgSleep": 2},
-			Usage: &Usage{ClientCPU: 0.3}}), Environment{Target: "dsn", Resources: &Resources{ClientCPUs: 2, HostCPUs: 2,
-			ServerUnavailable: "unavailable on a dsn target"}}, BoundServerCPU},
+			Usage: &Usage{ClientCPU: 0.3}}), dsn, BoundServerCPU},
+		// Contention inside the server (lightweight locks) is server-side work, CPU unknown or not.
+		{"LWLock contention, its CPU unknown", synthetic(5, ServerSample{Connections: 8, Load: map[string]float64{"LWLock:LockManager": 5, "CPU": 1},
+			Usage: &Usage{ClientCPU: 0.3}}), dsn, BoundServerCPU},
+		// A server CPU seen saturated binds, whatever its sessions waited on.
+		{"asleep, but its CPU busy", synthetic(5, ServerSample{Connections: 8, Load: map[string]float64{"Timeout:PgSleep": 6, "CPU": 1},
+			Usage: cpu(1.9, 0.1, 2.1)}), local, BoundServerCPU},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,6 +122,9 @@ func TestDiagnoseRules(t *testing.T) {
 			}
 			if d.Evidence == "" || strings.Contains(d.Evidence, "NaN") || strings.Contains(d.Evidence, "%!") {
 				t.Errorf("evidence %q", d.Evidence)
+			}
+			if d.Bound == BoundUnknown && !strings.Contains(d.Evidence, "top wait ") {
+				t.Errorf("unknown, and the evidence names no top wait: %q", d.Evidence)
 			}
 		})
 	}

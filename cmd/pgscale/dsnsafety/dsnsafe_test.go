@@ -283,7 +283,8 @@ func dsnCommands(gateDir string) []dsnCommand {
 		// Both modes (pgbench with and without -C) on the mux engine only: the goroutines engine
 		// works on the same schema and tables, and its sessions are select-only's (paced, above).
 		// Both engines ran 16 s of closed loops where this runs 8: this case alone, with the test
-		// binary's own start, took 38.3 CPU-s on both and 22.7 on mux.
+		// binary's own start and 2 clients, took 38.3 CPU-s on both and 22.7 on mux. One client
+		// keeps one core busy, not both.
 		dsnCommand{name: "calibrate",
 			normal: []string{"calibrate", "--target", "dsn", "--duration", "2s", "--pairs", "1", "--clients", "1", "--scale", "1",
 				"--engine", "mux"},
