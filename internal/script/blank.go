@@ -20,38 +20,17 @@ func BlankSQL(name, sql string) (string, [][2]int, error) {
 	}
 	var bodies [][2]int
 	for i := 0; i < len(sql); {
-		c := sql[i]
-		next := i + 1
-		var err error
-		switch {
-		case c == '\'':
-			esc := i > 0 && (sql[i-1] == 'e' || sql[i-1] == 'E') && (i == 1 || !isIdentChar(sql[i-2]))
-			next, err = p.skipQuoted(i, '\'', esc)
-		case c == '"':
-			next, err = p.skipQuoted(i, '"', false)
-		case c == '$' && (i == 0 || !isIdentChar(sql[i-1])):
-			if next, err = p.skipDollar(i); err == nil && next > i+1 {
-				tag := strings.IndexByte(sql[i+1:], '$') + 2 // $tag$'s length
-				bodies = append(bodies, [2]int{i + tag, next - tag})
-			} else if err == nil {
-				i = next
-				continue // $1, or a $ in an operator
-			}
-		case strings.HasPrefix(sql[i:], "--"):
-			next = strings.IndexByte(sql[i:], '\n')
-			if next < 0 {
-				next = len(sql)
-			} else {
-				next += i
-			}
-		case strings.HasPrefix(sql[i:], "/*"):
-			next, err = p.skipBlockComment(i)
-		default:
-			i = next
-			continue
-		}
+		next, err := p.skipLexeme(i, 0)
 		if err != nil {
 			return "", nil, err
+		}
+		if next == i {
+			i++
+			continue
+		}
+		if sql[i] == '$' {
+			tag := strings.IndexByte(sql[i+1:], '$') + 2 // $tag$'s length
+			bodies = append(bodies, [2]int{i + tag, next - tag})
 		}
 		blank(i, next)
 		i = next

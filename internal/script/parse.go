@@ -161,37 +161,14 @@ func (p *parser) sql(start int) (int, error) {
 	end := -1
 	next := -1
 	for i < len(src) && end < 0 {
+		if j, err := p.skipLexeme(i, start); err != nil {
+			return 0, err
+		} else if j > i {
+			i = j
+			continue
+		}
 		c := src[i]
 		switch {
-		case c == '\'':
-			esc := i > start && (src[i-1] == 'e' || src[i-1] == 'E') && (i-1 == start || !isIdentChar(src[i-2]))
-			j, err := p.skipQuoted(i, '\'', esc)
-			if err != nil {
-				return 0, err
-			}
-			i = j
-		case c == '"':
-			j, err := p.skipQuoted(i, '"', false)
-			if err != nil {
-				return 0, err
-			}
-			i = j
-		case c == '$' && (i == start || !isIdentChar(src[i-1])):
-			j, err := p.skipDollar(i)
-			if err != nil {
-				return 0, err
-			}
-			i = j
-		case strings.HasPrefix(src[i:], "--"):
-			for i < len(src) && src[i] != '\n' {
-				i++
-			}
-		case strings.HasPrefix(src[i:], "/*"):
-			j, err := p.skipBlockComment(i)
-			if err != nil {
-				return 0, err
-			}
-			i = j
 		case c == '(':
 			depth++
 			i++
@@ -278,6 +255,33 @@ func splitVars(q string) *sqlPart {
 	params.WriteString(q[last:])
 	part.params = params.String()
 	return part
+}
+
+// skipLexeme returns the end of the string, quoted identifier, dollar-quoted string or comment
+// that starts at i, or i when none does; from is where the SQL being scanned begins (an E before
+// a quote, or an identifier character before a $, counts only from there).
+func (p *parser) skipLexeme(i, from int) (int, error) {
+	src := p.src
+	switch c := src[i]; {
+	case c == '\'':
+		esc := i > from && (src[i-1] == 'e' || src[i-1] == 'E') && (i-1 == from || !isIdentChar(src[i-2]))
+		return p.skipQuoted(i, '\'', esc)
+	case c == '"':
+		return p.skipQuoted(i, '"', false)
+	case c == '$' && (i == from || !isIdentChar(src[i-1])):
+		if j, err := p.skipDollar(i); err != nil || j > i+1 {
+			return j, err
+		}
+		return i, nil // $1, or a $ in an operator
+	case strings.HasPrefix(src[i:], "--"):
+		if j := strings.IndexByte(src[i:], '\n'); j >= 0 {
+			return i + j, nil
+		}
+		return len(src), nil
+	case strings.HasPrefix(src[i:], "/*"):
+		return p.skipBlockComment(i)
+	}
+	return i, nil
 }
 
 func (p *parser) skipQuoted(i int, q byte, backslash bool) (int, error) {
