@@ -70,16 +70,17 @@ test: ## Unit and integration tests against a real PostgreSQL, then every fuzz t
 	$(GO) test -count=1 -p $(TESTP) -timeout 18m $(TESTFIRST) $$rest
 	@echo "$(GO) test -count=1 -timeout 10m $(TESTLAST) & nice -n 19 bash .ci/fuzz.sh (FUZZTIME=$(TEST_FUZZTIME))"
 	@$(GO) test -count=1 -timeout 10m $(TESTLAST) & last=$$!; status=0; \
-	FUZZTIME=$(TEST_FUZZTIME) FUZZJOBS=$(FUZZJOBS) $(if $(FUZZPARALLEL),FUZZPARALLEL=$(FUZZPARALLEL)) GO=$(GO) \
-		nice -n 19 bash .ci/fuzz.sh || status=1; \
+	FUZZTIME=$(TEST_FUZZTIME) $(FUZZENV) nice -n 19 bash .ci/fuzz.sh || status=1; \
 	wait $$last || status=1; exit $$status
 
 # .ci/fuzz.sh builds each package that holds a Fuzz function once, instrumented, and runs each of
 # its targets for FUZZTIME, FUZZJOBS packages at once (FUZZPARALLEL fuzzing workers each, by
 # default the CPUs shared among the jobs). Their corpora are in <package>/testdata/fuzz.
 FUZZJOBS ?= 2
+# FUZZENV is what .ci/fuzz.sh reads besides FUZZTIME (make test gives it TEST_FUZZTIME).
+FUZZENV = FUZZJOBS=$(FUZZJOBS) $(if $(FUZZPARALLEL),FUZZPARALLEL=$(FUZZPARALLEL)) GO=$(GO)
 fuzz: ## Run every Fuzz* target in the repo for FUZZTIME each (default 60s), FUZZJOBS packages at once
-	@FUZZTIME=$(FUZZTIME) FUZZJOBS=$(FUZZJOBS) $(if $(FUZZPARALLEL),FUZZPARALLEL=$(FUZZPARALLEL)) GO=$(GO) bash .ci/fuzz.sh
+	@FUZZTIME=$(FUZZTIME) $(FUZZENV) bash .ci/fuzz.sh
 
 gate: build ## pgscale's own performance gate: its load generator against pgbench, vs the committed baseline
 	$(BIN) gate --config .ci/gate.yaml --out $(GATE_DIR)
