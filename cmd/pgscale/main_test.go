@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,7 +159,10 @@ func TestRunSelectOnlyLocalWritesValidResult(t *testing.T) {
 	for _, s := range res.Series {
 		p := s.LatencyMs
 		if s.Ops == 0 || !(p.P50 <= p.P90 && p.P90 <= p.P99 && p.P99 <= p.P999 && p.P999 <= p.Max) {
-			t.Errorf("%s: ops %d, percentiles %+v", s.Variant, s.Ops, p)
+			// Everything the series holds about where its operations went, for a failure seen
+			// once in a busy CI run and not since.
+			t.Errorf("%s: ops %d, percentiles %+v, errors %v %v, measured %.2f s after %.2f s of warm-up, metrics %v, timeline %s",
+				s.Variant, s.Ops, p, s.Errors, s.ErrorSamples, s.DurationS, s.WarmupS, s.Metrics, timelineOps(s.Timeline))
 		}
 		warm := 0
 		for _, sec := range s.Timeline {
@@ -188,6 +192,19 @@ func TestRunSelectOnlyLocalWritesValidResult(t *testing.T) {
 	if !strings.Contains(stdout, "prepared") || !strings.Contains(stdout, "p99") {
 		t.Errorf("text summary missing: %q", stdout)
 	}
+}
+
+// timelineOps shows a timeline's seconds as t:ops/errors, a w marking the warm-up's.
+func timelineOps(timeline []result.Second) string {
+	var b strings.Builder
+	for _, sec := range timeline {
+		mark := ""
+		if sec.Warmup {
+			mark = "w"
+		}
+		fmt.Fprintf(&b, " %d%s:%d/%d", sec.T, mark, sec.Ops, sec.Errors)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // TestHelpNamesEveryValue: run's and size's help give list flags a value name and no empty

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,12 +63,21 @@ type dialState struct {
 	conv    *scram.ClientConversation
 }
 
-// newDialer resolves where cc connects (its first entry without TLS) and encodes the startup
-// message once.
-func newDialer(ctx context.Context, cc *pgx.ConnConfig) (*dialer, error) {
+// newDialer resolves where cc connects and encodes the startup message once. A connection string
+// that names one server is dialled at its first entry without TLS. One that names several, or
+// asks for a kind of server (target_session_attrs), is resolved once, within timeout, by a pgx
+// connection, which tries the hosts in order and checks each as libpq does: every connect of the
+// run then goes to the server it reached, the one the run's sampler reaches too.
+func newDialer(ctx context.Context, cc *pgx.ConnConfig, timeout time.Duration) (*dialer, error) {
 	host, port, ok := plainEntry(cc)
 	if !ok {
 		return nil, errors.New("mux: " + NeedsPlaintext)
+	}
+	if !oneServer(cc) {
+		var err error
+		if host, port, err = reachedServer(ctx, cc, timeout); err != nil {
+			return nil, err
+		}
 	}
 	d := &dialer{password: cc.Password}
 	if strings.HasPrefix(host, "/") {
@@ -111,6 +122,47 @@ func newDialer(ctx context.Context, cc *pgx.ConnConfig) (*dialer, error) {
 	}
 	d.scram = client.WithMinIterations(1)
 	return d, nil
+}
+
+// oneServer tells whether every entry of cc is the same host and port (an entry with TLS and its
+// plaintext fallback, as sslmode=prefer makes), with no check of the server after connecting.
+func oneServer(cc *pgx.ConnConfig) bool {
+	if cc.ValidateConnect != nil {
+		return false
+	}
+	for _, fb := range cc.Fallbacks {
+		if fb.Host != cc.Host || fb.Port != cc.Port {
+			return false
+		}
+	}
+	return true
+}
+
+// reachedServer is the host and port (for a Unix socket, its directory and port) of the server
+// a pgx connection with cc reaches; it refuses one reached over TLS.
+func reachedServer(ctx context.Context, cc *pgx.ConnConfig, timeout time.Duration) (string, uint16, error) {
+	pc, err := loadgen.Connect(ctx, cc, timeout)
+	if err != nil {
+		return "", 0, fmt.Errorf("mux: connect to find which of the connection string's servers takes the load: %w", err)
+	}
+	defer pc.Close(context.Background())
+	nc := pc.PgConn().Conn()
+	if _, plain := nc.(syscall.Conn); !plain {
+		return "", 0, errors.New("mux: " + NeedsPlaintext)
+	}
+	switch addr := nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		return addr.IP.String(), uint16(addr.Port), nil
+	case *net.UnixAddr:
+		dir, file := filepath.Split(addr.Name)
+		port, err := strconv.ParseUint(strings.TrimPrefix(file, ".s.PGSQL."), 10, 16)
+		if err != nil || dir == "" {
+			return "", 0, fmt.Errorf("mux: the server's socket %s is not a PostgreSQL socket path", addr.Name)
+		}
+		return filepath.Clean(dir), uint16(port), nil
+	default:
+		return "", 0, fmt.Errorf("mux: the server was reached over %s, which the engine cannot dial", nc.RemoteAddr().Network())
+	}
 }
 
 // plainEntry is the host and port of cc's first entry (cc itself, then its fallbacks) that

@@ -144,7 +144,8 @@ func New(cfg Config) (*Engine, error) {
 // Config.PerOp it opens one connection the engine's way and closes it, to meet a wrong address,
 // password or authentication method before the run; a configuration that may use TLS
 // (sslmode=prefer) is first tried through pgx, and refused if the server takes TLS: the engine
-// never goes plaintext where TLS was on offer.
+// never goes plaintext where TLS was on offer. A connection string that names several servers,
+// or target_session_attrs, is resolved through pgx to the one server the run's connects go to.
 func (e *Engine) Open(ctx context.Context) error {
 	if e.cfg.PerOp {
 		plain, err := Plaintext(ctx, e.cfg.ConnConfig, e.cfg.ConnectTimeout)
@@ -154,7 +155,7 @@ func (e *Engine) Open(ctx context.Context) error {
 		if !plain {
 			return errors.New("mux: " + NeedsPlaintext)
 		}
-		d, err := newDialer(ctx, e.cfg.ConnConfig)
+		d, err := newDialer(ctx, e.cfg.ConnConfig, e.cfg.ConnectTimeout)
 		if err != nil {
 			return err
 		}

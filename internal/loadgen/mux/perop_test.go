@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgscale/pgscale/internal/harness"
 	"github.com/pgscale/pgscale/internal/harness/harnesstest"
@@ -202,6 +203,37 @@ func TestPerOp(t *testing.T) {
 		}
 		if got := indexScans(t, admin, "mux_counted") - scans; got < out.AllOps || got > out.AllOps+out.Abandoned {
 			t.Errorf("server index scans %d, engine counted %d (+%d abandoned)", got, out.AllOps, out.Abandoned)
+		}
+	})
+
+	// A connection string that names several servers: connects go where pgx lands, past a host
+	// that refuses, and a server that is not of the kind asked for is refused before the run.
+	for name, second := range map[string]string{"tcp": "127.0.0.1", "unix socket": socketDir} {
+		t.Run("several hosts, the first refusing, then "+name, func(t *testing.T) {
+			cc, err := pgx.ParseConfig(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc.Fallbacks = []*pgconn.FallbackConfig{{Host: second, Port: cc.Port}}
+			cc.Host, cc.Port, cc.TLSConfig = "127.0.0.1", 1, nil
+			out, err := runPerOp(ctx, t, cc, 2, perOpRun, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.AllOps == 0 || len(out.Errors) != 0 {
+				t.Fatalf("lookups %d, errors %v: want lookups on the second host and no errors", out.AllOps, out.Errors)
+			}
+		})
+	}
+	t.Run("target_session_attrs=standby on a primary", func(t *testing.T) {
+		cc, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc.ValidateConnect = pgconn.ValidateConnectTargetSessionAttrsStandby
+		_, err = runPerOp(ctx, t, cc, 2, perOpRun, true)
+		if err == nil || !strings.Contains(err.Error(), "which of the connection string's servers") {
+			t.Fatalf("err %v: want the engine to refuse a primary before the run", err)
 		}
 	})
 
