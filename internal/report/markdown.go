@@ -53,6 +53,9 @@ func (s *Section) markdown(b *strings.Builder, h string, slo float64) {
 	if s.Run.Repeats() > 1 {
 		b.WriteString("\n" + s.repeatsNote() + "\n")
 	}
+	if note := s.enginesNote(); note != "" {
+		b.WriteString("\n" + mdEscape(note) + "\n")
+	}
 	b.WriteString("\n")
 
 	spreadMarkdown(b, h, s.Run)

@@ -225,28 +225,9 @@ func breakdownMarkdown(b *strings.Builder, h string, run *Run) {
 		}
 		fmt.Fprintf(b, "%s Scripts%s\n\n", h, title)
 		mdTable(b, bd.ScriptHeader(), bd.ScriptRows(), 1)
-		b.WriteString("\nshare: the script's part of the committed transactions (the part its weight asks for).")
-		if e := EngineLine(g.Repeats[0]); e != "" {
-			fmt.Fprintf(b, " E%s.", e[1:])
-		}
-		b.WriteString("\n\n")
+		b.WriteString("\nshare: the script's part of the committed transactions (the part its weight asks for).\n\n")
 		fmt.Fprintf(b, "%s Statements%s\n\n", h, title)
 		mdTable(b, bd.StatementHeader(), bd.StatementRows(), 1)
 		b.WriteString("\nLatency of each SQL command that succeeded; errors by SQLSTATE.\n\n")
 	}
-}
-
-// EngineLine says which engine ran a series and, when the scenario chose it, why: "engine: mux
-// (auto: closed loop, …)"; "" when the series does not say.
-func EngineLine(s *Series) string { return EngineText(s.Engine, s.EngineWhy) }
-
-// EngineText is EngineLine of an engine and why it was chosen ("" when chosen by the user).
-func EngineText(engine, why string) string {
-	switch {
-	case engine == "":
-		return ""
-	case why == "":
-		return "engine: " + engine
-	}
-	return fmt.Sprintf("engine: %s (auto: %s)", engine, why)
 }
