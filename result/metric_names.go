@@ -23,6 +23,9 @@ const (
 	MetricStoppedWorkers = "stopped_workers"
 	// MetricAbandonedOps counts the operations still running when the run's end cut them off.
 	MetricAbandonedOps = "abandoned_ops"
+	// MetricUnstartedOps counts the operations of a paced run due in its measured window that no
+	// worker started before the end (the load fell behind its rate; loadgen.Outcome.Unstarted).
+	MetricUnstartedOps = "unstarted_ops"
 )
 
 // Written by the runner from the server's sampler.

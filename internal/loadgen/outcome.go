@@ -56,6 +56,9 @@ func (o *Outcome) Series() (result.Series, error) {
 	if o.Abandoned > 0 {
 		s.Metrics[result.MetricAbandonedOps] = float64(o.Abandoned)
 	}
+	if o.Unstarted > 0 {
+		s.Metrics[result.MetricUnstartedOps] = float64(o.Unstarted)
+	}
 	var err error
 	if s.Histograms.Latency, err = result.EncodeHistogram(o.Latency); err != nil {
 		return s, err

@@ -134,6 +134,8 @@ type Worker struct {
 	queryParent, queryCtx context.Context
 	// connFailures counts the connection mode's failures to connect this worker in a row.
 	connFailures int
+	// due counts the paced operations the worker starts in the measured window (nil when unpaced).
+	due *dueWindow
 }
 
 // Observe records a scenario-specific duration (see Recorder.Observe).
@@ -173,6 +175,10 @@ type Outcome struct {
 	// TLSRefused is set when the connection mode asked for TLS first (sslmode=prefer), the server
 	// refused it, and the run's later connects went without asking (see dialer).
 	TLSRefused bool
+	// Unstarted counts the operations of a paced run that were due in the measured window (but
+	// for its last 100 ms) and that no worker started before the end: the workers fell behind the
+	// schedule, and the latency figures cannot include them. 0 for a run cut short by its ctx.
+	Unstarted int64
 }
 
 // Run drives op with cfg until the warm-up and duration have passed or ctx is canceled. A canceled
@@ -232,6 +238,13 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 	if st, ok := pacer.(stager); ok {
 		sched = &schedule{stages: st, start: start}
 	}
+	var window *dueWindow
+	if pacer != nil {
+		window = newDueWindow(measureFrom, end)
+		for _, w := range workers {
+			w.due = window
+		}
+	}
 
 	workCtx := opCtx
 	if cfg.Drain {
@@ -286,6 +299,9 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 	}
 	if pacer != nil {
 		annotateTargets(out.Timeline, pacer)
+		if ctx.Err() == nil {
+			out.Unstarted = window.unstarted(pacer, start)
+		}
 	}
 	return out, ctx.Err()
 }
@@ -402,7 +418,9 @@ func runWorker(ctx context.Context, end time.Time, drain bool, w *Worker, conns 
 		if drain && !started.Before(end) {
 			return
 		}
-		if !paced {
+		if paced {
+			w.due.start(intended)
+		} else {
 			intended = started
 		}
 		w.Intended = intended

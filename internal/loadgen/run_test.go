@@ -38,6 +38,32 @@ func TestOpenLoopCountsFromIntendedStart(t *testing.T) {
 	if out.Ops > 110 {
 		t.Errorf("%d operations in 2 s at 20 ms each with one worker: the pacer ran ahead", out.Ops)
 	}
+	// 190 were due before the last 100 ms and at most 100 started: the rest are counted, and the
+	// series says so.
+	if out.Unstarted < 190-out.Ops-out.Abandoned || out.Unstarted > 190-out.Ops+1 {
+		t.Errorf("%d unstarted of 190 due with %d done (+%d cut off): want the difference", out.Unstarted, out.Ops, out.Abandoned)
+	}
+	series, err := out.Series()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := series.Metrics[result.MetricUnstartedOps]; got != float64(out.Unstarted) {
+		t.Errorf("metric %s = %v, want %d", result.MetricUnstartedOps, got, out.Unstarted)
+	}
+}
+
+// An open loop its worker keeps up with leaves nothing unstarted, warm-up or not.
+func TestOpenLoopKeptUpLeavesNothingUnstarted(t *testing.T) {
+	t.Parallel()
+	cc, _ := pgx.ParseConfig("postgres://unused@127.0.0.1:1/x")
+	cfg := Config{Workers: 1, Rate: 50, Warmup: 500 * time.Millisecond, Duration: time.Second, ConnMode: ConnNone, ConnConfig: cc}
+	out, err := Run(context.Background(), cfg, func(context.Context, *Worker, *pgx.Conn) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Unstarted != 0 || out.Ops < 40 {
+		t.Errorf("%d unstarted, %d done of the 50 due: want none unstarted", out.Unstarted, out.Ops)
+	}
 }
 
 // A closed loop measures latency as service time.

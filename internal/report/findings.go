@@ -72,6 +72,7 @@ func Findings(run *Run, slo float64) []string {
 	if len(idle) > 0 {
 		out = append(out, fmt.Sprintf("No operation succeeded in %s: its figures are empty.", joinAndAtMost(idle, maxListed)))
 	}
+	out = append(out, unstartedFindings(run)...)
 	h := run.Headline
 	x, swept := run.Swept()
 	if swept {

@@ -20,6 +20,12 @@ func settle(ctx context.Context, err error, res *result.Result) error {
 		res.Status = result.StatusFailed
 		res.Reason = fmt.Sprintf("no operation finished, and none failed, in any of the %d series: the load never ran; "+
 			"run it again, with a longer --duration on a busy machine", len(res.Series))
+		if n := unstarted(res.Series); n > 0 {
+			// The workers were still on the warm-up's backlog when the run ended.
+			res.Reason = fmt.Sprintf("no operation due in the measured window finished, and none failed, in any of the %d series: "+
+				"the workers fell behind the rate and %.0f operations due in it never started; lower --rate, or give more --workers",
+				len(res.Series), n)
+		}
 		return errors.New(res.Reason)
 	case err == nil:
 		res.Status = result.StatusOK
@@ -40,4 +46,13 @@ func nothingMeasured(series []result.Series) bool {
 		}
 	}
 	return len(series) > 0
+}
+
+// unstarted sums the operations due in the series' measured windows that never started.
+func unstarted(series []result.Series) float64 {
+	var n float64
+	for _, s := range series {
+		n += s.Metrics[result.MetricUnstartedOps]
+	}
+	return n
 }

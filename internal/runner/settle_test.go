@@ -15,6 +15,7 @@ func TestSettle(t *testing.T) {
 	empty := result.Series{Variant: "prepared"}
 	done := result.Series{Variant: "prepared", Ops: 3}
 	refused := result.Series{Variant: "cold", Errors: map[string]int64{"53300": 5}}
+	behind := result.Series{Variant: "prepared", Metrics: map[string]float64{result.MetricUnstartedOps: 950}}
 	cases := []struct {
 		name       string
 		ctx        context.Context
@@ -28,6 +29,8 @@ func TestSettle(t *testing.T) {
 		{"only errors", context.Background(), nil, []result.Series{refused}, result.StatusOK, "", false},
 		{"nothing measured", context.Background(), nil, []result.Series{empty, empty}, result.StatusFailed,
 			"no operation finished, and none failed, in any of the 2 series", true},
+		{"fell behind", context.Background(), nil, []result.Series{behind, empty}, result.StatusFailed,
+			"the workers fell behind the rate and 950 operations due in it never started; lower --rate", true},
 		{"no series", context.Background(), nil, nil, result.StatusOK, "", false},
 		{"interrupted", canceled, errors.New("stopped"), []result.Series{empty}, result.StatusInterrupted, "interrupted: context canceled", true},
 		{"failed", context.Background(), errors.New("connect to postgres://u:hunter2@h/db failed"), nil, result.StatusFailed, "connect to", true},
