@@ -134,7 +134,8 @@ type Worker struct {
 	queryParent, queryCtx context.Context
 	// connFailures counts the connection mode's failures to connect this worker in a row.
 	connFailures int
-	// due counts the paced operations the worker starts in the measured window (nil when unpaced).
+	// due is the run's count of paced operations started in the measured window, shared by its
+	// workers (nil when the run does not count them: see countsUnstarted).
 	due *dueWindow
 }
 
@@ -177,7 +178,8 @@ type Outcome struct {
 	TLSRefused bool
 	// Unstarted counts the operations of a paced run that were due in the measured window (but
 	// for its last 100 ms) and that no worker started before the end: the workers fell behind the
-	// schedule, and the latency figures cannot include them. 0 for a run cut short by its ctx.
+	// schedule, and the latency figures cannot include them. 0 for a run cut short by its ctx,
+	// one whose workers stopped on an error, and a shape with closed-loop stages.
 	Unstarted int64
 }
 
@@ -239,7 +241,7 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 		sched = &schedule{stages: st, start: start}
 	}
 	var window *dueWindow
-	if pacer != nil {
+	if countsUnstarted(pacer) {
 		window = newDueWindow(measureFrom, end)
 		for _, w := range workers {
 			w.due = window
@@ -299,7 +301,9 @@ func Run(ctx context.Context, cfg Config, op Op) (*Outcome, error) {
 	}
 	if pacer != nil {
 		annotateTargets(out.Timeline, pacer)
-		if ctx.Err() == nil {
+		// Workers that stopped on their operation's error leave the rest of the schedule to
+		// fewer workers, or to none: what they did not start is theirs, not the rate's.
+		if window != nil && ctx.Err() == nil && out.Stopped == 0 {
 			out.Unstarted = window.unstarted(pacer, start)
 		}
 	}

@@ -14,6 +14,17 @@ import (
 // its last moments may simply not have reached a worker yet, behind by a scheduler's time slice.
 const unstartedGrace = 100 * time.Millisecond
 
+// countsUnstarted tells whether a run paced by p counts its unstarted operations: an open loop,
+// without closed-loop stages. At the end of an open stage followed by a closed one, operations due
+// a moment before it can be left in the schedule's queue without the workers being behind.
+func countsUnstarted(p Pacer) bool {
+	if p == nil {
+		return false
+	}
+	st, staged := p.(*Stages)
+	return !staged || st.MaxWorkers() == 0
+}
+
 // dueWindow counts the paced operations that started with an intended start in [from, until):
 // the measured window but for its last unstartedGrace.
 type dueWindow struct {

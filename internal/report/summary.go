@@ -192,7 +192,7 @@ func Markdown(r *Result) string {
 		labeled[i] = labeledSeries{strings.TrimSpace(r.Series[i].Variant + " " + PointString(r.Series[i].Point)), &r.Series[i]}
 	}
 	if note := enginesNote(labeled); note != "" {
-		fmt.Fprintf(&b, "\n%s\n", note)
+		fmt.Fprintf(&b, "\n%s\n", mdEscape(note))
 	}
 	if runs := Combine([]*Result{r}); len(runs) == 1 {
 		b.WriteString("\n")

@@ -23,7 +23,7 @@ func settle(ctx context.Context, err error, res *result.Result) error {
 		if n := unstarted(res.Series); n > 0 {
 			// The workers were still on the warm-up's backlog when the run ended.
 			res.Reason = fmt.Sprintf("no operation due in the measured window finished, and none failed, in any of the %d series: "+
-				"the workers fell behind the rate and %.0f operations due in it never started; lower --rate, or give more --workers",
+				"the workers fell behind the rate and %.0f operations due in it never started; lower the offered rate, or give more workers",
 				len(res.Series), n)
 		}
 		return errors.New(res.Reason)

@@ -30,7 +30,7 @@ func TestSettle(t *testing.T) {
 		{"nothing measured", context.Background(), nil, []result.Series{empty, empty}, result.StatusFailed,
 			"no operation finished, and none failed, in any of the 2 series", true},
 		{"fell behind", context.Background(), nil, []result.Series{behind, empty}, result.StatusFailed,
-			"the workers fell behind the rate and 950 operations due in it never started; lower --rate", true},
+			"the workers fell behind the rate and 950 operations due in it never started; lower the offered rate", true},
 		{"no series", context.Background(), nil, nil, result.StatusOK, "", false},
 		{"interrupted", canceled, errors.New("stopped"), []result.Series{empty}, result.StatusInterrupted, "interrupted: context canceled", true},
 		{"failed", context.Background(), errors.New("connect to postgres://u:hunter2@h/db failed"), nil, result.StatusFailed, "connect to", true},

@@ -65,9 +65,9 @@ type dialState struct {
 
 // newDialer resolves where cc connects and encodes the startup message once. A connection string
 // that names one server is dialled at its first entry without TLS. One that names several, or
-// asks for a kind of server (target_session_attrs), is resolved once, within timeout, by a pgx
-// connection, which tries the hosts in order and checks each as libpq does: every connect of the
-// run then goes to the server it reached, the one the run's sampler reaches too.
+// asks for a kind of server (target_session_attrs), is resolved once by a pgx connection, which
+// tries the hosts in order, within timeout for them all, and checks the kind of each: every
+// connect of the run then goes to the server it reached, the one the run's sampler reaches too.
 func newDialer(ctx context.Context, cc *pgx.ConnConfig, timeout time.Duration) (*dialer, error) {
 	host, port, ok := plainEntry(cc)
 	if !ok {
