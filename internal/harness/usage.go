@@ -227,7 +227,8 @@ type ClientUsage struct {
 	OwnCPUs           int
 }
 
-// ReadClientUsage reads the load generator's CPU (getrusage) and the host's /proc/stat and
+// ReadClientUsage reads the load generator's CPU (getrusage, and its child processes counted by
+// CountChildCPU) and the host's /proc/stat and
 // /proc/loadavg (absent on hosts without /proc: HostReadOK false).
 func ReadClientUsage() ClientUsage {
 	u := ClientUsage{GOMAXPROCS: runtime.GOMAXPROCS(0), HostCPUs: runtime.NumCPU()}
@@ -235,6 +236,7 @@ func ReadClientUsage() ClientUsage {
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.CPUSeconds = float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 	}
+	u.CPUSeconds += childrenCPUSeconds() // pgbench's, when it is the load generator
 	if data, err := os.ReadFile("/proc/stat"); err == nil {
 		// The host's CPUs are the cpuN lines: runtime.NumCPU counts only those this process may
 		// run on (taskset).

@@ -110,7 +110,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	cmd.Stdout = &stdout
 	progress := &progressWriter{onSecond: env.OnSecond, warmup: env.Warmup, total: env.Warmup + env.Duration}
 	cmd.Stderr = progress
-	runErr := cmd.Run()
+	runErr := runCounted(cmd)
 	if ctx.Err() != nil {
 		runErr = ctx.Err()
 	} else if runErr != nil {
@@ -344,4 +344,22 @@ func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv
 // warm-up when it ends within the warm-up.
 func closeSecond(rec *loadgen.Recorder, second int, warmup time.Duration) {
 	rec.Tick(second+1, time.Duration(second+1)*time.Second <= warmup)
+}
+
+// runCounted runs cmd, its CPU counted as the load generator's while it runs (the sampler's
+// client CPU, which the diagnosis reads) and once it has ended.
+func runCounted(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	ended := harness.CountChildCPU(cmd.Process.Pid)
+	err := cmd.Wait()
+	var cpu float64
+	if ps := cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			cpu = tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+		}
+	}
+	ended(cpu)
+	return err
 }

@@ -64,4 +64,18 @@ func TestPgbenchLogBecomesASeries(t *testing.T) {
 	if s.Metrics[result.MetricClientCPUMsPer1kOps] <= 0 {
 		t.Errorf("no client CPU recorded: %v", s.Metrics)
 	}
+	// The load generator is pgbench, a child process: the sampler's client CPU, which the
+	// diagnosis reads, must be pgbench's too, about what its rusage says it spent in all (less
+	// what it spent outside the sampled seconds), not pgscale's own idle process.
+	pgbenchCPU := s.Metrics[result.MetricClientCPUMsPer1kOps] / 1e6 * float64(logged)
+	var sampled float64
+	for _, sec := range s.Timeline {
+		if sec.Server != nil && sec.Server.Usage != nil {
+			sampled += sec.Server.Usage.ClientCPU // CPUs over one second: CPU seconds
+		}
+	}
+	if sampled < pgbenchCPU/2 {
+		t.Errorf("the sampler read %.3f CPU-s of client CPU over the timeline, pgbench spent %.3f: want at least half of it", sampled, pgbenchCPU)
+	}
+	t.Logf("client CPU: sampled %.3f CPU-s, pgbench's rusage %.3f CPU-s", sampled, pgbenchCPU)
 }
