@@ -17,7 +17,8 @@ type Usage struct {
 	// for unknown.
 	ServerCPU      *float64 `json:"server_cpu,omitempty"`
 	ServerMemoryMB *float64 `json:"server_memory_mb,omitempty"`
-	// ClientCPU is the load generator's own process.
+	// ClientCPU is the load generator's own process, and its child that runs the load when there
+	// is one (pgbench).
 	ClientCPU float64 `json:"client_cpu"`
 	// HostCPU is every process on the load generator's host (the server too, on a local or
 	// docker target); absent without /proc.

@@ -211,8 +211,8 @@ func statField(stat, name string) int64 {
 	return 0
 }
 
-// ClientUsage is the load generator's side: its own CPU time, and the host's busy and total CPU
-// time and load average.
+// ClientUsage is the load generator's side: its own CPU time (with the child processes counted
+// by CountChildCPU), and the host's busy and total CPU time and load average.
 type ClientUsage struct {
 	CPUSeconds float64
 	HostBusy   float64 // seconds of CPU busy on the host, all CPUs (from /proc/stat)
