@@ -210,17 +210,6 @@ func (s *Section) seriesRows() [][]string {
 	return rows
 }
 
-// enginesNote says which load engine ran the series of the table, and why.
-func (s *Section) enginesNote() string {
-	var labeled []labeledSeries
-	for _, g := range s.Run.Groups {
-		for _, r := range g.Repeats {
-			labeled = append(labeled, labeledSeries{g.Label(), r})
-		}
-	}
-	return enginesNote(labeled)
-}
-
 // repeatsNote says how repeats combine in the series table.
 func (s *Section) repeatsNote() string {
 	h := s.Run.Headline

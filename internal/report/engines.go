@@ -21,36 +21,33 @@ func EngineText(engine, why string) string {
 	return fmt.Sprintf("engine: %s (auto: %s)", engine, why)
 }
 
-// labeledSeries is a series with the label a table gives it.
-type labeledSeries struct {
-	label  string
-	series *Series
-}
-
-// enginesNote is the sentence under a series table that says which load engine ran the series and
-// why: "Engine: mux (auto: closed loop, plaintext connections)." when one answer covers them all,
-// else each answer with the series it covers; "" when no series says.
-func enginesNote(all []labeledSeries) string {
+// enginesNote is the sentence under a series table that says which load engine ran the groups'
+// series and why: "Engine: mux (auto: closed loop, plaintext connections)." when one answer covers
+// them all, else each answer with the groups it covers; "" when no series says.
+func enginesNote(groups []*Group) string {
 	var texts []string
 	labels := map[string][]string{}
-	said := 0
-	for _, ls := range all {
-		text := EngineLine(ls.series)
-		if text == "" {
-			continue
-		}
-		said++
-		if _, seen := labels[text]; !seen {
-			texts = append(texts, text)
-		}
-		if !slices.Contains(labels[text], ls.label) {
-			labels[text] = append(labels[text], ls.label)
+	said, all := 0, 0
+	for _, g := range groups {
+		for _, s := range g.Repeats {
+			all++
+			text := EngineLine(s)
+			if text == "" {
+				continue
+			}
+			said++
+			if _, seen := labels[text]; !seen {
+				texts = append(texts, text)
+			}
+			if !slices.Contains(labels[text], g.Label()) {
+				labels[text] = append(labels[text], g.Label())
+			}
 		}
 	}
 	switch {
 	case len(texts) == 0:
 		return ""
-	case len(texts) == 1 && said == len(all):
+	case len(texts) == 1 && said == all:
 		return "E" + texts[0][1:] + "."
 	}
 	parts := make([]string, len(texts))

@@ -12,18 +12,19 @@ func TestEnginesNote(t *testing.T) {
 	mux := &Series{Variant: "prepared", Engine: "mux", EngineWhy: "closed loop, plaintext connections"}
 	paced := &Series{Variant: "simple", Engine: "goroutines", EngineWhy: "the load is paced"}
 	chosen := &Series{Variant: "simple", Engine: "goroutines"}
+	group := func(variant string, repeats ...*Series) *Group { return &Group{Variant: variant, Repeats: repeats} }
 	cases := []struct {
 		name string
-		in   []labeledSeries
+		in   []*Group
 		want string
 	}{
-		{"none says", []labeledSeries{{"prepared", &Series{}}}, ""},
-		{"one for all, repeats too", []labeledSeries{{"prepared", mux}, {"prepared", mux}},
+		{"none says", []*Group{group("prepared", &Series{})}, ""},
+		{"one for all, repeats too", []*Group{group("prepared", mux, mux)},
 			"Engine: mux (auto: closed loop, plaintext connections)."},
-		{"two", []labeledSeries{{"prepared", mux}, {"simple", paced}},
+		{"two", []*Group{group("prepared", mux), group("simple", paced)},
 			"Engines: prepared: mux (auto: closed loop, plaintext connections); simple: goroutines (auto: the load is paced)."},
-		{"chosen by the user", []labeledSeries{{"simple", chosen}}, "Engine: goroutines."},
-		{"one of two says", []labeledSeries{{"prepared", mux}, {"other", &Series{}}},
+		{"chosen by the user", []*Group{group("simple", chosen)}, "Engine: goroutines."},
+		{"one of two says", []*Group{group("prepared", mux), group("other", &Series{})},
 			"Engines: prepared: mux (auto: closed loop, plaintext connections)."},
 	}
 	for _, c := range cases {

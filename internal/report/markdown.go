@@ -53,7 +53,7 @@ func (s *Section) markdown(b *strings.Builder, h string, slo float64) {
 	if s.Run.Repeats() > 1 {
 		b.WriteString("\n" + s.repeatsNote() + "\n")
 	}
-	if note := s.enginesNote(); note != "" {
+	if note := enginesNote(s.Run.Groups); note != "" {
 		b.WriteString("\n" + mdEscape(note) + "\n")
 	}
 	b.WriteString("\n")

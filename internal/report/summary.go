@@ -187,14 +187,10 @@ func Markdown(r *Result) string {
 			s.ThroughputPerS, headVal, s.LatencyMs.P50, s.LatencyMs.P90, s.LatencyMs.P99, s.LatencyMs.P999, s.LatencyMs.Max,
 			ErrorString(s.Errors))
 	}
-	labeled := make([]labeledSeries, len(r.Series))
-	for i := range r.Series {
-		labeled[i] = labeledSeries{strings.TrimSpace(r.Series[i].Variant + " " + PointString(r.Series[i].Point)), &r.Series[i]}
-	}
-	if note := enginesNote(labeled); note != "" {
-		fmt.Fprintf(&b, "\n%s\n", mdEscape(note))
-	}
 	if runs := Combine([]*Result{r}); len(runs) == 1 {
+		if note := enginesNote(runs[0].Groups); note != "" {
+			fmt.Fprintf(&b, "\n%s\n", mdEscape(note))
+		}
 		b.WriteString("\n")
 		spreadMarkdown(&b, "##", runs[0])
 		breakdownMarkdown(&b, "##", runs[0])
