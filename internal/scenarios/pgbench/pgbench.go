@@ -110,7 +110,7 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	cmd.Stdout = &stdout
 	progress := &progressWriter{onSecond: env.OnSecond, warmup: env.Warmup, total: env.Warmup + env.Duration}
 	cmd.Stderr = progress
-	runErr := runCounted(cmd)
+	usage, runErr := runCounted(cmd)
 	if ctx.Err() != nil {
 		runErr = ctx.Err()
 	} else if runErr != nil {
@@ -124,11 +124,9 @@ func (s *scenario) Run(ctx context.Context, env *scenarios.Env, pt scenarios.Poi
 	if out == nil {
 		return result.Series{}, errors.Join(runErr, fmt.Errorf("pgbench logged no transaction: %s", lastLines(progress.all.String(), 3)))
 	}
-	if ps := cmd.ProcessState; ps != nil {
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			out.ClientCPUSeconds = tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
-			out.ClientRSSPeakKB = ru.Maxrss
-		}
+	if usage != nil {
+		out.ClientCPUSeconds = tvSeconds(usage.Utime) + tvSeconds(usage.Stime)
+		out.ClientRSSPeakKB = usage.Maxrss
 	}
 	series, err := out.Series()
 	if err != nil {
@@ -347,19 +345,21 @@ func closeSecond(rec *loadgen.Recorder, second int, warmup time.Duration) {
 }
 
 // runCounted runs cmd, its CPU counted as the load generator's while it runs (the sampler's
-// client CPU, which the diagnosis reads) and once it has ended.
-func runCounted(cmd *exec.Cmd) error {
+// client CPU, which the diagnosis reads) and once it has ended. It returns the child's rusage
+// (nil when there is none) and cmd's error.
+func runCounted(cmd *exec.Cmd) (*syscall.Rusage, error) {
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	ended := harness.CountChildCPU(cmd.Process.Pid)
 	err := cmd.Wait()
+	var usage *syscall.Rusage
 	var cpu float64
 	if ps := cmd.ProcessState; ps != nil {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			cpu = tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+			usage, cpu = ru, tvSeconds(ru.Utime)+tvSeconds(ru.Stime)
 		}
 	}
 	ended(cpu)
-	return err
+	return usage, err
 }
